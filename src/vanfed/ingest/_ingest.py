@@ -1,0 +1,382 @@
+"""Ingest: an export plus a mapping in, coded record arrays plus rejects out.
+
+Every row read is either accepted (its fields coded as small integers) or rejected with its
+row number, column, value and a stable reason code, written to the rejects file as it goes.
+Work is vectorised over the *distinct* values of each column in a chunk.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vanfed.errors import InputError
+from vanfed.ingest._readers import Chunk, read_chunks
+from vanfed.ingest._values import REASONS, CodeTable, parse_age, parse_date
+from vanfed.schema import CATEGORICAL_FIELDS, UNKNOWN, Codebook, DataQuality, Mapping, load_codebook
+
+__all__ = ["CodedRecords", "ingest"]
+
+REASON_IDS = {name: i + 1 for i, name in enumerate(REASONS)}
+REASON_NAMES = {i: name for name, i in REASON_IDS.items()}
+MIN_DATE = dt.date(1940, 1, 1)
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+
+
+@dataclass
+class CodedRecords:
+    """Accepted records of one country as integer arrays.
+
+    ``fields[name]`` holds indices into ``codes[name]`` (int8) for categorical fields; ``age``
+    holds whole years (-1 unknown); ``year`` and ``quarter`` the incident date's.
+    """
+
+    country: str
+    fields: dict[str, np.ndarray]
+    codes: dict[str, tuple[str, ...]]
+    quality: DataQuality
+    source: str = ""
+
+    def __len__(self) -> int:
+        return int(self.fields["year"].shape[0])
+
+    def column(self, name: str) -> np.ndarray:
+        """A field's array; a field the mapping did not read is all unknown."""
+        if name in self.fields:
+            return self.fields[name]
+        if name == "age":
+            return np.full(len(self), -1, np.int16)
+        codes = self.codes[name]
+        return np.full(len(self), codes.index(UNKNOWN), np.int8)
+
+
+@dataclass
+class _Field:
+    name: str
+    column: str
+    lut: Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class _Accumulator:
+    parts: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def add(self, name: str, arr: np.ndarray) -> None:
+        self.parts.setdefault(name, []).append(arr)
+
+    def take(self, name: str, dtype: type) -> np.ndarray:
+        parts = self.parts.pop(name, [])
+        return np.concatenate(parts) if parts else np.empty(0, dtype)
+
+
+class _Rejects:
+    """Streams rejects to a CSV file (or only counts them)."""
+
+    HEADER = ("file", "row", "column", "value", "reason_code", "reason")
+
+    def __init__(self, fh: IO[str] | None, source: str) -> None:
+        self.writer = csv.writer(fh) if fh is not None else None
+        if self.writer:
+            self.writer.writerow(self.HEADER)
+        self.source = source
+        self.first_reason: dict[str, int] = {}
+
+    def write(self, row: int, column: str, value: str, reason: str) -> None:
+        if self.writer:
+            self.writer.writerow((self.source, row, column, value[:200], reason, REASONS[reason]))
+
+
+@contextmanager
+def _open_rejects(path: str | Path | None) -> Iterator[IO[str] | None]:
+    if path is None:
+        yield None
+        return
+    with Path(path).open("w", encoding="utf-8", newline="") as fh:
+        yield fh
+
+
+def ingest(
+    path: str | Path,
+    mapping: Mapping,
+    *,
+    country: str,
+    rejects: str | Path | None = None,
+    today: dt.date | None = None,
+    codebook: Codebook | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> CodedRecords:
+    """Read an export through a mapping into coded arrays, writing rejects as it goes.
+
+    Args:
+        path: the export (CSV, XLSX, JSON Lines or Parquet).
+        mapping: how its columns and values map to the codebook.
+        country: ISO 3166-1 alpha-3 of the node.
+        rejects: where to write the rejects CSV (row, column, value, reason), if anywhere.
+        today: incident dates after this are rejected as ``future_date`` (default: today).
+        codebook: defaults to the shipped v1.
+        progress: called with the number of rows read so far, after each chunk.
+
+    Raises:
+        InputError: the file or mapping is unusable as a whole (missing column, encoding...).
+    """
+    cb = codebook or load_codebook()
+    cb.country(country)
+    source = Path(path).name
+    today = today or dt.date.today()
+    plan = _plan(mapping, cb, country, source)
+    acc = _Accumulator()
+    counts: dict[str, int] = {}
+    read = 0
+    chunk_no = 0
+    with _open_rejects(rejects) as fh:
+        sink = _Rejects(fh, source)
+        for chunk in read_chunks(path, mapping.source):
+            if chunk_no == 0:
+                _check_columns(chunk, mapping, source)
+            chunk_no += 1
+            read += len(chunk) + len(chunk.bad_rows)
+            for bad in chunk.bad_rows:
+                sink.write(bad.row, "", "", "malformed_row")
+                counts["malformed_row"] = counts.get("malformed_row", 0) + 1
+            if len(chunk):
+                _code_chunk(chunk, plan, mapping, sink, counts, acc, today)
+            if progress:
+                progress(read)
+        if chunk_no == 0:
+            raise InputError(f"{source}: no rows")
+        fields = _finish(acc, plan, mapping, sink, counts)
+    n = int(fields["year"].shape[0])
+    dup = counts.get("duplicate_record_id", 0)
+    quality = DataQuality(
+        records_read=read, records_accepted=n, records_rejected=read - n,
+        rejected_by_reason=dict(sorted(counts.items())), duplicate_record_ids=dup,
+    )
+    codes = {name: cb.dimension(name, country).leaves() for name in CATEGORICAL_FIELDS}
+    return CodedRecords(country, fields, codes, quality, source)
+
+
+def _plan(mapping: Mapping, cb: Codebook, country: str, source: str) -> dict[str, CodeTable]:
+    tables: dict[str, CodeTable] = {}
+    aliases = cb.country(country).admin1_aliases
+    for name in CATEGORICAL_FIELDS:
+        fm = mapping.fields.get(name)
+        if fm is None:
+            continue
+        try:
+            tables[name] = CodeTable(cb.dimension(name, country),
+                                     fm.values, aliases if name == "admin1" else {})
+        except ValueError as exc:
+            raise InputError(f"mapping field {name}: {exc}") from exc
+    return tables
+
+
+def _check_columns(chunk: Chunk, mapping: Mapping, source: str) -> None:
+    missing = [c for c in mapping.columns() if c not in chunk.columns]
+    if missing:
+        have = ", ".join(repr(c) for c in list(chunk.columns)[:20])
+        raise InputError(
+            f"{source} row 1: column {missing[0]!r} named in the mapping is not in the export "
+            f"(columns: {have}); fix the mapping's 'column'"
+        )
+
+
+def _distinct(arr: pa.Array) -> tuple[list[str], np.ndarray]:
+    enc = pc.dictionary_encode(arr)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    return enc.dictionary.to_pylist(), enc.indices.to_numpy(zero_copy_only=False)
+
+
+def _code_chunk(chunk: Chunk, plan: dict[str, CodeTable], mapping: Mapping, sink: _Rejects,
+                counts: dict[str, int], acc: _Accumulator, today: dt.date) -> None:
+    n = len(chunk)
+    reason = np.zeros(n, np.int8)  # first reason per row, 0 = fine
+    problems: list[tuple[str, np.ndarray, np.ndarray, list[str], np.ndarray]] = []
+
+    def note(column: str, row_reason: np.ndarray, values: list[str], idx: np.ndarray) -> None:
+        bad = row_reason != 0
+        if bad.any():
+            np.copyto(reason, row_reason, where=(reason == 0) & bad)
+            problems.append((column, bad, row_reason, values, idx))
+
+    out: dict[str, np.ndarray] = {}
+    for name, table in plan.items():
+        fm = mapping.fields[name]
+        assert fm.column is not None
+        values, idx = _distinct(chunk.columns[fm.column])
+        codes, why = _categorical_lut(values, table, fm.missing)
+        out[name] = codes[idx]
+        note(fm.column, why[idx], values, idx)
+
+    date_fm = mapping.fields["incident_date"]
+    assert date_fm.column is not None
+    values, idx = _distinct(chunk.columns[date_fm.column])
+    days, why = _date_lut(values, date_fm.format, today)
+    incident = days[idx]
+    note(date_fm.column, why[idx], values, idx)
+    dates = incident.astype("datetime64[D]")
+    out["year"] = (dates.astype("datetime64[Y]").astype(np.int64) + 1970).astype(np.int16)
+    month = dates.astype("datetime64[M]").astype(np.int64) % 12
+    out["quarter"] = (month // 3 + 1).astype(np.int8)
+
+    if "age" in mapping.fields:
+        out["age"] = _ages(chunk, mapping, incident, note)
+    if "record_id" in mapping.fields:
+        id_col = mapping.fields["record_id"].column
+        assert id_col is not None
+        arr = chunk.columns[id_col]
+        empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arr)), 0)
+        why = np.where(empty.to_numpy(zero_copy_only=False), REASON_IDS["missing_value"], 0)
+        note(id_col, why.astype(np.int8), [""], np.zeros(n, np.int64))
+        out["_id_hash"] = _hash_strings(arr)
+
+    for column, bad, row_reason, values, idx in problems:
+        for i in np.flatnonzero(bad):
+            sink.write(int(chunk.rows[i]), column, values[idx[i]], REASON_NAMES[int(row_reason[i])])
+    rejected_reasons, rejected_counts = np.unique(reason[reason != 0], return_counts=True)
+    for r, c in zip(rejected_reasons, rejected_counts, strict=True):
+        counts[REASON_NAMES[int(r)]] = counts.get(REASON_NAMES[int(r)], 0) + int(c)
+    keep = reason == 0
+    for name, arr in out.items():
+        acc.add(name, arr[keep])
+    acc.add("_row", chunk.rows[keep].astype(np.int64))
+
+
+def _categorical_lut(values: list[str], table: CodeTable, missing: str
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    codes = np.zeros(len(values), np.int8)
+    why = np.zeros(len(values), np.int8)
+    for i, raw in enumerate(values):
+        if not raw.strip():
+            if missing == "reject" or table.unknown < 0:
+                why[i] = REASON_IDS["missing_value"]
+            else:
+                codes[i] = table.unknown
+            continue
+        found = table.lookup(raw)
+        if found is None:
+            why[i] = REASON_IDS["unknown_code"]
+        else:
+            codes[i] = found
+    return codes, why
+
+
+def _date_lut(values: list[str], fmt: str, today: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    days = np.zeros(len(values), np.int32)
+    why = np.zeros(len(values), np.int8)
+    for i, raw in enumerate(values):
+        if not raw.strip():
+            why[i] = REASON_IDS["missing_value"]
+            continue
+        parsed = parse_date(raw, fmt)
+        if isinstance(parsed, str):
+            why[i] = REASON_IDS[parsed]
+        elif parsed > today:
+            why[i] = REASON_IDS["future_date"]
+        elif parsed < MIN_DATE:
+            why[i] = REASON_IDS["date_out_of_range"]
+        else:
+            days[i] = parsed.toordinal() - _EPOCH
+    return days, why
+
+
+def _ages(chunk: Chunk, mapping: Mapping, incident: np.ndarray,
+          note: Callable[[str, np.ndarray, list[str], np.ndarray], None]) -> np.ndarray:
+    fm = mapping.fields["age"]
+    if fm.birth_date is None:
+        assert fm.column is not None
+        values, idx = _distinct(chunk.columns[fm.column])
+        lut = np.full(len(values), -1, np.int16)
+        why = np.zeros(len(values), np.int8)
+        for i, raw in enumerate(values):
+            if not raw.strip():
+                if fm.missing == "reject":
+                    why[i] = REASON_IDS["missing_value"]
+                continue
+            parsed = parse_age(raw)
+            if isinstance(parsed, str):
+                why[i] = REASON_IDS[parsed]
+            else:
+                lut[i] = parsed
+        note(fm.column, why[idx], values, idx)
+        return lut[idx]
+    values, idx = _distinct(chunk.columns[fm.birth_date])
+    days, why = _date_lut(values, fm.birth_date_format, dt.date.max)
+    empty = np.array([not v.strip() for v in values], bool)
+    why[empty & (fm.missing != "reject")] = 0
+    birth = days[idx]
+    known = ~empty[idx]
+    b = birth.astype("datetime64[D]")
+    d = incident.astype("datetime64[D]")
+    years = d.astype("datetime64[Y]").astype(np.int64) - b.astype("datetime64[Y]").astype(np.int64)
+    before_birthday = (d - d.astype("datetime64[Y]")).astype(np.int64) < (
+        b - b.astype("datetime64[Y]")).astype(np.int64)
+    age = years - before_birthday
+    row_why = why[idx].copy()
+    row_why[(row_why == 0) & known & (age < 0)] = REASON_IDS["birth_after_incident"]
+    row_why[(row_why == 0) & known & (age > 130)] = REASON_IDS["age_out_of_range"]
+    note(fm.birth_date, row_why, values, idx)
+    return np.where(known & (row_why == 0), age, -1).astype(np.int16)
+
+
+_FNV_PRIME = np.uint64(1099511628211)
+_FNV_OFFSET = np.uint64(14695981039346656037)
+
+
+def _hash_strings(arr: pa.Array) -> np.ndarray:
+    """64-bit FNV-1a of each string, vectorised over the Arrow buffers (record-id duplicates)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = pc.utf8_trim_whitespace(arr).cast(pa.large_string())
+    offsets = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset: arr.offset + len(arr) + 1]
+    data = np.frombuffer(arr.buffers()[2] or b"", np.uint8)
+    lengths = np.diff(offsets)
+    h = np.full(len(arr), _FNV_OFFSET, np.uint64)
+    width = int(lengths.max()) if len(lengths) else 0
+    starts = offsets[:-1]
+    with np.errstate(over="ignore"):
+        for j in range(width):
+            live = lengths > j
+            byte = np.zeros(len(arr), np.uint64)
+            byte[live] = data[starts[live] + j]
+            h = np.where(live, (h ^ byte) * _FNV_PRIME, h)
+    return h
+
+
+def _finish(acc: _Accumulator, plan: dict[str, CodeTable], mapping: Mapping, sink: _Rejects,
+            counts: dict[str, int]) -> dict[str, np.ndarray]:
+    rows = acc.take("_row", np.int64)
+    keep = np.ones(rows.shape[0], bool)
+    if "record_id" in mapping.fields:
+        hashes = acc.take("_id_hash", np.uint64)
+        order = np.argsort(hashes, kind="stable")
+        sorted_h = hashes[order]
+        repeat = np.flatnonzero(sorted_h[1:] == sorted_h[:-1]) + 1
+        if repeat.size:
+            # the first row of each run of equal ids, for the message
+            run_start = np.maximum.accumulate(np.where(
+                np.r_[True, sorted_h[1:] != sorted_h[:-1]], np.arange(len(order)), 0))
+            column = mapping.fields["record_id"].column or ""
+            for pos in repeat:
+                row = int(rows[order[pos]])
+                first = int(rows[order[run_start[pos]]])
+                sink.write(row, column, f"(same id as row {first})", "duplicate_record_id")
+            keep[order[repeat]] = False
+            counts["duplicate_record_id"] = counts.get("duplicate_record_id", 0) + repeat.size
+    fields: dict[str, np.ndarray] = {}
+    for name, dtype in [("year", np.int16), ("quarter", np.int8), ("age", np.int16),
+                        *((n, np.int8) for n in plan)]:
+        if name == "age" and "age" not in mapping.fields:
+            continue
+        arr = acc.take(name, dtype)
+        fields[name] = arr if keep.all() else arr[keep]
+    return fields

@@ -1,0 +1,29 @@
+"""The vocabulary: codebook, mapping, data quality and the wire models."""
+
+from vanfed.schema._codebook import TOTAL, UNKNOWN, Code, Codebook, Country, Dimension, load_codebook
+from vanfed.schema._mapping import (
+    CATEGORICAL_FIELDS,
+    FIELDS,
+    FieldMap,
+    Mapping,
+    SourceOptions,
+    load_mapping,
+)
+from vanfed.schema._quality import DataQuality
+
+__all__ = [
+    "CATEGORICAL_FIELDS",
+    "FIELDS",
+    "TOTAL",
+    "UNKNOWN",
+    "Code",
+    "Codebook",
+    "Country",
+    "DataQuality",
+    "Dimension",
+    "FieldMap",
+    "Mapping",
+    "SourceOptions",
+    "load_codebook",
+    "load_mapping",
+]

@@ -1,0 +1,139 @@
+"""The mapping file: how a national export's columns and values map onto the codebook.
+
+A mapping is TOML written by a national IT team (``vanfed mapping init`` drafts one)::
+
+    [source]
+    format = "csv"            # auto | csv | xlsx | jsonl | parquet
+    encoding = "auto"         # auto | utf-8 | utf-16 | cp1252 | ...
+    delimiter = "auto"
+
+    [fields.record_id]
+    column = "CaseNo"
+
+    [fields.incident_date]
+    column = "Date of accident"
+    format = "%d/%m/%Y"       # strptime format, "iso", "excel" (serial days) or "auto"
+
+    [fields.age]
+    column = "Age"            # years; or birth_date = "DOB" with birth_date_format
+
+    [fields.sex]
+    column = "Sex"
+    values = { "Female" = "f", "ស្រី" = "f", "Male" = "m" }
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from vanfed.errors import InputError
+from vanfed.schema._base import Model
+
+__all__ = ["CATEGORICAL_FIELDS", "FIELDS", "FieldMap", "Mapping", "SourceOptions", "load_mapping"]
+
+CATEGORICAL_FIELDS = (
+    "admin1",
+    "sex",
+    "device",
+    "outcome",
+    "civilian_status",
+    "impairment",
+    "disability",
+    "service_medical",
+    "service_rehabilitation",
+    "service_psychosocial",
+    "service_socioeconomic",
+    "service_education",
+)
+FIELDS = ("record_id", "incident_date", "age", *CATEGORICAL_FIELDS)
+REQUIRED_FIELDS = ("incident_date",)
+MAX_MAPPING_BYTES = 4 * 1024 * 1024
+
+
+class SourceOptions(Model):
+    """How to read the export file."""
+
+    format: Literal["auto", "csv", "xlsx", "jsonl", "parquet"] = "auto"
+    encoding: str = "auto"
+    delimiter: str = "auto"
+    sheet: str | None = None
+    header_row: int = Field(default=1, ge=1)
+
+
+class FieldMap(Model):
+    """How one codebook field is read from the export."""
+
+    column: str | None = None
+    values: dict[str, str] = {}
+    missing: Literal["unknown", "reject"] = "unknown"
+    format: str = "auto"
+    birth_date: str | None = None
+    birth_date_format: str = "auto"
+    review: list[str] = []
+
+    @model_validator(mode="after")
+    def _has_source(self) -> FieldMap:
+        if self.column is None and self.birth_date is None:
+            raise ValueError("needs 'column' (or, for age, 'birth_date')")
+        return self
+
+
+class Mapping(Model):
+    """A whole mapping file."""
+
+    mapping_version: Literal[1] = 1
+    codebook: str = "vanfed-asean/1"
+    source: SourceOptions = SourceOptions()
+    fields: dict[str, FieldMap]
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> Mapping:
+        unknown = sorted(set(self.fields) - set(FIELDS))
+        if unknown:
+            raise ValueError(f"unknown field(s) {unknown}; known: {', '.join(FIELDS)}")
+        missing = [f for f in REQUIRED_FIELDS if f not in self.fields]
+        if missing:
+            raise ValueError(f"required field(s) missing: {', '.join(missing)}")
+        for name, fm in self.fields.items():
+            if fm.birth_date is not None and name != "age":
+                raise ValueError(f"field {name}: 'birth_date' is only for 'age'")
+        return self
+
+    def columns(self) -> list[str]:
+        """Every export column the mapping reads."""
+        cols = []
+        for fm in self.fields.values():
+            for c in (fm.column, fm.birth_date):
+                if c is not None and c not in cols:
+                    cols.append(c)
+        return cols
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Read and validate a mapping TOML file.
+
+    Raises:
+        InputError: the file is missing, not TOML, or not a valid mapping (the message names
+            the field and the problem).
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read mapping ({exc.strerror})") from exc
+    if len(raw) > MAX_MAPPING_BYTES:
+        raise InputError(f"{p}: mapping larger than {MAX_MAPPING_BYTES} bytes")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{p}: not a valid TOML file ({exc})") from exc
+    try:
+        return Mapping.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "top level"
+        raise InputError(f"{p}: {where}: {err['msg']}") from exc
