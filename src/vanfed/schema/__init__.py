@@ -10,8 +10,28 @@ from vanfed.schema._mapping import (
     load_mapping,
 )
 from vanfed.schema._quality import DataQuality
+from vanfed.schema._summary import (
+    PERIOD_PATTERN,
+    SUMMARY_TYPE,
+    AuditRecord,
+    CodebookRef,
+    Protection,
+    PublishedAxis,
+    PublishedTable,
+    Summary,
+    period_years,
+)
 
 __all__ = [
+    "PERIOD_PATTERN",
+    "SUMMARY_TYPE",
+    "AuditRecord",
+    "CodebookRef",
+    "Protection",
+    "PublishedAxis",
+    "PublishedTable",
+    "Summary",
+    "period_years",
     "CATEGORICAL_FIELDS",
     "FIELDS",
     "TOTAL",
