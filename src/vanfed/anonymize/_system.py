@@ -46,6 +46,12 @@ class LinkedSystem:
         return np.flatnonzero(off <= radius)
 
     @property
+    def aggregation(self) -> np.ndarray:
+        """Per variable, how many dimensions it is a total over (0 for the finest cells)."""
+        lengths = np.array([len(k) for k in self.keys])
+        return lengths.max() - lengths if lengths.size else lengths
+
+    @property
     def size(self) -> int:
         return len(self.keys)
 

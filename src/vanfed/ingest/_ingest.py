@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -97,11 +98,25 @@ class _Rejects:
 
 @contextmanager
 def _open_rejects(path: str | Path | None) -> Iterator[IO[str] | None]:
+    """A rejects file that appears (atomically, fsynced) only once ingest has finished."""
     if path is None:
         yield None
         return
-    with Path(path).open("w", encoding="utf-8", newline="") as fh:
-        yield fh
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.partial")
+        fh = tmp.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write rejects ({exc.strerror})") from exc
+    try:
+        with fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def ingest(

@@ -1,1 +1,6 @@
-"""vanfed.report."""
+"""Rendering regional reports: CSV with an HXL hashtag row, and a self-contained HTML page."""
+
+from vanfed.report._table_csv import render_csv
+from vanfed.report._html import render_html
+
+__all__ = ["render_csv", "render_html"]

@@ -47,3 +47,18 @@ __all__ = [
     "load_codebook",
     "load_mapping",
 ]
+
+from vanfed.schema._registry import REGISTRY_TYPE, KeyEntry, Policy, TrustRegistry  # noqa: E402
+
+__all__ += ["REGISTRY_TYPE", "KeyEntry", "Policy", "TrustRegistry"]
+
+from vanfed.schema._report import (  # noqa: E402
+    REPORT_TYPE,
+    Coverage,
+    InputRef,
+    RegionalReport,
+    RegionalTable,
+    Skipped,
+)
+
+__all__ += ["REPORT_TYPE", "Coverage", "InputRef", "RegionalReport", "RegionalTable", "Skipped"]

@@ -1,0 +1,175 @@
+"""Ed25519 signing keys and X25519 encryption keys, encrypted at rest.
+
+Private keys are PKCS#8 PEM encrypted with the best available scheme under a passphrase
+(from ``VANFED_PASSPHRASE`` or a prompt), written atomically with mode 0600. A key's id is
+the lowercase hex SHA-256 of its raw 32-byte public key.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+
+from vanfed._json import atomic_write, read_limited
+from vanfed.errors import InputError
+
+__all__ = [
+    "KeyPair",
+    "PublicKey",
+    "Signer",
+    "generate",
+    "keyid_of",
+    "load_private",
+    "load_public",
+    "passphrase_from_env",
+    "save_keypair",
+]
+
+MAX_KEY_BYTES = 64 * 1024
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """Anything that signs bytes with Ed25519: a key file, an HSM, a smart card."""
+
+    @property
+    def keyid(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+def keyid_of(raw_public: bytes) -> str:
+    return hashlib.sha256(raw_public).hexdigest()
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """An Ed25519 public key and its key id."""
+
+    raw: bytes
+
+    @property
+    def keyid(self) -> str:
+        return keyid_of(self.raw)
+
+    def verify(self, signature: bytes, data: bytes) -> bool:
+        try:
+            ed25519.Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, data)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def pem(self) -> bytes:
+        return ed25519.Ed25519PublicKey.from_public_bytes(self.raw).public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+class KeyPair:
+    """An in-memory Ed25519 private key; implements :class:`Signer`."""
+
+    def __init__(self, private: ed25519.Ed25519PrivateKey) -> None:
+        self._private = private
+        self.public = PublicKey(private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> KeyPair:
+        """Deterministic key from 32 bytes (test vectors and golden envelopes only)."""
+        return cls(ed25519.Ed25519PrivateKey.from_private_bytes(seed))
+
+    @property
+    def keyid(self) -> str:
+        return self.public.keyid
+
+    def sign(self, data: bytes) -> bytes:
+        return self._private.sign(data)
+
+    def private_pem(self, passphrase: bytes) -> bytes:
+        if not passphrase:
+            raise InputError("an empty passphrase cannot protect a private key")
+        return self._private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase))
+
+
+def generate() -> KeyPair:
+    return KeyPair(ed25519.Ed25519PrivateKey.generate())
+
+
+def passphrase_from_env(*, confirm: bool = False, prompt: bool = True) -> bytes:
+    """``VANFED_PASSPHRASE``, or a prompt on the terminal."""
+    env = os.environ.get("VANFED_PASSPHRASE")
+    if env:
+        return env.encode("utf-8")
+    if not prompt:
+        raise InputError("no passphrase: set VANFED_PASSPHRASE")
+    try:
+        first = getpass.getpass("Key passphrase: ")
+        if confirm and getpass.getpass("Repeat passphrase: ") != first:
+            raise InputError("passphrases do not match")
+    except EOFError as exc:
+        raise InputError("no passphrase: set VANFED_PASSPHRASE or run in a terminal") from exc
+    return first.encode("utf-8")
+
+
+def save_keypair(key: KeyPair, prefix: str | Path, passphrase: bytes) -> tuple[Path, Path]:
+    """Write ``PREFIX.key`` (encrypted, 0600), ``PREFIX.pub`` and ``PREFIX.keyid``."""
+    p = Path(prefix)
+    priv = atomic_write(p.with_name(p.name + ".key"), key.private_pem(passphrase), mode=0o600)
+    pub = atomic_write(p.with_name(p.name + ".pub"), key.public.pem())
+    atomic_write(p.with_name(p.name + ".keyid"), (key.keyid + "\n").encode())
+    return priv, pub
+
+
+def _key_path(prefix: str | Path, suffix: str) -> Path:
+    p = Path(prefix)
+    return p if p.suffix in (".key", ".pub", ".pem") else p.with_name(p.name + suffix)
+
+
+def load_private(prefix: str | Path, passphrase: bytes) -> KeyPair:
+    """Load an encrypted private key.
+
+    Raises:
+        InputError: missing file, wrong passphrase, a public key where a private one is
+            needed, or a key that is not Ed25519.
+    """
+    path = _key_path(prefix, ".key")
+    data = read_limited(path, MAX_KEY_BYTES)
+    if b"PUBLIC KEY" in data and b"PRIVATE KEY" not in data:
+        raise InputError(f"{path}: is a public key; signing needs the private key (.key)")
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase or None)
+    except TypeError as exc:
+        raise InputError(f"{path}: key is not encrypted or needs a passphrase ({exc})") from exc
+    except ValueError as exc:
+        raise InputError(f"{path}: wrong passphrase or not a PEM private key") from exc
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise InputError(f"{path}: not an Ed25519 private key")
+    return KeyPair(key)
+
+
+def load_public(path: str | Path) -> PublicKey:
+    p = _key_path(path, ".pub")
+    data = read_limited(p, MAX_KEY_BYTES)
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError as exc:
+        raise InputError(f"{p}: not a PEM public key") from exc
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise InputError(f"{p}: not an Ed25519 public key")
+    return PublicKey(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+
+def generate_x25519() -> tuple[x25519.X25519PrivateKey, bytes]:
+    """An X25519 key for HPKE sealing to the coordinator, and its raw public bytes."""
+    k = x25519.X25519PrivateKey.generate()
+    return k, k.public_key().public_bytes(serialization.Encoding.Raw,
+                                          serialization.PublicFormat.Raw)

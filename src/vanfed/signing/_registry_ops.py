@@ -1,0 +1,73 @@
+"""Building and evolving trust registries (init, add a key, revoke a key, sign)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Sequence
+
+from vanfed.errors import InputError
+from vanfed.schema import REGISTRY_TYPE, KeyEntry, Policy, TrustRegistry
+from vanfed.signing._dsse import sign_envelope
+from vanfed.signing._keys import PublicKey, Signer
+from vanfed.signing._verify import timestamp
+
+__all__ = ["add_key", "init_registry", "key_entry", "revoke_key", "sign_registry"]
+
+
+def key_entry(public: PublicKey, role: str, *, now: dt.datetime, country: str | None = None,
+              valid_until: dt.datetime | None = None) -> KeyEntry:
+    return KeyEntry(
+        keyid=public.keyid, public_key=base64.b64encode(public.raw).decode(), role=role,  # type: ignore[arg-type]
+        country=country, valid_from=timestamp(now),
+        valid_until=timestamp(valid_until) if valid_until else None,
+    )
+
+
+def init_registry(roots: Sequence[PublicKey], *, threshold: int, now: dt.datetime,
+                  days: int = 365, policy: Policy | None = None,
+                  keys: Sequence[KeyEntry] = ()) -> TrustRegistry:
+    """Version 1 of a registry with the given root keys."""
+    entries = [key_entry(r, "root", now=now) for r in roots]
+    return TrustRegistry(version=1, issued_at=timestamp(now),
+                         expires=timestamp(now + dt.timedelta(days=days)),
+                         root_threshold=threshold, keys=(*entries, *keys),
+                         policy=policy or Policy())
+
+
+def _next(reg: TrustRegistry, now: dt.datetime, days: int | None, **changes: object
+          ) -> TrustRegistry:
+    data = reg.model_dump()
+    data.update(changes)
+    data["version"] = reg.version + 1
+    data["issued_at"] = timestamp(now)
+    if days is not None:
+        data["expires"] = timestamp(now + dt.timedelta(days=days))
+    return TrustRegistry.model_validate(data)
+
+
+def add_key(reg: TrustRegistry, entry: KeyEntry, *, now: dt.datetime,
+            days: int | None = None) -> TrustRegistry:
+    if reg.key(entry.keyid) is not None:
+        raise InputError(f"registry: key {entry.keyid[:12]}… is already listed")
+    return _next(reg, now, days, keys=[*(k.model_dump() for k in reg.keys), entry.model_dump()])
+
+
+def revoke_key(reg: TrustRegistry, keyid: str, *, reason: str, now: dt.datetime,
+               days: int | None = None) -> TrustRegistry:
+    matches = [k for k in reg.keys if k.keyid.startswith(keyid)]
+    if len(matches) != 1:
+        raise InputError(f"registry: {len(matches)} keys match {keyid!r}; give more of the id")
+    target = matches[0].keyid
+    keys = []
+    for k in reg.keys:
+        d = k.model_dump()
+        if k.keyid == target:
+            d.update(revoked_at=timestamp(now), revocation_reason=reason)
+        keys.append(d)
+    return _next(reg, now, days, keys=keys)
+
+
+def sign_registry(reg: TrustRegistry, signers: Sequence[Signer]) -> bytes:
+    """Envelope bytes of ``reg`` signed by every signer (roots of this and the last version)."""
+    return sign_envelope(reg.canonical_bytes(), REGISTRY_TYPE, signers).to_bytes()

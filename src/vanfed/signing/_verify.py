@@ -1,0 +1,258 @@
+"""Verification: bytes first, authority second, parsing last.
+
+Two forms (python-tuf style): :func:`verification_result` never raises and lists every
+problem with a stable reason code; :func:`verify` raises :class:`VerificationError` and
+returns the verified, parsed payload. Anything read before its signature is checked is
+named ``unverified_*``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from vanfed._json import canonical_bytes, loads_strict
+from vanfed.errors import InputError, RegistryError, UntrustedKeyError, VerificationError
+from vanfed.schema import (
+    REGISTRY_TYPE,
+    SUMMARY_TYPE,
+    KeyEntry,
+    Summary,
+    TrustRegistry,
+)
+from vanfed.signing._dsse import Envelope, envelope_digest
+from vanfed.signing._keys import PublicKey
+
+__all__ = [
+    "REASONS",
+    "Reason",
+    "VerificationResult",
+    "parse_payload",
+    "timestamp",
+    "verification_result",
+    "verify",
+    "verify_registry",
+]
+
+REASONS = (
+    "bad_signature", "unknown_key", "wrong_country", "wrong_role", "key_not_yet_valid",
+    "key_expired", "key_revoked", "registry_expired", "registry_rollback",
+    "threshold_not_met", "payload_type_mismatch", "malformed_envelope", "malformed_payload",
+    "duplicate_key", "non_canonical_payload", "policy_violation", "too_large",
+)
+M = TypeVar("M", bound=BaseModel)
+
+
+def timestamp(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class VerificationResult(Generic[M]):
+    """Outcome of verifying one envelope; ``payload`` is set only when ``ok``."""
+
+    digest: str
+    reasons: tuple[Reason, ...] = ()
+    payload: M | None = None
+    signer: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons and self.payload is not None
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    def to_json_obj(self) -> dict[str, Any]:
+        return {"digest": self.digest, "ok": self.ok, "signer": self.signer,
+                "reasons": [{"code": r.code, "message": r.message} for r in self.reasons]}
+
+
+def parse_payload(payload: bytes, model: type[M]) -> M:
+    """Parse verified payload bytes strictly: no duplicate keys or NaN, canonical, valid.
+
+    Raises:
+        VerificationError: ``duplicate_key``, ``non_canonical_payload`` or
+            ``malformed_payload``.
+    """
+    try:
+        obj = loads_strict(payload, subject="payload")
+    except InputError as exc:
+        code = "duplicate_key" if "duplicate key" in str(exc) else "malformed_payload"
+        raise VerificationError(str(exc), (code,)) from exc
+    try:
+        canonical = canonical_bytes(obj)
+    except InputError as exc:
+        raise VerificationError(f"payload: {exc}", ("non_canonical_payload",)) from exc
+    if canonical != payload:
+        raise VerificationError("payload: not RFC 8785 canonical JSON",
+                                ("non_canonical_payload",))
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "payload"
+        raise VerificationError(f"payload: {where}: {err['msg']}", ("malformed_payload",)) from exc
+
+
+def _signer_of(envelope: Envelope, candidates: tuple[KeyEntry, ...]
+               ) -> tuple[KeyEntry | None, list[Reason]]:
+    """The first candidate key whose signature verifies over the PAE."""
+    message = envelope.pae
+    reasons: list[Reason] = []
+    for hint, sig in envelope.signatures:
+        # keyid is only a hint: try the hinted key first, then every candidate.
+        ordered = sorted(candidates, key=lambda k: k.keyid != hint)
+        for key in ordered:
+            if PublicKey(key.raw).verify(sig, message):
+                return key, []
+        hinted = any(k.keyid == hint for k in candidates)
+        reasons.append(Reason(
+            "bad_signature" if hinted else "unknown_key",
+            f"signature by {hint[:12] or '?'}…: " + (
+                "does not verify over the payload" if hinted
+                else "no key in the registry verifies it")))
+    return None, reasons
+
+
+def _window(key: KeyEntry, now: str) -> list[Reason]:
+    out = []
+    short = key.keyid[:12]
+    if key.revoked_at is not None and key.revoked_at <= now:
+        out.append(Reason("key_revoked", f"key {short}… is revoked since {key.revoked_at} "
+                                         f"({key.revocation_reason})"))
+    if key.valid_from > now:
+        out.append(Reason("key_not_yet_valid", f"key {short}… is valid from {key.valid_from}"))
+    if key.valid_until is not None and key.valid_until < now:
+        out.append(Reason("key_expired", f"key {short}… expired at {key.valid_until}"))
+    return out
+
+
+def verification_result(
+    data: bytes, registry: TrustRegistry, *, now: dt.datetime,
+    payload_type: str = SUMMARY_TYPE, model: type[M] = Summary,  # type: ignore[assignment]
+    role: str = "node", check: Callable[[M, KeyEntry, TrustRegistry], list[Reason]] | None = None,
+) -> VerificationResult[M]:
+    """Verify an envelope against a registry; never raises.
+
+    Args:
+        data: the envelope bytes as received.
+        registry: the verified trust registry in force.
+        now: reference time for key windows and registry expiry.
+        payload_type: the expected DSSE payload type.
+        model: the payload model to parse into once verified.
+        role: the registry role the signer must have.
+        check: extra checks on the parsed payload (default for summaries: country, policy).
+    """
+    digest = envelope_digest(data)
+    ts = timestamp(now)
+    if registry.expires < ts:
+        return VerificationResult(digest, (Reason("registry_expired",
+                                                  f"registry expired at {registry.expires}"),))
+    limit = registry.policy.max_envelope_bytes
+    try:
+        env = Envelope.from_bytes(data, max_bytes=limit)
+    except VerificationError as exc:
+        return VerificationResult(digest, tuple(Reason(c, str(exc)) for c in exc.reasons))
+    if env.payload_type != payload_type:
+        return VerificationResult(digest, (Reason(
+            "payload_type_mismatch", f"payloadType is {env.payload_type!r}, "
+                                     f"expected {payload_type!r}"),))
+    key, reasons = _signer_of(env, registry.with_role(role))
+    if key is None:
+        others = tuple(k for k in registry.keys if k.role != role)
+        other, _ = _signer_of(env, others)
+        if other is not None:
+            reasons = [Reason("wrong_role", f"signed by a {other.role} key; needs a {role} key")]
+        return VerificationResult(digest, tuple(reasons))
+    reasons = _window(key, ts)
+    try:
+        payload = parse_payload(env.payload, model)
+    except VerificationError as exc:
+        return VerificationResult(digest, (*reasons, *(Reason(c, str(exc)) for c in exc.reasons)),
+                                  signer=key.keyid)
+    reasons += (check or _summary_checks)(payload, key, registry)  # type: ignore[arg-type]
+    return VerificationResult(digest, tuple(reasons), payload if not reasons else None,
+                              key.keyid)
+
+
+def _summary_checks(summary: Summary, key: KeyEntry, registry: TrustRegistry) -> list[Reason]:
+    out = []
+    if key.country != summary.country:
+        out.append(Reason("wrong_country", f"key {key.keyid[:12]}… belongs to {key.country}, "
+                                           f"the summary is for {summary.country}"))
+    pol, prot = registry.policy, summary.protection
+    if prot.k < pol.min_k or prot.s < pol.min_s:
+        out.append(Reason("policy_violation", f"k = {prot.k}, s = {prot.s}; the registry "
+                                              f"requires k >= {pol.min_k}, s >= {pol.min_s}"))
+    return out
+
+
+def verify(data: bytes, registry: TrustRegistry, *, now: dt.datetime, **kwargs: Any) -> Any:
+    """Verify and return the parsed payload, or raise with every reason code."""
+    result: VerificationResult[Any] = verification_result(data, registry, now=now, **kwargs)
+    if not result.ok:
+        codes = result.codes
+        msg = "; ".join(r.message for r in result.reasons)
+        key_codes = {"unknown_key", "wrong_country", "wrong_role", "key_revoked",
+                     "key_expired", "key_not_yet_valid"}
+        cls = UntrustedKeyError if key_codes & set(codes) else VerificationError
+        raise cls(f"envelope {result.digest[7:19]}…: {msg}", codes)
+    return result.payload
+
+
+def _threshold(env: Envelope, registry: TrustRegistry, ts: str) -> int:
+    roots = [k for k in registry.with_role("root") if not _window(k, ts)]
+    signed = set()
+    for _hint, sig in env.signatures:
+        for key in roots:
+            if key.keyid not in signed and PublicKey(key.raw).verify(sig, env.pae):
+                signed.add(key.keyid)
+                break
+    return len(signed)
+
+
+def verify_registry(data: bytes, *, now: dt.datetime, previous: TrustRegistry | None = None
+                    ) -> TrustRegistry:
+    """Verify a registry envelope: own root threshold, and the previous version's if given.
+
+    Raises:
+        RegistryError: ``threshold_not_met``, ``registry_rollback``, ``registry_expired``,
+            or a malformed envelope or payload.
+    """
+    try:
+        env = Envelope.from_bytes(data)
+    except VerificationError as exc:
+        raise RegistryError(f"registry: {exc}", exc.reasons) from exc
+    if env.payload_type != REGISTRY_TYPE:
+        raise RegistryError(f"registry: payloadType is {env.payload_type!r}",
+                            ("payload_type_mismatch",))
+    unverified_registry = parse_payload(env.payload, TrustRegistry)
+    ts = timestamp(now)
+    for label, reg in (("previous", previous), ("its own", unverified_registry)):
+        if reg is None:
+            continue
+        got = _threshold(env, reg, ts)
+        if got < reg.root_threshold:
+            raise RegistryError(f"registry v{unverified_registry.version}: signed by {got} of "
+                                f"{label} root keys, needs {reg.root_threshold}",
+                                ("threshold_not_met",))
+    if previous is not None and unverified_registry.version <= previous.version:
+        raise RegistryError(f"registry v{unverified_registry.version} does not follow "
+                            f"v{previous.version}", ("registry_rollback",))
+    if unverified_registry.expires < ts:
+        raise RegistryError(f"registry v{unverified_registry.version} expired at "
+                            f"{unverified_registry.expires}", ("registry_expired",))
+    return unverified_registry
