@@ -1,0 +1,3 @@
+from vanfed.cli import main
+
+main()

@@ -1,0 +1,43 @@
+"""The ``vanfed`` command line: one module per command group, no logic of its own."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from vanfed.cli import _audit_cmd, _demo, _keys, _mapping, _merge, _node_cmds, _registry, _schema
+from vanfed.cli._common import console
+from vanfed.errors import VanfedError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Privacy-preserving federated statistics for mine-action victim "
+                       "assistance.")
+for module in (_demo, _keys, _node_cmds, _merge, _audit_cmd, _schema):
+    module.register(app)
+app.add_typer(_registry.app, name="registry")
+app.add_typer(_mapping.app, name="mapping")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every VanfedError becomes one line on stderr and its exit code."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="vanfed", standalone_mode=False)
+    except VanfedError as exc:
+        console.print(f"vanfed: error: {exc}", markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        console.print(f"vanfed: error: {exc.format_message()}", markup=False, soft_wrap=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        console.print("vanfed: aborted", markup=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
