@@ -333,14 +333,21 @@ def _ages(chunk: Chunk, mapping: Mapping, incident: np.ndarray,
     b = birth.astype("datetime64[D]")
     d = incident.astype("datetime64[D]")
     years = d.astype("datetime64[Y]").astype(np.int64) - b.astype("datetime64[Y]").astype(np.int64)
-    before_birthday = (d - d.astype("datetime64[Y]")).astype(np.int64) < (
-        b - b.astype("datetime64[Y]")).astype(np.int64)
+    before_birthday = _month_day(d) < _month_day(b)
     age = years - before_birthday
     row_why = why[idx].copy()
     row_why[(row_why == 0) & known & (age < 0)] = REASON_IDS["birth_after_incident"]
     row_why[(row_why == 0) & known & (age > 130)] = REASON_IDS["age_out_of_range"]
     note(fm.birth_date, row_why, values, idx)
     return np.where(known & (row_why == 0), age, -1).astype(np.int16)
+
+
+def _month_day(days: np.ndarray) -> np.ndarray:
+    """month * 32 + day, comparable across leap and common years."""
+    months = days.astype("datetime64[M]")
+    month = months.astype(np.int64) % 12
+    day = (days - months.astype("datetime64[D]")).astype(np.int64)
+    return month * 32 + day
 
 
 _FNV_PRIME = np.uint64(1099511628211)

@@ -10,6 +10,7 @@ someone decides.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from vanfed.ingest._readers import read_chunks
@@ -22,14 +23,15 @@ SAMPLE_ROWS = 200_000
 MAX_DISTINCT = 200
 
 HEADER_HINTS: dict[str, tuple[str, ...]] = {
-    "record_id": ("id", "case", "record", "casualty no", "victim no", "ref"),
+    "record_id": ("id", "caseno", "case", "record", "casualty no", "victim no", "ref", "ma so"),
     "incident_date": ("date of incident", "incident date", "accident", "incident", "date"),
     "age": ("age",),
     "admin1": ("province", "state", "region", "admin1", "adm1", "khaet", "khoueng", "tinh"),
     "sex": ("sex", "gender"),
     "device": ("device", "ordnance", "item", "munition", "weapon", "type of eo", "eo type"),
-    "outcome": ("outcome", "status", "killed", "result", "casualty type"),
-    "civilian_status": ("civilian", "occupation", "victim category", "deminer"),
+    "outcome": ("outcome", "casualty type", "result", "killed", "hau qua"),
+    "civilian_status": ("civilian", "victim status", "victim type", "status", "category",
+                        "deminer"),
     "impairment": ("impairment", "injury", "amputation"),
     "disability": ("disability", "washington", "wg"),
     "service_medical": ("medical", "hospital", "emergency"),
@@ -90,7 +92,8 @@ def _guess_columns(header: list[str]) -> dict[str, str]:
     used: set[str] = set()
     for field, hints in HEADER_HINTS.items():
         for hint in hints:
-            match = next((h for h in header if h not in used and hint in normalise(h)
+            pattern = re.compile(rf"(^|[^a-z0-9]){re.escape(hint)}([^a-z0-9]|$)")
+            match = next((h for h in header if h not in used and pattern.search(normalise(h))
                           and not any(b in normalise(h) for b in BIRTH_HINTS)), None)
             if match:
                 chosen[field] = match
