@@ -42,7 +42,8 @@ def render_csv(report: RegionalReport, codebook: Codebook) -> bytes:
         for r in rest:
             n_rest *= len(r)
         for j, combo in enumerate(itertools.product(*rest)):
-            label = f"{table.name}:{'/'.join(combo)}"
+            # '.' only: libhxl's delimiter sniffing trips over ':' and '/' in headers
+            label = f"{table.name}.{'.'.join(combo)}"
             tag = f"{table.hxl}{_attrs(table, combo, codebook)}+{table.name}"
             idx = [i * n_rest + j for i in range(len(countries))]
             vals = [table.values[i] for i in idx]
@@ -50,7 +51,7 @@ def render_csv(report: RegionalReport, codebook: Codebook) -> bytes:
             tags.append(tag)
             columns.append(["" if v is None else str(v) for v in vals])
             if any(v is None for v in vals):
-                header += [f"{label}:min", f"{label}:max"]
+                header += [f"{label}.min", f"{label}.max"]
                 tags += [f"{tag}+min", f"{tag}+max"]
                 columns.append([str(table.lo[i]) for i in idx])
                 columns.append(["" if table.hi[i] is None else str(table.hi[i]) for i in idx])

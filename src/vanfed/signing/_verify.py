@@ -234,8 +234,8 @@ def verify_registry(data: bytes, *, now: dt.datetime, previous: TrustRegistry | 
     """
     try:
         env = Envelope.from_bytes(data)
-    except VerificationError as exc:
-        raise RegistryError(f"registry: {exc}", exc.reasons) from exc
+    except VerificationError as exc:  # not a registry at all: unusable input, not a verdict
+        raise InputError(f"registry: {exc}") from exc
     if env.payload_type != REGISTRY_TYPE:
         raise RegistryError(f"registry: payloadType is {env.payload_type!r}",
                             ("payload_type_mismatch",))
