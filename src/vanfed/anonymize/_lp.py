@@ -18,13 +18,14 @@ class Polytope:
     """``{x : A x = b, lower <= x <= upper}`` held in a HiGHS instance."""
 
     def __init__(self, a_eq: sp.spmatrix, b_eq: np.ndarray, lower: np.ndarray,
-                 upper: np.ndarray) -> None:
+                 upper: np.ndarray, *, reoptimise: bool = True) -> None:
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("random_seed", 0)
-        # After an objective change the old basis stays primal feasible: primal simplex
-        # re-optimises from it (measured ~10x faster than dual here).
-        h.setOptionValue("simplex_strategy", 4)
+        if reoptimise:
+            # After an objective change the old basis stays primal feasible: primal simplex
+            # re-optimises from it (measured ~10x faster than dual for the interval attack).
+            h.setOptionValue("simplex_strategy", 4)
         inf = highspy.kHighsInf
         n = a_eq.shape[1]
         lp = highspy.HighsLp()

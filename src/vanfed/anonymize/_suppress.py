@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
 from vanfed.anonymize._audit import AuditResult, judge
+from vanfed.anonymize._lp import Polytope
 from vanfed.anonymize._system import LinkedSystem
 from vanfed.errors import ProtectionError
 
@@ -29,6 +29,8 @@ __all__ = ["primary_cells", "suppress"]
 REUSE_COST = 1e-3
 # Margins carry the most-used numbers (totals); each aggregated dimension costs this much more.
 MARGIN_COST = 3.0
+# A protection adding this few new suppressions is taken without trying wider radii.
+CHEAP_ENOUGH = 0
 MAX_ROUNDS = 6
 
 
@@ -53,18 +55,16 @@ def _perturbation(system: LinkedSystem, values: np.ndarray, suppressed: np.ndarr
     cost = np.where(suppressed[cand], REUSE_COST,
                     1.0 + v / vmax + MARGIN_COST * system.aggregation[cand])
     t = int(np.flatnonzero(cand == target)[0])
-    up_bounds = [(0.0, None)] * n
-    down_bounds = [(0.0, float(x)) for x in v]
-    up_bounds[t] = (float(s), float(s))
-    down_bounds[t] = (0.0, 0.0)
-    res = linprog(
-        np.concatenate([cost, cost]),
-        A_eq=sp.hstack([a, -a]).tocsr(), b_eq=np.zeros(a.shape[0]),
-        bounds=up_bounds + down_bounds, method="highs",
-    )
-    if res.status != 0:
+    lower = np.zeros(2 * n)
+    upper = np.concatenate([np.full(n, np.inf), v])
+    lower[t] = upper[t] = float(s)  # the target goes up by exactly s ...
+    upper[n + t] = 0.0  # ... and never down
+    poly = Polytope(sp.hstack([a, -a]).tocsr(), np.zeros(a.shape[0]), lower, upper,
+                    reoptimise=False)
+    status, _, x = poly.optimise(np.concatenate([cost, cost]))
+    if status != "optimal":
         return None
-    y = res.x[:n] - res.x[n:]
+    y = x[:n] - x[n:]
     return cand[np.abs(y) > 1e-9]
 
 
@@ -86,7 +86,7 @@ def _protect_cell(system: LinkedSystem, values: np.ndarray, suppressed: np.ndarr
         loss = _loss(system, values, new)
         if loss < best_loss:
             best, best_loss = touched, loss
-        if new.size == 0:
+        if new.size <= CHEAP_ENOUGH:  # widening rarely beats reusing, or a 1-cell partner
             break
     if best is None:
         best = _perturbation(system, values, suppressed, target, s, None)

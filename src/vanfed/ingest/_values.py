@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from functools import lru_cache
 
 from vanfed.schema import UNKNOWN, Dimension
 
@@ -80,6 +81,7 @@ def parse_age(raw: str) -> int | str:
     return int(number)
 
 
+@lru_cache(maxsize=1 << 17)  # a national export has a few thousand distinct dates
 def parse_date(raw: str, fmt: str) -> dt.date | str:
     """A date in ``fmt`` ("iso", "excel", "auto" or a strptime format), or a reason code."""
     text = raw.strip()

@@ -1,0 +1,83 @@
+"""Ingest throughput and peak memory on large synthetic CSV exports (KHM shape).
+
+For each size: generate the file (once, in benchmarks/data/), then in fresh child processes
+(so peak RSS is the run's own) time (a) a bare pyarrow CSV read of every column as strings
+and (b) vanfed's full ingest through the mapping. Results: benchmarks/results/ingest.json.
+
+    python benchmarks/bench_ingest.py [ROWS ...]      # default: 1000000 10000000
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+DATA = HERE / "data"
+RESULTS = HERE / "results"
+
+CHILD = r"""
+import json, sys, time
+mode, path, mapping = sys.argv[1:4]
+t = time.perf_counter()
+if mode == "bare":
+    import pyarrow as pa, pyarrow.csv as c
+    with open(path, encoding="utf-8-sig") as fh:
+        header = fh.readline().strip().split(",")
+    r = c.open_csv(path, convert_options=c.ConvertOptions(column_types=dict.fromkeys(header, pa.string())))
+    rows = sum(b.num_rows for b in r)
+else:
+    import datetime as dt
+    from vanfed.ingest import ingest
+    from vanfed.schema import load_mapping
+    rec = ingest(path, load_mapping(mapping), country="KHM", today=dt.date(2026, 11, 22))
+    rows = rec.quality.records_read
+secs = time.perf_counter() - t
+# VmHWM is this process's own high-water mark (ru_maxrss survives exec on Linux)
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+print(json.dumps({"rows": rows, "seconds": secs, "peak_rss_mb": hwm / 1024}))
+"""
+
+
+def run(mode: str, path: Path, mapping: Path) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(path), str(mapping)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def main(sizes: list[int]) -> None:
+    from vanfed.synthetic import write_export, write_large_csv
+
+    DATA.mkdir(exist_ok=True)
+    mapping = write_export("KHM", DATA, seed=0).mapping_path
+    results = []
+    for n in sizes:
+        path = DATA / f"khm_{n}.csv"
+        if not path.exists():
+            t = time.perf_counter()
+            write_large_csv(path, n)
+            print(f"generated {n:,} rows in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+        bare = run("bare", path, mapping)
+        full = run("vanfed", path, mapping)
+        row = {"rows": n, "file_mb": round(path.stat().st_size / 2**20, 1),
+               "bare_pyarrow_s": round(bare["seconds"], 2),
+               "vanfed_ingest_s": round(full["seconds"], 2),
+               "vanfed_rows_per_s": round(n / full["seconds"]),
+               "ratio_to_bare": round(bare["seconds"] / full["seconds"], 3),
+               "vanfed_peak_rss_mb": round(full["peak_rss_mb"]),
+               "bare_peak_rss_mb": round(bare["peak_rss_mb"])}
+        print(json.dumps(row), file=sys.stderr)
+        results.append(row)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "ingest.json").write_text(json.dumps({
+        "machine": f"{platform.machine()} {platform.python_version()}, 2 cores",
+        "goals": "ratio_to_bare >= 0.333; peak RSS at 10M rows < 600 MB",
+        "results": results}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [1_000_000, 10_000_000])

@@ -1,0 +1,57 @@
+"""Envelopes verified per second (summary-sized payloads) vs a bare Ed25519 verify loop.
+
+Both loops run in the same process on the same bytes. vanfed's loop is the full
+``verification_result``: size limit, strict JSON, PAE, Ed25519, registry lookup, key window,
+canonical re-encoding check and pydantic validation of the Summary.
+Results: benchmarks/results/verify.json.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+from random import Random
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+
+from tests.conftest import NOW, Trust  # noqa: E402
+from vanfed import Node  # noqa: E402
+from vanfed.schema import load_mapping  # noqa: E402
+from vanfed.signing import Envelope, PublicKey, verification_result  # noqa: E402
+from vanfed.synthetic import write_export  # noqa: E402
+
+
+def main(seconds: float = 3.0) -> None:
+    trust = Trust()
+    ex = write_export("MMR", HERE / "data", seed=1)
+    node = Node("MMR")
+    rec = node.ingest(ex.path, load_mapping(ex.mapping_path), today=NOW.date())
+    summary = node.summarize(rec, period="2024", now=NOW, rng=Random(0))
+    data = node.sign(summary, trust.nodes["MMR"])
+    env = Envelope.from_bytes(data)
+    key = PublicKey(trust.nodes["MMR"].public.raw)
+
+    def rate(fn) -> float:
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            fn()
+            n += 1
+        return n / (time.perf_counter() - t0)
+
+    bare = rate(lambda: key.verify(env.signatures[0][1], env.pae))
+    full = rate(lambda: verification_result(data, trust.registry, now=NOW))
+    assert verification_result(data, trust.registry, now=NOW).ok
+    result = {"envelope_bytes": len(data), "bare_ed25519_per_s": round(bare),
+              "vanfed_verify_per_s": round(full), "ratio": round(full / bare, 3),
+              "goal": "ratio >= 0.25", "measured_at": dt.date.today().isoformat()}
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "verify.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
