@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import rfc8785
 
 from vanfed.errors import InputError, TooLargeError
 
-__all__ = ["MAX_DEPTH", "atomic_write", "canonical_bytes", "loads_strict", "read_limited"]
+__all__ = ["MAX_DEPTH", "atomic_write", "canonical_bytes", "loads_canonical", "loads_strict",
+           "read_limited"]
 
 MAX_DEPTH = 32
 
@@ -43,26 +46,68 @@ def _no_constant(name: str) -> Any:
     raise _Reject(f"{name} is not allowed")
 
 
+_STEP = np.zeros(256, np.int8)
+_STEP[[ord("["), ord("{")]] = 1
+_STEP[[ord("]"), ord("}")]] = -1
+_QUOTE = ord('"')
+_BIG_INT = re.compile(r"\d{16}")
+
+
 def _depth(text: str) -> int:
-    # Cheap bracket count outside strings; guards json's recursion before it starts.
-    depth = deepest = 0
-    in_str = escaped = False
-    for ch in text:
-        if in_str:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
+    """Deepest bracket nesting outside strings (guards json's recursion before it starts).
+
+    Vectorised: drop escaped backslashes and quotes, then a quote count tells which bytes
+    are inside strings.
+    """
+    raw = text.encode("utf-8").replace(b"\\\\", b"").replace(b'\\"', b"")
+    arr = np.frombuffer(raw, np.uint8)
+    if arr.size == 0:
+        return 0
+    steps = _STEP[arr]
+    steps[(np.cumsum(arr == _QUOTE) & 1).astype(bool)] = 0
+    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+
+
+class _Flags:
+    """Set while parsing: whether the fast canonical form may differ from RFC 8785."""
+
+    def __init__(self) -> None:
+        self.slow = False
+
+    def pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if not self.slow and not all(k.isascii() for k, _ in pairs):
+            self.slow = True  # JCS sorts keys by UTF-16 code units, Python by code points
+        return _no_duplicates(pairs)
+
+    def number(self, text: str) -> float:
+        self.slow = True  # floats have an ECMAScript form of their own
+        return float(text)
+
+
+def _decode(data: bytes | str, subject: str, max_bytes: int | None) -> str:
+    if max_bytes is not None and len(data) > max_bytes:
+        raise TooLargeError(f"{subject}: {len(data)} bytes is over the limit of {max_bytes}")
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{subject}: not UTF-8 (byte {exc.start})") from exc
+    else:
+        text = data
+    if _depth(text) > MAX_DEPTH:
+        raise InputError(f"{subject}: nested deeper than {MAX_DEPTH} levels")
+    return text
+
+
+def _parse(text: str, subject: str, flags: _Flags) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=flags.pairs, parse_constant=_no_constant,
+                          parse_float=flags.number)
+    except _Reject as exc:
+        cls = DuplicateKeyError if "duplicate key" in str(exc) else InputError
+        raise cls(f"{subject}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{subject}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
 
 
 def loads_strict(data: bytes | str, *, subject: str = "JSON", max_bytes: int | None = None) -> Any:
@@ -78,24 +123,29 @@ def loads_strict(data: bytes | str, *, subject: str = "JSON", max_bytes: int | N
         DuplicateKeyError: an object repeats a key.
         InputError: anything else that is not strict JSON.
     """
-    if max_bytes is not None and len(data) > max_bytes:
-        raise TooLargeError(f"{subject}: {len(data)} bytes is over the limit of {max_bytes}")
-    if isinstance(data, bytes):
+    return _parse(_decode(data, subject, max_bytes), subject, _Flags())
+
+
+def loads_canonical(data: bytes, *, subject: str = "JSON") -> tuple[Any, bool]:
+    """Parse strictly and tell whether ``data`` is exactly its RFC 8785 form.
+
+    Without floats, non-ASCII keys or integers beyond 2**53, RFC 8785 output equals
+    ``json.dumps`` with sorted keys, compact separators and no ASCII escaping, which is
+    C-fast; otherwise the reference implementation decides (and refuses what it cannot
+    represent).
+    """
+    flags = _Flags()
+    text = _decode(data, subject, None)
+    obj = _parse(text, subject, flags)
+    if flags.slow or _BIG_INT.search(text):  # 16+ digits: maybe beyond 2**53
+        # RFC 8785 reads every number as an IEEE double, large integers included
+        doubles = json.loads(text, parse_int=lambda t: int(t) if len(t) < 16 else float(t))
         try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{subject}: not UTF-8 (byte {exc.start})") from exc
-    else:
-        text = data
-    if _depth(text) > MAX_DEPTH:
-        raise InputError(f"{subject}: nested deeper than {MAX_DEPTH} levels")
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except _Reject as exc:
-        cls = DuplicateKeyError if "duplicate key" in str(exc) else InputError
-        raise cls(f"{subject}: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{subject}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+            return obj, canonical_bytes(doubles) == data
+        except InputError:
+            return obj, False
+    fast = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return obj, fast.encode("utf-8") == data
 
 
 def canonical_bytes(obj: Any) -> bytes:

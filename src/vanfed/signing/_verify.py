@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from vanfed._json import canonical_bytes, loads_strict
+from vanfed._json import loads_canonical
 from vanfed.errors import InputError, RegistryError, UntrustedKeyError, VerificationError
 from vanfed.schema import (
     REGISTRY_TYPE,
@@ -88,15 +88,11 @@ def parse_payload(payload: bytes, model: type[M]) -> M:
             ``malformed_payload``.
     """
     try:
-        obj = loads_strict(payload, subject="payload")
+        obj, canonical = loads_canonical(payload, subject="payload")
     except InputError as exc:
         code = "duplicate_key" if "duplicate key" in str(exc) else "malformed_payload"
         raise VerificationError(str(exc), (code,)) from exc
-    try:
-        canonical = canonical_bytes(obj)
-    except InputError as exc:
-        raise VerificationError(f"payload: {exc}", ("non_canonical_payload",)) from exc
-    if canonical != payload:
+    if not canonical:
         raise VerificationError("payload: not RFC 8785 canonical JSON",
                                 ("non_canonical_payload",))
     try:
