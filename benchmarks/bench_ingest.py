@@ -28,7 +28,8 @@ if mode == "bare":
     import pyarrow as pa, pyarrow.csv as c
     with open(path, encoding="utf-8-sig") as fh:
         header = fh.readline().strip().split(",")
-    r = c.open_csv(path, convert_options=c.ConvertOptions(column_types=dict.fromkeys(header, pa.string())))
+    types = dict.fromkeys(header, pa.string())
+    r = c.open_csv(path, convert_options=c.ConvertOptions(column_types=types))
     rows = sum(b.num_rows for b in r)
 else:
     import datetime as dt
@@ -44,8 +45,12 @@ print(json.dumps({"rows": rows, "seconds": secs, "peak_rss_mb": hwm / 1024}))
 
 
 def run(mode: str, path: Path, mapping: Path) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(path), str(mapping)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(path), str(mapping)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -63,20 +68,30 @@ def main(sizes: list[int]) -> None:
             print(f"generated {n:,} rows in {time.perf_counter() - t:.1f}s", file=sys.stderr)
         bare = run("bare", path, mapping)
         full = run("vanfed", path, mapping)
-        row = {"rows": n, "file_mb": round(path.stat().st_size / 2**20, 1),
-               "bare_pyarrow_s": round(bare["seconds"], 2),
-               "vanfed_ingest_s": round(full["seconds"], 2),
-               "vanfed_rows_per_s": round(n / full["seconds"]),
-               "ratio_to_bare": round(bare["seconds"] / full["seconds"], 3),
-               "vanfed_peak_rss_mb": round(full["peak_rss_mb"]),
-               "bare_peak_rss_mb": round(bare["peak_rss_mb"])}
+        row = {
+            "rows": n,
+            "file_mb": round(path.stat().st_size / 2**20, 1),
+            "bare_pyarrow_s": round(bare["seconds"], 2),
+            "vanfed_ingest_s": round(full["seconds"], 2),
+            "vanfed_rows_per_s": round(n / full["seconds"]),
+            "ratio_to_bare": round(bare["seconds"] / full["seconds"], 3),
+            "vanfed_peak_rss_mb": round(full["peak_rss_mb"]),
+            "bare_peak_rss_mb": round(bare["peak_rss_mb"]),
+        }
         print(json.dumps(row), file=sys.stderr)
         results.append(row)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ingest.json").write_text(json.dumps({
-        "machine": f"{platform.machine()} {platform.python_version()}, 2 cores",
-        "goals": "ratio_to_bare >= 0.333; peak RSS at 10M rows < 600 MB",
-        "results": results}, indent=1) + "\n")
+    (RESULTS / "ingest.json").write_text(
+        json.dumps(
+            {
+                "machine": f"{platform.machine()} {platform.python_version()}, 2 cores",
+                "goals": "ratio_to_bare >= 0.333; peak RSS at 10M rows < 600 MB",
+                "results": results,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

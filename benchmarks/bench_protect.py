@@ -25,13 +25,13 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 from tests.unit.anonymize.helpers import make_cube  # noqa: E402
+
 from vanfed.anonymize import build_system, judge, primary_cells, protect, suppress  # noqa: E402
 from vanfed.ingest import ingest  # noqa: E402
 from vanfed.schema import load_codebook, load_mapping  # noqa: E402
 from vanfed.synthetic import PROFILES, write_export  # noqa: E402
 
-SHAPES = {"1k": (9, 9, 9), "10k": (9, 9, 9, 9), "20k": (14, 11, 11, 9),
-          "50k": (9, 9, 9, 9, 4)}
+SHAPES = {"1k": (9, 9, 9), "10k": (9, 9, 9, 9), "20k": (14, 11, 11, 9), "50k": (9, 9, 9, 9, 4)}
 
 
 def table(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -51,7 +51,7 @@ def run_size(name: str, k: int = 5) -> dict[str, object]:
     system = build_system([cube])
     values = system.gather([cube])
     t0 = time.perf_counter()
-    mask, audit = suppress(system, values, k=k, s=k)
+    mask, _audit = suppress(system, values, k=k, s=k)
     secs = time.perf_counter() - t0
     t1 = time.perf_counter()
     again = judge(system, np.where(mask, -1, values), mask, k=k, s=k)
@@ -59,14 +59,23 @@ def run_size(name: str, k: int = 5) -> dict[str, object]:
     primary = primary_cells(values, k)
     threshold_only = judge(system, values, primary, k=k, s=k)
     return {
-        "table": name, "shape": SHAPES[name], "cells": int(values.size),
-        "nonzero": int((values > 0).sum()), "primary": int(primary.sum()),
-        "vanfed": {"seconds": round(secs, 2), "suppressed": int(mask.sum()),
-                   "suppressed_total": int(values[mask].sum()), "audit_passed": again.passed,
-                   "reaudit_seconds": round(audit_secs, 2)},
-        "threshold_only": {"suppressed": int(primary.sum()),
-                           "audit_passed": threshold_only.passed,
-                           "exposed_cells": len(threshold_only.failing)},
+        "table": name,
+        "shape": SHAPES[name],
+        "cells": int(values.size),
+        "nonzero": int((values > 0).sum()),
+        "primary": int(primary.sum()),
+        "vanfed": {
+            "seconds": round(secs, 2),
+            "suppressed": int(mask.sum()),
+            "suppressed_total": int(values[mask].sum()),
+            "audit_passed": again.passed,
+            "reaudit_seconds": round(audit_secs, 2),
+        },
+        "threshold_only": {
+            "suppressed": int(primary.sum()),
+            "audit_passed": threshold_only.passed,
+            "exposed_cells": len(threshold_only.failing),
+        },
     }
 
 
@@ -75,8 +84,9 @@ def information_kept() -> list[dict[str, object]]:
     out = []
     for country in PROFILES:
         ex = write_export(country, HERE / "data" / "national", seed=2024)
-        rec = ingest(ex.path, load_mapping(ex.mapping_path), country=country,
-                     today=dt.date(2026, 11, 22))
+        rec = ingest(
+            ex.path, load_mapping(ex.mapping_path), country=country, today=dt.date(2026, 11, 22)
+        )
         p = protect(rec, cb, period="2024")
         values = p.system.gather(p.cubes)
         per_table = {}
@@ -85,9 +95,14 @@ def information_kept() -> list[dict[str, object]]:
             nz = v > 0
             per_table[cube.spec.name] = f"{int((nz & ~m).sum())}/{int(nz.sum())}"
         nz = values > 0
-        out.append({"country": country, "records_in_2024": int(p.cubes[0].values.flat[-1]),
-                    "nonzero_published": f"{int((nz & ~p.suppressed).sum())}/{int(nz.sum())}",
-                    "per_table": per_table})
+        out.append(
+            {
+                "country": country,
+                "records_in_2024": int(p.cubes[0].values.flat[-1]),
+                "nonzero_published": f"{int((nz & ~p.suppressed).sum())}/{int(nz.sum())}",
+                "per_table": per_table,
+            }
+        )
     return out
 
 
@@ -99,9 +114,19 @@ def main(sizes: list[str]) -> None:
         results.append(r)
     info = information_kept()
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "protect.json").write_text(json.dumps(
-        {"k": 5, "s": 5, "goal": "20k-cell table protect + audit < 30 s; output always passes",
-         "tables": results, "information_kept_national_2024": info}, indent=1) + "\n")
+    (HERE / "results" / "protect.json").write_text(
+        json.dumps(
+            {
+                "k": 5,
+                "s": 5,
+                "goal": "20k-cell table protect + audit < 30 s; output always passes",
+                "tables": results,
+                "information_kept_national_2024": info,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

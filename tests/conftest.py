@@ -42,8 +42,12 @@ class Trust:
         self.nodes = {c: seeded(f"node-{c}") for c in ("KHM", "LAO", "MMR", "THA", "VNM")}
         entries = [key_entry(self.coordinator.public, "coordinator", now=NOW)]
         entries += [key_entry(k.public, "node", now=NOW, country=c) for c, k in self.nodes.items()]
-        self.registry = init_registry([r.public for r in self.roots], threshold=2,
-                                      now=NOW - dt.timedelta(days=1), keys=entries)
+        self.registry = init_registry(
+            [r.public for r in self.roots],
+            threshold=2,
+            now=NOW - dt.timedelta(days=1),
+            keys=entries,
+        )
         self.registry_bytes = sign_registry(self.registry, self.roots[:2])
         verify_registry(self.registry_bytes, now=NOW)
 

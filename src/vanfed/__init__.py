@@ -6,10 +6,17 @@ The three roles are thin compositions of the packages: :class:`Node` (national I
 
 __version__ = "0.1.0"
 
-from vanfed._audit import AuditVerdict, audit  # noqa: E402
-from vanfed._coordinator import Coordinator, RegionalOutput  # noqa: E402
-from vanfed._node import Node  # noqa: E402
-from vanfed.errors import VanfedError  # noqa: E402
+from vanfed._audit import AuditVerdict, audit
+from vanfed._coordinator import Coordinator, RegionalOutput
+from vanfed._node import Node
+from vanfed.errors import VanfedError
 
-__all__ = ["AuditVerdict", "Coordinator", "Node", "RegionalOutput", "VanfedError", "__version__",
-           "audit"]
+__all__ = [
+    "AuditVerdict",
+    "Coordinator",
+    "Node",
+    "RegionalOutput",
+    "VanfedError",
+    "__version__",
+    "audit",
+]

@@ -30,13 +30,15 @@ class RegionalOutput:
         out = Path(out_dir)
         written = {name: atomic_write(out / name, data) for name, data in self.files.items()}
         written["regional.dsse.json"] = atomic_write(out / "regional.dsse.json", self.envelope)
-        written["regional.json"] = atomic_write(out / "regional.json",
-                                                self.report.canonical_bytes())
+        written["regional.json"] = atomic_write(
+            out / "regional.json", self.report.canonical_bytes()
+        )
         return written
 
 
-def build_report(body: RegionalReport, codebook: Codebook) -> tuple[RegionalReport,
-                                                                    dict[str, bytes]]:
+def build_report(
+    body: RegionalReport, codebook: Codebook
+) -> tuple[RegionalReport, dict[str, bytes]]:
     """Render the artifacts from the body and attach their SHA-256 digests."""
     files = {"regional.csv": render_csv(body, codebook), "report.html": render_html(body, codebook)}
     digests = {n: "sha256:" + hashlib.sha256(d).hexdigest() for n, d in files.items()}
@@ -46,18 +48,26 @@ def build_report(body: RegionalReport, codebook: Codebook) -> tuple[RegionalRepo
 class Coordinator:
     """The regional coordinator, with its trust registry and signing key injected."""
 
-    def __init__(self, registry: TrustRegistry, signer: Signer, *,
-                 codebook: Codebook | None = None) -> None:
+    def __init__(
+        self, registry: TrustRegistry, signer: Signer, *, codebook: Codebook | None = None
+    ) -> None:
         self.registry = registry
         self.signer = signer
         self.codebook = codebook or load_codebook()
 
-    def merge(self, inbox: str | Path, *, period: str, now: dt.datetime,
-              rng: Random | None = None) -> RegionalOutput:
+    def merge(
+        self, inbox: str | Path, *, period: str, now: dt.datetime, rng: Random | None = None
+    ) -> RegionalOutput:
         chosen, skipped = select_inputs(inbox, self.registry, period=period, now=now)
         report_id = f"{rng.getrandbits(128):032x}" if rng else secrets.token_hex(16)
-        body = merge(chosen, period=period, report_id=report_id, created_at=timestamp(now),
-                     codebook=self.codebook, skipped=skipped)
+        body = merge(
+            chosen,
+            period=period,
+            report_id=report_id,
+            created_at=timestamp(now),
+            codebook=self.codebook,
+            skipped=skipped,
+        )
         report, files = build_report(body, self.codebook)
         envelope = sign_envelope(report.canonical_bytes(), REPORT_TYPE, [self.signer]).to_bytes()
         return RegionalOutput(report, envelope, files)

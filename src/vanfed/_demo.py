@@ -45,11 +45,17 @@ def _seeded_key(rng: Random) -> KeyPair:
     return KeyPair.from_seed(rng.randbytes(32))
 
 
-def run_demo(out: str | Path, *, now: dt.datetime, seed: int = 2024, period: str = "2024",
-             countries: tuple[str, ...] = tuple(PROFILES)) -> DemoResult:
+def run_demo(
+    out: str | Path,
+    *,
+    now: dt.datetime,
+    seed: int = 2024,
+    period: str = "2024",
+    countries: tuple[str, ...] = tuple(PROFILES),
+) -> DemoResult:
     """Run the whole federation into ``out``; deterministic for a given seed and time."""
     root = Path(out)
-    rng = Random(seed)
+    rng = Random(seed)  # noqa: S311 - demo keys and ids are meant to be reproducible
     result = DemoResult(root, period)
     roots = [_seeded_key(rng) for _ in range(3)]
     coordinator = _seeded_key(rng)
@@ -68,24 +74,35 @@ def run_demo(out: str | Path, *, now: dt.datetime, seed: int = 2024, period: str
         save_keypair(nodes[c], root / "keys" / f"node-{c.lower()}", DEMO_PASSPHRASE)
         export = write_export(c, root / "exports", years=range(year - 2, year + 1), seed=seed)
         node = Node(c)
-        records = node.ingest(export.path, load_mapping(export.mapping_path),
-                              rejects=root / "nodes" / c / "rejects.csv", today=now.date())
+        records = node.ingest(
+            export.path,
+            load_mapping(export.mapping_path),
+            rejects=root / "nodes" / c / "rejects.csv",
+            today=now.date(),
+        )
         summary = node.summarize(records, period=period, now=now, rng=rng)
         atomic_write(root / "nodes" / c / "summary.json", summary.canonical_bytes())
         envelope = node.sign(summary, nodes[c])
         atomic_write(root / "inbox" / f"{c.lower()}-{period}-r1.dsse.json", envelope)
         q = summary.quality
-        result.rows.append({
-            "country": c, "file": export.path.name, "read": q.records_read,
-            "accepted": q.records_accepted, "rejected": q.records_rejected,
-            "in_period": _total(summary), "published": summary.protection.audit.published_cells,
-            "suppressed": summary.protection.audit.suppressed_cells,
-        })
+        result.rows.append(
+            {
+                "country": c,
+                "file": export.path.name,
+                "read": q.records_read,
+                "accepted": q.records_accepted,
+                "rejected": q.records_rejected,
+                "in_period": _total(summary),
+                "published": summary.protection.audit.published_cells,
+                "suppressed": summary.protection.audit.suppressed_cells,
+            }
+        )
     coord = Coordinator(registry, coordinator)
     result.regional = coord.merge(root / "inbox", period=period, now=now, rng=rng)
     result.regional.write(root / "regional")
-    result.verdict = audit(root / "regional" / "regional.dsse.json", inputs=root / "inbox",
-                           registry=registry, now=now)
+    result.verdict = audit(
+        root / "regional" / "regional.dsse.json", inputs=root / "inbox", registry=registry, now=now
+    )
     return result
 
 

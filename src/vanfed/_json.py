@@ -19,8 +19,14 @@ import rfc8785
 
 from vanfed.errors import InputError, TooLargeError
 
-__all__ = ["MAX_DEPTH", "atomic_write", "canonical_bytes", "loads_canonical", "loads_strict",
-           "read_limited"]
+__all__ = [
+    "MAX_DEPTH",
+    "atomic_write",
+    "canonical_bytes",
+    "loads_canonical",
+    "loads_strict",
+    "read_limited",
+]
 
 MAX_DEPTH = 32
 
@@ -101,8 +107,12 @@ def _decode(data: bytes | str, subject: str, max_bytes: int | None) -> str:
 
 def _parse(text: str, subject: str, flags: _Flags) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=flags.pairs, parse_constant=_no_constant,
-                          parse_float=flags.number)
+        return json.loads(
+            text,
+            object_pairs_hook=flags.pairs,
+            parse_constant=_no_constant,
+            parse_float=flags.number,
+        )
     except _Reject as exc:
         cls = DuplicateKeyError if "duplicate key" in str(exc) else InputError
         raise cls(f"{subject}: {exc}") from exc
@@ -184,7 +194,9 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
     return target
 
 
-def read_limited(path: str | os.PathLike[str], max_bytes: int, *, subject: str | None = None) -> bytes:
+def read_limited(
+    path: str | os.PathLike[str], max_bytes: int, *, subject: str | None = None
+) -> bytes:
     """Read a whole file, refusing one over ``max_bytes`` before reading it."""
     p = Path(path)
     name = subject or str(p)

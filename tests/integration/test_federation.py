@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tests.conftest import NOW, Trust
+
 from vanfed import Coordinator, Node, audit
 from vanfed.aggregate import merge, select_inputs
 from vanfed.anonymize import build_system, interval_attack, published_cubes
@@ -39,8 +39,9 @@ def fed(tmp_path_factory: pytest.TempPathFactory, trust: Trust):
         summary = node.summarize(rec, period="2024", now=NOW, rng=rng)
         (inbox / f"{c}.dsse.json").write_bytes(node.sign(summary, trust.nodes[c]))
         truth[c] = ex.truth
-    out = Coordinator(trust.registry, trust.coordinator).merge(inbox, period="2024", now=NOW,
-                                                               rng=rng)
+    out = Coordinator(trust.registry, trust.coordinator).merge(
+        inbox, period="2024", now=NOW, rng=rng
+    )
     out.write(root / "regional")
     return root, inbox, out, truth
 
@@ -66,11 +67,15 @@ def test_exact_cells_are_true_sums_and_intervals_contain_them(fed) -> None:
         codes = [a.codes for a in table.axes]
         for i, combo in enumerate(itertools.product(*codes)):
             fixed = dict(table.filter)
-            fixed.update({a.dim: c for a, c in zip(table.axes, combo, strict=True)
-                          if c != "_T" and a.dim != "country"})
+            fixed.update(
+                {
+                    a.dim: c
+                    for a, c in zip(table.axes, combo, strict=True)
+                    if c != "_T" and a.dim != "country"
+                }
+            )
             country = combo[0]
-            true = sum(_true_count(c, truth[c], fixed) for c in COUNTRIES
-                       if country in ("_T", c))
+            true = sum(_true_count(c, truth[c], fixed) for c in COUNTRIES if country in ("_T", c))
             checked += 1
             if table.values[i] is not None:
                 exact += 1
@@ -101,8 +106,9 @@ def test_report_discloses_nothing_beyond_the_national_publications(fed) -> None:
         assert np.all(hi[values < 0] - lo[values < 0] >= 0)
 
 
-def test_audit_passes_then_fails_for_each_kind_of_tampering(fed, trust: Trust, tmp_path: Path
-                                                            ) -> None:
+def test_audit_passes_then_fails_for_each_kind_of_tampering(
+    fed, trust: Trust, tmp_path: Path
+) -> None:
     root, inbox, _, _ = fed
     reg = trust.registry
     good = audit(root / "regional" / "regional.dsse.json", inputs=inbox, registry=reg, now=NOW)
@@ -149,8 +155,9 @@ def test_audit_passes_then_fails_for_each_kind_of_tampering(fed, trust: Trust, t
     assert "report_invalid" in codes(r, i)
 
     r, i = copy()  # input signed by a key revoked since
-    revoked = revoke_key(reg, trust.nodes["MMR"].keyid, reason="compromised",
-                         now=NOW - dt.timedelta(minutes=1))
+    revoked = revoke_key(
+        reg, trust.nodes["MMR"].keyid, reason="compromised", now=NOW - dt.timedelta(minutes=1)
+    )
     assert "input_invalid" in codes(r, i, revoked)
 
     r, i = copy()  # the coordinator dropped a valid submission
@@ -160,9 +167,8 @@ def test_audit_passes_then_fails_for_each_kind_of_tampering(fed, trust: Trust, t
     assert body_dropped.ok  # garbage in the inbox is skipped, not fatal
 
 
-def test_merge_skips_garbage_other_periods_and_conflicts(fed, trust: Trust, tmp_path: Path
-                                                         ) -> None:
-    root, inbox, _, _ = fed
+def test_merge_skips_garbage_other_periods_and_conflicts(fed, trust: Trust, tmp_path: Path) -> None:
+    _root, inbox, _, _ = fed
     d = tmp_path / "inbox"
     shutil.copytree(inbox, d)
     (d / "garbage.json").write_text("not json at all")
@@ -181,8 +187,14 @@ def test_merge_skips_garbage_other_periods_and_conflicts(fed, trust: Trust, tmp_
     assert reasons["tha-2023.json"] == "other_period"
     assert reasons["tha-conflict.json"] == "conflicting_revision"
     assert "THA" not in {c.summary.country for c in chosen}
-    body = merge(chosen, period="2024", report_id="0" * 32, created_at="2026-11-22T12:00:00Z",
-                 codebook=cb, skipped=skipped)
+    body = merge(
+        chosen,
+        period="2024",
+        report_id="0" * 32,
+        created_at="2026-11-22T12:00:00Z",
+        codebook=cb,
+        skipped=skipped,
+    )
     assert "THA" in body.coverage.missing
 
 
@@ -194,8 +206,14 @@ def test_merge_is_independent_of_order_and_duplicates(fed, trust: Trust, order, 
     by = {s.summary.country: s for s in chosen}
     shuffled = [by[c] for c in order] + [by[order[dup]]]
     unique = {s.digest: s for s in shuffled}.values()
-    body = merge(list(unique), period="2024", report_id=out.report.report_id,
-                 created_at=out.report.created_at, codebook=load_codebook(), skipped=skipped)
+    body = merge(
+        list(unique),
+        period="2024",
+        report_id=out.report.report_id,
+        created_at=out.report.created_at,
+        codebook=load_codebook(),
+        skipped=skipped,
+    )
     assert body.tables == out.report.tables
 
 
@@ -213,6 +231,7 @@ def test_regional_csv_is_valid_hxl(fed) -> None:
     assert any(t.startswith("#affected+killed") for t in tags)
     rows = list(source)
     assert len(rows) == len(out.report.coverage.countries) + 1
-    report = hxl.validate(source, schema=hxl.schema([
-        {"#valid_tag": "#country+code", "#valid_required": "true"}]))
+    report = hxl.validate(
+        source, schema=hxl.schema([{"#valid_tag": "#country+code", "#valid_required": "true"}])
+    )
     assert report is True or getattr(report, "is_valid", True)

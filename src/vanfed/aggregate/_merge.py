@@ -36,8 +36,9 @@ NATIONAL_ONLY = ("admin1",)
 EPS = 1e-6
 
 
-def _national_slice(table: PublishedTable, lo: np.ndarray, hi: np.ndarray
-                    ) -> tuple[tuple[PublishedAxis, ...], np.ndarray, np.ndarray, np.ndarray]:
+def _national_slice(
+    table: PublishedTable, lo: np.ndarray, hi: np.ndarray
+) -> tuple[tuple[PublishedAxis, ...], np.ndarray, np.ndarray, np.ndarray]:
     """Values, lo and hi with national-only axes fixed at ``_T``."""
     vals = np.array([-1 if v is None else v for v in table.values], np.int64).reshape(table.shape)
     lo, hi = lo.reshape(table.shape), hi.reshape(table.shape)
@@ -53,13 +54,23 @@ def _national_slice(table: PublishedTable, lo: np.ndarray, hi: np.ndarray
     return tuple(keep), vals[ix], lo[ix], hi[ix]
 
 
-def merge(inputs: Sequence[Selected], *, period: str, report_id: str, created_at: str,
-          codebook: Codebook, skipped: Sequence[Skipped] = ()) -> RegionalReport:
+def merge(
+    inputs: Sequence[Selected],
+    *,
+    period: str,
+    report_id: str,
+    created_at: str,
+    codebook: Codebook,
+    skipped: Sequence[Skipped] = (),
+) -> RegionalReport:
     """The regional report body (artifacts not yet attached) for ``inputs``."""
     chosen = sorted(inputs, key=lambda s: s.summary.country)
     countries = tuple(s.summary.country for s in chosen)
-    names = sorted(set.intersection(*(set(t.name for t in s.summary.tables) for s in chosen))
-                   ) if chosen else []
+    names = (
+        sorted(set.intersection(*(set(t.name for t in s.summary.tables) for s in chosen)))
+        if chosen
+        else []
+    )
     per_country = [intervals(s.summary.tables, codebook, s.summary.country) for s in chosen]
     tables = []
     for name in names:
@@ -78,26 +89,43 @@ def merge(inputs: Sequence[Selected], *, period: str, report_id: str, created_at
         region_exact = exact.all(axis=0)
         lo_i = np.where(exact, vals, np.ceil(lo - EPS))
         hi_i = np.where(exact, vals, np.floor(hi + EPS))
-        all_vals = np.concatenate([np.where(exact, vals, -1),
-                                   np.where(region_exact, vals.sum(axis=0), -1)[None]])
+        all_vals = np.concatenate(
+            [np.where(exact, vals, -1), np.where(region_exact, vals.sum(axis=0), -1)[None]]
+        )
         all_lo = np.concatenate([lo_i, lo_i.sum(axis=0)[None]])
         all_hi = np.concatenate([hi_i, hi_i.sum(axis=0)[None]])
         country_axis = PublishedAxis(dim="country", level="top", codes=(*countries, TOTAL))
-        tables.append(RegionalTable(
-            name=name, title=first.title, hxl=first.hxl, filter=first.filter,
-            axes=(country_axis, *axes),
-            values=tuple(None if v < 0 else int(v) for v in all_vals.ravel()),
-            lo=tuple(int(v) for v in all_lo.ravel()),
-            hi=tuple(None if not math.isfinite(v) else int(v) for v in all_hi.ravel()),
-        ))
+        tables.append(
+            RegionalTable(
+                name=name,
+                title=first.title,
+                hxl=first.hxl,
+                filter=first.filter,
+                axes=(country_axis, *axes),
+                values=tuple(None if v < 0 else int(v) for v in all_vals.ravel()),
+                lo=tuple(int(v) for v in all_lo.ravel()),
+                hi=tuple(None if not math.isfinite(v) else int(v) for v in all_hi.ravel()),
+            )
+        )
     member_ids = tuple(c.id for c in codebook.countries)
     return RegionalReport(
-        period=period, report_id=report_id, created_at=created_at,
+        period=period,
+        report_id=report_id,
+        created_at=created_at,
         codebook=CodebookRef(id=codebook.id, version=codebook.version, digest=codebook.digest),
-        coverage=Coverage(countries=countries,
-                          missing=tuple(c for c in member_ids if c not in countries)),
-        inputs=tuple(InputRef(country=s.summary.country, period=s.summary.period,
-                              revision=s.summary.revision, report_id=s.summary.report_id,
-                              envelope_sha256=s.digest) for s in chosen),
-        skipped=tuple(skipped), tables=tuple(tables),
+        coverage=Coverage(
+            countries=countries, missing=tuple(c for c in member_ids if c not in countries)
+        ),
+        inputs=tuple(
+            InputRef(
+                country=s.summary.country,
+                period=s.summary.period,
+                revision=s.summary.revision,
+                report_id=s.summary.report_id,
+                envelope_sha256=s.digest,
+            )
+            for s in chosen
+        ),
+        skipped=tuple(skipped),
+        tables=tuple(tables),
     )

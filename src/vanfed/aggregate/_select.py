@@ -14,7 +14,7 @@ from pathlib import Path
 from vanfed._json import read_limited
 from vanfed.errors import InputError
 from vanfed.schema import Skipped, Summary, TrustRegistry
-from vanfed.signing import envelope_digest, verification_result
+from vanfed.signing import VerificationResult, envelope_digest, verification_result
 
 __all__ = ["Selected", "select_inputs"]
 
@@ -32,8 +32,9 @@ def _envelopes(inbox: Path) -> list[Path]:
     return sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def select_inputs(inbox: str | Path, registry: TrustRegistry, *, period: str,
-                  now: dt.datetime) -> tuple[list[Selected], list[Skipped]]:
+def select_inputs(
+    inbox: str | Path, registry: TrustRegistry, *, period: str, now: dt.datetime
+) -> tuple[list[Selected], list[Skipped]]:
     """Verified current summaries for ``period`` and everything skipped, with reasons."""
     limit = registry.policy.max_envelope_bytes
     candidates: dict[str, list[Selected]] = {}
@@ -49,17 +50,28 @@ def select_inputs(inbox: str | Path, registry: TrustRegistry, *, period: str,
         if digest in seen:
             continue  # the same envelope twice is one submission
         seen.add(digest)
-        result = verification_result(data, registry, now=now)
+        result: VerificationResult[Summary] = verification_result(data, registry, now=now)
         if not result.ok or result.payload is None:
-            skipped.append(Skipped(file=path.name, envelope_sha256=digest,
-                                   reason=result.codes[0] if result.codes else "malformed",
-                                   message="; ".join(r.message for r in result.reasons)))
+            skipped.append(
+                Skipped(
+                    file=path.name,
+                    envelope_sha256=digest,
+                    reason=result.codes[0] if result.codes else "malformed",
+                    message="; ".join(r.message for r in result.reasons),
+                )
+            )
             continue
         summary = result.payload
         if summary.period != period:
-            skipped.append(Skipped(file=path.name, envelope_sha256=digest,
-                                   country=summary.country, reason="other_period",
-                                   message=f"summary is for {summary.period}"))
+            skipped.append(
+                Skipped(
+                    file=path.name,
+                    envelope_sha256=digest,
+                    country=summary.country,
+                    reason="other_period",
+                    message=f"summary is for {summary.period}",
+                )
+            )
             continue
         candidates.setdefault(summary.country, []).append(Selected(summary, digest, path.name))
     chosen: list[Selected] = []
@@ -69,15 +81,26 @@ def select_inputs(inbox: str | Path, registry: TrustRegistry, *, period: str,
         best = [s for s in group if s.summary.revision == top]
         if len(best) > 1:
             for s in best:
-                skipped.append(Skipped(file=s.file, envelope_sha256=s.digest, country=country,
-                                       reason="conflicting_revision",
-                                       message=f"{len(best)} different summaries claim "
-                                               f"revision {top}"))
+                skipped.append(
+                    Skipped(
+                        file=s.file,
+                        envelope_sha256=s.digest,
+                        country=country,
+                        reason="conflicting_revision",
+                        message=f"{len(best)} different summaries claim revision {top}",
+                    )
+                )
         else:
             chosen.append(best[0])
-        for s in group[len(best):]:
-            skipped.append(Skipped(file=s.file, envelope_sha256=s.digest, country=country,
-                                   reason="superseded",
-                                   message=f"revision {s.summary.revision} < {top}"))
+        for s in group[len(best) :]:
+            skipped.append(
+                Skipped(
+                    file=s.file,
+                    envelope_sha256=s.digest,
+                    country=country,
+                    reason="superseded",
+                    message=f"revision {s.summary.revision} < {top}",
+                )
+            )
     skipped.sort(key=lambda s: (s.file, s.reason))
     return chosen, skipped

@@ -53,8 +53,12 @@ def _components(a_s: sp.csr_matrix) -> tuple[int, np.ndarray]:
     return connected_components(adjacency, directed=False)
 
 
-def interval_attack(system: LinkedSystem, values: np.ndarray, suppressed: np.ndarray,
-                    targets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def interval_attack(
+    system: LinkedSystem,
+    values: np.ndarray,
+    suppressed: np.ndarray,
+    targets: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Attacker's [lo, hi] for every suppressed variable (or only ``targets``).
 
     Args:
@@ -96,8 +100,9 @@ def interval_attack(system: LinkedSystem, values: np.ndarray, suppressed: np.nda
     return lo, hi
 
 
-def judge(system: LinkedSystem, values: np.ndarray, suppressed: np.ndarray, *, k: int,
-          s: int) -> AuditResult:
+def judge(
+    system: LinkedSystem, values: np.ndarray, suppressed: np.ndarray, *, k: int, s: int
+) -> AuditResult:
     """Run the interval attack on a publication and give the verdict.
 
     A suppressed cell fails when its interval is narrower than ``s`` and still meets

@@ -96,6 +96,7 @@ def _leaf_index(records: CodedRecords, dim: Dimension) -> tuple[np.ndarray, tupl
 
 def _aggregation(dim: Dimension, codes: tuple[str, ...], leaves: tuple[str, ...]) -> np.ndarray:
     """Matrix (codes × leaves): 1 where the leaf counts towards the code."""
+
     def descendants(code_id: str) -> set[str]:
         if code_id == TOTAL:
             return set(leaves)
@@ -109,8 +110,9 @@ def _aggregation(dim: Dimension, codes: tuple[str, ...], leaves: tuple[str, ...]
     return m
 
 
-def build_cube(records: CodedRecords, spec: TableSpec, codebook: Codebook,
-               mask: np.ndarray | None = None) -> Cube:
+def build_cube(
+    records: CodedRecords, spec: TableSpec, codebook: Codebook, mask: np.ndarray | None = None
+) -> Cube:
     """Count ``records`` (those in ``mask``) into the cube of ``spec`` with all margins.
 
     Raises:
@@ -121,8 +123,10 @@ def build_cube(records: CodedRecords, spec: TableSpec, codebook: Codebook,
     axes = [axis_codes(d, a.level) for d, a in zip(dims, spec.axes, strict=True)]
     cells = prod(len(codes) for codes, _ in axes)
     if cells > MAX_CELLS:
-        raise InputError(f"table {spec.name}: {cells:,} cells is over the limit of "
-                         f"{MAX_CELLS:,}; publish fewer or coarser dimensions")
+        raise InputError(
+            f"table {spec.name}: {cells:,} cells is over the limit of "
+            f"{MAX_CELLS:,}; publish fewer or coarser dimensions"
+        )
     keep = np.ones(len(records), bool) if mask is None else mask.copy()
     for dim_id, code in spec.filter.items():
         fdim = codebook.dimension(dim_id, records.country)
@@ -140,5 +144,10 @@ def build_cube(records: CodedRecords, spec: TableSpec, codebook: Codebook,
     for axis, (d, (codes, _)) in enumerate(zip(dims, axes, strict=True)):
         agg = _aggregation(d, codes, d.leaves())
         counts = np.moveaxis(np.tensordot(agg, counts, axes=([1], [axis])), 0, axis)
-    return Cube(spec, tuple(d.id for d in dims), tuple(c for c, _ in axes),
-                tuple(ch for _, ch in axes), counts.astype(np.int64))
+    return Cube(
+        spec,
+        tuple(d.id for d in dims),
+        tuple(c for c, _ in axes),
+        tuple(ch for _, ch in axes),
+        counts.astype(np.int64),
+    )

@@ -17,8 +17,15 @@ __all__ = ["Polytope"]
 class Polytope:
     """``{x : A x = b, lower <= x <= upper}`` held in a HiGHS instance."""
 
-    def __init__(self, a_eq: sp.spmatrix, b_eq: np.ndarray, lower: np.ndarray,
-                 upper: np.ndarray, *, reoptimise: bool = True) -> None:
+    def __init__(
+        self,
+        a_eq: sp.spmatrix,
+        b_eq: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        *,
+        reoptimise: bool = True,
+    ) -> None:
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("random_seed", 0)
@@ -72,8 +79,10 @@ class Polytope:
         if status == highspy.HighsModelStatus.kOptimal:
             sol = np.asarray(self._h.getSolution().col_value)
             return "optimal", float(self._h.getInfo().objective_function_value), sol
-        if status in (highspy.HighsModelStatus.kUnbounded,
-                      highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        if status in (
+            highspy.HighsModelStatus.kUnbounded,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,
+        ):
             # Bounded below by 0 for min; only a max can be unbounded, and the polytope is
             # non-empty (the true table is in it), so this means unbounded.
             return "unbounded", -np.inf, np.empty(0)

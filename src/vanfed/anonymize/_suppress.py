@@ -30,7 +30,10 @@ REUSE_COST = 1e-3
 # Margins carry the most-used numbers (totals); each aggregated dimension costs this much more.
 MARGIN_COST = 3.0
 # A protection adding this few new suppressions is taken without trying wider radii.
-CHEAP_ENOUGH = 0
+CHEAP_ENOUGH = 2
+# Systems up to this many cells (every realistic national publication) get the thorough
+# search: every radius is tried and the least lossy pattern kept.
+THOROUGH_UP_TO = 3000
 MAX_ROUNDS = 6
 
 
@@ -40,27 +43,32 @@ def primary_cells(values: np.ndarray, k: int, protect_zeros: bool = False) -> np
     return small | (values == 0) if protect_zeros else small
 
 
-def _perturbation(system: LinkedSystem, values: np.ndarray, suppressed: np.ndarray,
-                  target: int, s: int, radius: int | None) -> np.ndarray | None:
+def _perturbation(
+    system: LinkedSystem,
+    values: np.ndarray,
+    suppressed: np.ndarray,
+    target: int,
+    s: int,
+    radius: int | None,
+) -> np.ndarray | None:
     """Cells a protecting perturbation touches, or None if none exists within ``radius``."""
-    if radius is None:
-        cand = np.arange(system.size)
-    else:
-        cand = system.near(target, radius)
+    cand = np.arange(system.size) if radius is None else system.near(target, radius)
     a = system.matrix[:, cand]
     a = a[a.getnnz(axis=1) > 0]
     n = cand.size
     v = values[cand].astype(float)
     vmax = float(values.max()) + 1.0
-    cost = np.where(suppressed[cand], REUSE_COST,
-                    1.0 + v / vmax + MARGIN_COST * system.aggregation[cand])
+    cost = np.where(
+        suppressed[cand], REUSE_COST, 1.0 + v / vmax + MARGIN_COST * system.aggregation[cand]
+    )
     t = int(np.flatnonzero(cand == target)[0])
     lower = np.zeros(2 * n)
     upper = np.concatenate([np.full(n, np.inf), v])
     lower[t] = upper[t] = float(s)  # the target goes up by exactly s ...
     upper[n + t] = 0.0  # ... and never down
-    poly = Polytope(sp.hstack([a, -a]).tocsr(), np.zeros(a.shape[0]), lower, upper,
-                    reoptimise=False)
+    poly = Polytope(
+        sp.hstack([a, -a]).tocsr(), np.zeros(a.shape[0]), lower, upper, reoptimise=False
+    )
     status, _, x = poly.optimise(np.concatenate([cost, cost]))
     if status != "optimal":
         return None
@@ -74,11 +82,17 @@ def _loss(system: LinkedSystem, values: np.ndarray, cells: np.ndarray) -> float:
     return float(np.sum(1.0 + values[cells] / vmax + MARGIN_COST * system.aggregation[cells]))
 
 
-def _protect_cell(system: LinkedSystem, values: np.ndarray, suppressed: np.ndarray,
-                  target: int, s: int) -> None:
+def _protect_cell(
+    system: LinkedSystem, values: np.ndarray, suppressed: np.ndarray, target: int, s: int
+) -> None:
     best: np.ndarray | None = None
     best_loss = np.inf
+    # Large tables (thousands of primaries; wide LPs dominate the run time): radius 2 only
+    # when radius 1 is infeasible or costly, radius 3 only when nothing closer is feasible.
+    thorough = system.size <= THOROUGH_UP_TO
     for radius in (1, 2, 3):
+        if radius == 3 and best is not None and not thorough:
+            break
         touched = _perturbation(system, values, suppressed, target, s, radius)
         if touched is None:
             continue
@@ -86,7 +100,7 @@ def _protect_cell(system: LinkedSystem, values: np.ndarray, suppressed: np.ndarr
         loss = _loss(system, values, new)
         if loss < best_loss:
             best, best_loss = touched, loss
-        if new.size <= CHEAP_ENOUGH:  # widening rarely beats reusing, or a 1-cell partner
+        if new.size <= (0 if thorough else CHEAP_ENOUGH):
             break
     if best is None:
         best = _perturbation(system, values, suppressed, target, s, None)
@@ -95,8 +109,9 @@ def _protect_cell(system: LinkedSystem, values: np.ndarray, suppressed: np.ndarr
     suppressed[best] = True
 
 
-def suppress(system: LinkedSystem, values: np.ndarray, *, k: int, s: int,
-             protect_zeros: bool = False) -> tuple[np.ndarray, AuditResult]:
+def suppress(
+    system: LinkedSystem, values: np.ndarray, *, k: int, s: int, protect_zeros: bool = False
+) -> tuple[np.ndarray, AuditResult]:
     """Choose the cells to suppress and prove the choice with the interval attack.
 
     Returns:
@@ -116,4 +131,5 @@ def suppress(system: LinkedSystem, values: np.ndarray, *, k: int, s: int,
         todo = list(audit.failing)
     raise ProtectionError(
         f"protection did not converge after {MAX_ROUNDS} rounds; "
-        f"{len(todo)} cells still exposed, e.g. {dict(system.keys[todo[0]])}")
+        f"{len(todo)} cells still exposed, e.g. {dict(system.keys[todo[0]])}"
+    )

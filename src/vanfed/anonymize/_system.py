@@ -66,7 +66,8 @@ class LinkedSystem:
                 i = int(np.flatnonzero(clash)[0])
                 raise ProtectionError(
                     f"table {cube.spec.name}: cell {dict(self.keys[flat_v[i]])} is {flat_c[i]} "
-                    f"here and {seen[i]} in a linked table; linked tables must share records")
+                    f"here and {seen[i]} in a linked table; linked tables must share records"
+                )
             out[flat_v] = np.where(flat_c >= 0, flat_c, out[flat_v])
         return out
 
@@ -100,8 +101,10 @@ def build_system(cubes: Sequence[Cube]) -> LinkedSystem:
                 cols += [moved[codes.index(parent)]] + [moved[codes.index(k)] for k in kids]
                 vals += [np.full(width, -1.0)] + [np.ones(width)] * len(kids)
                 n_rows += width
-    matrix = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                           shape=(n_rows, len(index)))
+    matrix = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_rows, len(index)),
+    )
     matrix = _unique_rows(matrix)
     keys = tuple(index)
     key_codes, code_ids = _key_codes(keys)
@@ -132,8 +135,9 @@ def _key_codes(keys: tuple[Key, ...]) -> tuple[np.ndarray, dict[tuple[str, str],
     return out, code_ids
 
 
-def _ancestors(cubes: Sequence[Cube], code_ids: dict[tuple[str, str], int]
-               ) -> dict[int, frozenset[int]]:
+def _ancestors(
+    cubes: Sequence[Cube], code_ids: dict[tuple[str, str], int]
+) -> dict[int, frozenset[int]]:
     parent: dict[tuple[str, str], str] = {}
     for cube in cubes:
         for dim, children in zip(cube.dims, cube.children, strict=True):

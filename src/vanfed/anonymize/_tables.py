@@ -27,34 +27,78 @@ from vanfed.schema import (
     period_years,
 )
 
-__all__ = ["DEFAULT_TABLES", "Protected", "intervals", "protect", "published_cubes", "reaudit",
-           "select_period"]
+__all__ = [
+    "DEFAULT_TABLES",
+    "Protected",
+    "intervals",
+    "protect",
+    "published_cubes",
+    "reaudit",
+    "select_period",
+]
 
 _INJURED = {"outcome": "injured"}
 
 
-def _spec(name: str, title: str, *dims: str, hxl: str = "#affected",
-          filter_: dict[str, str] | None = None) -> TableSpec:
-    return TableSpec(name=name, title=title, hxl=hxl, filter=filter_ or {},
-                     axes=tuple(AxisSpec(dim=d) for d in dims))
+def _spec(
+    name: str, title: str, *dims: str, hxl: str = "#affected", filter_: dict[str, str] | None = None
+) -> TableSpec:
+    return TableSpec(
+        name=name,
+        title=title,
+        hxl=hxl,
+        filter=filter_ or {},
+        axes=tuple(AxisSpec(dim=d) for d in dims),
+    )
 
 
 DEFAULT_TABLES: tuple[TableSpec, ...] = (
     _spec("casualties_by_admin1", "Casualties by admin-1 unit and outcome", "admin1", "outcome"),
-    _spec("casualties_by_sex_age", "Casualties by sex, age group and outcome",
-          "sex", "age", "outcome"),
-    _spec("casualties_by_device", "Casualties by explosive ordnance type and outcome",
-          "device", "outcome"),
-    _spec("casualties_by_status", "Casualties by civilian status and outcome",
-          "civilian_status", "outcome"),
-    _spec("survivors_by_impairment", "Survivors by impairment and sex", "impairment", "sex",
-          filter_=_INJURED),
-    _spec("survivors_by_disability", "Survivors by disability (WG-SS) and sex",
-          "disability", "sex", filter_=_INJURED),
-    *(_spec(f"survivors_{svc}", f"Survivors by {svc.replace('_', ' ')}", svc, hxl="#reached",
-            filter_=_INJURED)
-      for svc in ("service_medical", "service_rehabilitation", "service_psychosocial",
-                  "service_socioeconomic", "service_education")),
+    _spec(
+        "casualties_by_sex_age", "Casualties by sex, age group and outcome", "sex", "age", "outcome"
+    ),
+    _spec(
+        "casualties_by_device",
+        "Casualties by explosive ordnance type and outcome",
+        "device",
+        "outcome",
+    ),
+    _spec(
+        "casualties_by_status",
+        "Casualties by civilian status and outcome",
+        "civilian_status",
+        "outcome",
+    ),
+    _spec(
+        "survivors_by_impairment",
+        "Survivors by impairment and sex",
+        "impairment",
+        "sex",
+        filter_=_INJURED,
+    ),
+    _spec(
+        "survivors_by_disability",
+        "Survivors by disability (WG-SS) and sex",
+        "disability",
+        "sex",
+        filter_=_INJURED,
+    ),
+    *(
+        _spec(
+            f"survivors_{svc}",
+            f"Survivors by {svc.replace('_', ' ')}",
+            svc,
+            hxl="#reached",
+            filter_=_INJURED,
+        )
+        for svc in (
+            "service_medical",
+            "service_rehabilitation",
+            "service_psychosocial",
+            "service_socioeconomic",
+            "service_education",
+        )
+    ),
 )
 
 
@@ -71,21 +115,35 @@ class Protected:
         out = []
         for cube, ids in zip(self.cubes, self.system.cell_var, strict=True):
             hidden = self.suppressed[ids].ravel()
-            vals = tuple(None if h else int(v)
-                         for v, h in zip(cube.values.ravel(), hidden, strict=True))
-            axes = tuple(PublishedAxis(dim=d, level=a.level, codes=c)
-                         for d, a, c in zip(cube.dims, cube.spec.axes, cube.codes, strict=True))
-            out.append(PublishedTable(name=cube.spec.name, title=cube.spec.title,
-                                      hxl=cube.spec.hxl, filter=cube.spec.filter, axes=axes,
-                                      values=vals))
+            vals = tuple(
+                None if h else int(v) for v, h in zip(cube.values.ravel(), hidden, strict=True)
+            )
+            axes = tuple(
+                PublishedAxis(dim=d, level=a.level, codes=c)
+                for d, a, c in zip(cube.dims, cube.spec.axes, cube.codes, strict=True)
+            )
+            out.append(
+                PublishedTable(
+                    name=cube.spec.name,
+                    title=cube.spec.title,
+                    hxl=cube.spec.hxl,
+                    filter=cube.spec.filter,
+                    axes=axes,
+                    values=vals,
+                )
+            )
         return tuple(out)
 
     def protection(self, protect_zeros: bool) -> Protection:
         return Protection(
-            k=self.audit.k, s=self.audit.s, protect_zeros=protect_zeros,
-            audit=AuditRecord(passed=self.audit.passed,
-                              published_cells=int((~self.suppressed).sum()),
-                              suppressed_cells=int(self.suppressed.sum())),
+            k=self.audit.k,
+            s=self.audit.s,
+            protect_zeros=protect_zeros,
+            audit=AuditRecord(
+                passed=self.audit.passed,
+                published_cells=int((~self.suppressed).sum()),
+                suppressed_cells=int(self.suppressed.sum()),
+            ),
         )
 
 
@@ -103,9 +161,16 @@ def select_period(records: CodedRecords, period: str) -> np.ndarray:
     return mask
 
 
-def protect(records: CodedRecords, codebook: Codebook, *, period: str, k: int = 5,
-            s: int | None = None, protect_zeros: bool = False,
-            tables: Sequence[TableSpec] = DEFAULT_TABLES) -> Protected:
+def protect(
+    records: CodedRecords,
+    codebook: Codebook,
+    *,
+    period: str,
+    k: int = 5,
+    s: int | None = None,
+    protect_zeros: bool = False,
+    tables: Sequence[TableSpec] = DEFAULT_TABLES,
+) -> Protected:
     """Count, protect jointly and audit the tables of one period.
 
     Raises:
@@ -125,8 +190,9 @@ def protect(records: CodedRecords, codebook: Codebook, *, period: str, k: int = 
     return Protected(cubes, system, suppressed, audit)
 
 
-def published_cubes(tables: Sequence[PublishedTable], codebook: Codebook,
-                    country: str) -> tuple[Cube, ...]:
+def published_cubes(
+    tables: Sequence[PublishedTable], codebook: Codebook, country: str
+) -> tuple[Cube, ...]:
     """Cubes rebuilt from published tables (suppressed = -1), structure from the codebook.
 
     Raises:
@@ -142,15 +208,28 @@ def published_cubes(tables: Sequence[PublishedTable], codebook: Codebook,
             codes.append(c)
             children.append(ch)
         values = np.array([-1 if v is None else v for v in t.values], np.int64)
-        spec = TableSpec(name=t.name, title=t.title, hxl=t.hxl, filter=t.filter,
-                         axes=tuple(AxisSpec(dim=a.dim, level=a.level) for a in t.axes))
-        cubes.append(Cube(spec, tuple(a.dim for a in t.axes), tuple(codes), tuple(children),
-                          values.reshape(t.shape)))
+        spec = TableSpec(
+            name=t.name,
+            title=t.title,
+            hxl=t.hxl,
+            filter=t.filter,
+            axes=tuple(AxisSpec(dim=a.dim, level=a.level) for a in t.axes),
+        )
+        cubes.append(
+            Cube(
+                spec,
+                tuple(a.dim for a in t.axes),
+                tuple(codes),
+                tuple(children),
+                values.reshape(t.shape),
+            )
+        )
     return tuple(cubes)
 
 
-def reaudit(tables: Sequence[PublishedTable], codebook: Codebook, country: str, *, k: int,
-            s: int) -> tuple[LinkedSystem, np.ndarray, AuditResult]:
+def reaudit(
+    tables: Sequence[PublishedTable], codebook: Codebook, country: str, *, k: int, s: int
+) -> tuple[LinkedSystem, np.ndarray, AuditResult]:
     """The interval attack on a publication, from the published numbers only."""
     cubes = published_cubes(tables, codebook, country)
     system = build_system(cubes)
@@ -158,8 +237,9 @@ def reaudit(tables: Sequence[PublishedTable], codebook: Codebook, country: str, 
     return system, values, judge(system, values, values < 0, k=k, s=s)
 
 
-def intervals(tables: Sequence[PublishedTable], codebook: Codebook, country: str
-              ) -> list[tuple[np.ndarray, np.ndarray]]:
+def intervals(
+    tables: Sequence[PublishedTable], codebook: Codebook, country: str
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per table, the attacker's [lo, hi] for every cell (published: lo = hi = value)."""
     cubes = published_cubes(tables, codebook, country)
     system = build_system(cubes)

@@ -13,9 +13,12 @@ from vanfed.errors import VanfedError
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Privacy-preserving federated statistics for mine-action victim "
-                       "assistance.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Privacy-preserving federated statistics for mine-action victim assistance.",
+)
 for module in (_demo, _keys, _node_cmds, _merge, _audit_cmd, _schema):
     module.register(app)
 app.add_typer(_registry.app, name="registry")

@@ -11,12 +11,15 @@ from vanfed._audit import audit as run_audit
 from vanfed.cli._common import load_registry, now, out, require_file
 
 
-def audit(report: Annotated[Path, typer.Argument(help="regional.dsse.json")],
-          inputs: Annotated[Path, typer.Option(help="Folder of input envelopes")],
-          registry: Annotated[Path, typer.Option()]) -> None:
+def audit(
+    report: Annotated[Path, typer.Argument(help="regional.dsse.json")],
+    inputs: Annotated[Path, typer.Option(help="Folder of input envelopes")],
+    registry: Annotated[Path, typer.Option()],
+) -> None:
     """Verify a regional report and recompute it from its inputs; exit 0 pass, 1 fail."""
-    verdict = run_audit(require_file(report, "report"), inputs=inputs,
-                        registry=load_registry(registry), now=now())
+    verdict = run_audit(
+        require_file(report, "report"), inputs=inputs, registry=load_registry(registry), now=now()
+    )
     for line in verdict.checked:
         out.print(f"ok: {line}", markup=False)
     for r in verdict.reasons:

@@ -12,27 +12,48 @@ from vanfed._demo import DEMO_PASSPHRASE, run_demo
 from vanfed.cli._common import now, out
 
 
-def demo(out_dir: Annotated[Path, typer.Option("--out", help="Folder for every artifact")] =
-         Path("vanfed-demo"),
-         seed: Annotated[int, typer.Option(help="Seed for the synthetic data")] = 2024,
-         period: Annotated[str, typer.Option(help="Period to summarise")] = "2024") -> None:
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for every artifact")] = Path(
+        "vanfed-demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed for the synthetic data")] = 2024,
+    period: Annotated[str, typer.Option(help="Period to summarise")] = "2024",
+) -> None:
     """Run a synthetic ASEAN federation end to end: nodes → coordinator → audit."""
     result = run_demo(out_dir, now=now(), seed=seed, period=period)
     table = Table(title=f"vanfed demo — period {period}")
-    for col in ("country", "export", "read", "accepted", "rejected", "cells published",
-                "cells suppressed"):
+    for col in (
+        "country",
+        "export",
+        "read",
+        "accepted",
+        "rejected",
+        "cells published",
+        "cells suppressed",
+    ):
         table.add_column(col, justify="left" if col in ("country", "export") else "right")
     for r in result.rows:
-        table.add_row(str(r["country"]), str(r["file"]), str(r["read"]), str(r["accepted"]),
-                      str(r["rejected"]), str(r["published"]), str(r["suppressed"]))
+        table.add_row(
+            str(r["country"]),
+            str(r["file"]),
+            str(r["read"]),
+            str(r["accepted"]),
+            str(r["rejected"]),
+            str(r["published"]),
+            str(r["suppressed"]),
+        )
     out.print(table)
     verdict = result.verdict
     assert verdict is not None and result.regional is not None
     cov = result.regional.report.coverage
-    out.print(f"Regional report for {period}: {len(cov.countries)} countries "
-              f"({', '.join(cov.countries)}); not reporting: {', '.join(cov.missing)}.")
-    out.print(f"Audit: {'PASSED' if verdict.ok else 'FAILED'} — " + "; ".join(
-        verdict.checked if verdict.ok else [r.message for r in verdict.reasons]))
+    out.print(
+        f"Regional report for {period}: {len(cov.countries)} countries "
+        f"({', '.join(cov.countries)}); not reporting: {', '.join(cov.missing)}."
+    )
+    out.print(
+        f"Audit: {'PASSED' if verdict.ok else 'FAILED'} — "
+        + "; ".join(verdict.checked if verdict.ok else [r.message for r in verdict.reasons])
+    )
     base = out_dir
     out.print("Open:")
     out.print(f"  {base / 'regional' / 'report.html'}   the regional report (charts, tables)")

@@ -13,10 +13,11 @@ from vanfed.errors import InputError
 from vanfed.signing import generate, passphrase_from_env, save_keypair
 
 
-def keygen(role: Annotated[str, typer.Option(help="root | coordinator | node | log")],
-           out_prefix: Annotated[Path, typer.Option("--out", help="Writes PREFIX.key/.pub/.keyid")],
-           country: Annotated[str | None, typer.Option(help="ISO3, for node keys")] = None,
-           ) -> None:
+def keygen(
+    role: Annotated[str, typer.Option(help="root | coordinator | node | log")],
+    out_prefix: Annotated[Path, typer.Option("--out", help="Writes PREFIX.key/.pub/.keyid")],
+    country: Annotated[str | None, typer.Option(help="ISO3, for node keys")] = None,
+) -> None:
     """Generate an Ed25519 key; the private half is encrypted (VANFED_PASSPHRASE or prompt)."""
     if role not in ("root", "coordinator", "node", "log"):
         raise InputError(f"--role {role!r}: use root, coordinator, node or log")

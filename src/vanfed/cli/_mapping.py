@@ -14,8 +14,9 @@ app = typer.Typer(no_args_is_help=True, help="Draft and check mapping files.")
 
 
 @app.command()
-def init(input_path: Annotated[Path, typer.Argument(metavar="INPUT")],
-         country: Annotated[str | None, typer.Option(help="ISO3, to guess admin-1 codes")] = None,
-         ) -> None:
+def init(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT")],
+    country: Annotated[str | None, typer.Option(help="ISO3, to guess admin-1 codes")] = None,
+) -> None:
     """Print a draft mapping (TOML) for an export; review every guess it lists."""
     sys.stdout.write(scaffold_mapping(input_path, country=country))

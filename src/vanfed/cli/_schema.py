@@ -5,17 +5,23 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel
 
 from vanfed.cli._common import print_json
 from vanfed.errors import InputError
 from vanfed.schema import Mapping, RegionalReport, Summary, TrustRegistry
 
-MODELS = {"summary": Summary, "report": RegionalReport, "registry": TrustRegistry,
-          "mapping": Mapping}
+MODELS: dict[str, type[BaseModel]] = {
+    "summary": Summary,
+    "report": RegionalReport,
+    "registry": TrustRegistry,
+    "mapping": Mapping,
+}
 
 
-def schema(name: Annotated[str, typer.Argument(help="summary | report | registry | mapping")]
-           ) -> None:
+def schema(
+    name: Annotated[str, typer.Argument(help="summary | report | registry | mapping")],
+) -> None:
     """Print the JSON Schema of a public model."""
     if name not in MODELS:
         raise InputError(f"schema {name!r}: use one of {', '.join(MODELS)}")

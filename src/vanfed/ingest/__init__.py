@@ -5,5 +5,12 @@ from vanfed.ingest._mapping_init import scaffold_mapping
 from vanfed.ingest._readers import Chunk, read_chunks, read_header
 from vanfed.ingest._values import REASONS
 
-__all__ = ["REASONS", "Chunk", "CodedRecords", "ingest", "read_chunks", "read_header",
-           "scaffold_mapping"]
+__all__ = [
+    "REASONS",
+    "Chunk",
+    "CodedRecords",
+    "ingest",
+    "read_chunks",
+    "read_header",
+    "scaffold_mapping",
+]

@@ -172,8 +172,11 @@ def ingest(
     n = int(fields["year"].shape[0])
     dup = counts.get("duplicate_record_id", 0)
     quality = DataQuality(
-        records_read=read, records_accepted=n, records_rejected=read - n,
-        rejected_by_reason=dict(sorted(counts.items())), duplicate_record_ids=dup,
+        records_read=read,
+        records_accepted=n,
+        records_rejected=read - n,
+        rejected_by_reason=dict(sorted(counts.items())),
+        duplicate_record_ids=dup,
     )
     codes = {name: cb.dimension(name, country).leaves() for name in CATEGORICAL_FIELDS}
     return CodedRecords(country, fields, codes, quality, source)
@@ -187,8 +190,9 @@ def _plan(mapping: Mapping, cb: Codebook, country: str, source: str) -> dict[str
         if fm is None:
             continue
         try:
-            tables[name] = CodeTable(cb.dimension(name, country),
-                                     fm.values, aliases if name == "admin1" else {})
+            tables[name] = CodeTable(
+                cb.dimension(name, country), fm.values, aliases if name == "admin1" else {}
+            )
         except ValueError as exc:
             raise InputError(f"mapping field {name}: {exc}") from exc
     return tables
@@ -211,8 +215,15 @@ def _distinct(arr: pa.Array) -> tuple[list[str], np.ndarray]:
     return enc.dictionary.to_pylist(), enc.indices.to_numpy(zero_copy_only=False)
 
 
-def _code_chunk(chunk: Chunk, plan: dict[str, CodeTable], mapping: Mapping, sink: _Rejects,
-                counts: dict[str, int], acc: _Accumulator, today: dt.date) -> None:
+def _code_chunk(
+    chunk: Chunk,
+    plan: dict[str, CodeTable],
+    mapping: Mapping,
+    sink: _Rejects,
+    counts: dict[str, int],
+    acc: _Accumulator,
+    today: dt.date,
+) -> None:
     n = len(chunk)
     reason = np.zeros(n, np.int8)  # first reason per row, 0 = fine
     problems: list[tuple[str, np.ndarray, np.ndarray, list[str], np.ndarray]] = []
@@ -266,8 +277,9 @@ def _code_chunk(chunk: Chunk, plan: dict[str, CodeTable], mapping: Mapping, sink
     acc.add("_row", chunk.rows[keep].astype(np.int64))
 
 
-def _categorical_lut(values: list[str], table: CodeTable, missing: str
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def _categorical_lut(
+    values: list[str], table: CodeTable, missing: str
+) -> tuple[np.ndarray, np.ndarray]:
     codes = np.zeros(len(values), np.int8)
     why = np.zeros(len(values), np.int8)
     for i, raw in enumerate(values):
@@ -304,8 +316,12 @@ def _date_lut(values: list[str], fmt: str, today: dt.date) -> tuple[np.ndarray, 
     return days, why
 
 
-def _ages(chunk: Chunk, mapping: Mapping, incident: np.ndarray,
-          note: Callable[[str, np.ndarray, list[str], np.ndarray], None]) -> np.ndarray:
+def _ages(
+    chunk: Chunk,
+    mapping: Mapping,
+    incident: np.ndarray,
+    note: Callable[[str, np.ndarray, list[str], np.ndarray], None],
+) -> np.ndarray:
     fm = mapping.fields["age"]
     if fm.birth_date is None:
         assert fm.column is not None
@@ -359,7 +375,7 @@ def _hash_strings(arr: pa.Array) -> np.ndarray:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     arr = pc.utf8_trim_whitespace(arr).cast(pa.large_string())
-    offsets = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset: arr.offset + len(arr) + 1]
+    offsets = np.frombuffer(arr.buffers()[1], np.int64)[arr.offset : arr.offset + len(arr) + 1]
     data = np.frombuffer(arr.buffers()[2] or b"", np.uint8)
     lengths = np.diff(offsets)
     h = np.full(len(arr), _FNV_OFFSET, np.uint64)
@@ -374,8 +390,13 @@ def _hash_strings(arr: pa.Array) -> np.ndarray:
     return h
 
 
-def _finish(acc: _Accumulator, plan: dict[str, CodeTable], mapping: Mapping, sink: _Rejects,
-            counts: dict[str, int]) -> dict[str, np.ndarray]:
+def _finish(
+    acc: _Accumulator,
+    plan: dict[str, CodeTable],
+    mapping: Mapping,
+    sink: _Rejects,
+    counts: dict[str, int],
+) -> dict[str, np.ndarray]:
     rows = acc.take("_row", np.int64)
     keep = np.ones(rows.shape[0], bool)
     if "record_id" in mapping.fields:
@@ -385,8 +406,9 @@ def _finish(acc: _Accumulator, plan: dict[str, CodeTable], mapping: Mapping, sin
         repeat = np.flatnonzero(sorted_h[1:] == sorted_h[:-1]) + 1
         if repeat.size:
             # the first row of each run of equal ids, for the message
-            run_start = np.maximum.accumulate(np.where(
-                np.r_[True, sorted_h[1:] != sorted_h[:-1]], np.arange(len(order)), 0))
+            run_start = np.maximum.accumulate(
+                np.where(np.r_[True, sorted_h[1:] != sorted_h[:-1]], np.arange(len(order)), 0)
+            )
             column = mapping.fields["record_id"].column or ""
             for pos in repeat:
                 row = int(rows[order[pos]])
@@ -395,8 +417,12 @@ def _finish(acc: _Accumulator, plan: dict[str, CodeTable], mapping: Mapping, sin
             keep[order[repeat]] = False
             counts["duplicate_record_id"] = counts.get("duplicate_record_id", 0) + repeat.size
     fields: dict[str, np.ndarray] = {}
-    for name, dtype in [("year", np.int16), ("quarter", np.int8), ("age", np.int16),
-                        *((n, np.int8) for n in plan)]:
+    for name, dtype in [
+        ("year", np.int16),
+        ("quarter", np.int8),
+        ("age", np.int16),
+        *((n, np.int8) for n in plan),
+    ]:
         if name == "age" and "age" not in mapping.fields:
             continue
         arr = acc.take(name, dtype)

@@ -30,8 +30,14 @@ HEADER_HINTS: dict[str, tuple[str, ...]] = {
     "sex": ("sex", "gender"),
     "device": ("device", "ordnance", "item", "munition", "weapon", "type of eo", "eo type"),
     "outcome": ("outcome", "casualty type", "result", "killed", "hau qua"),
-    "civilian_status": ("civilian", "victim status", "victim type", "status", "category",
-                        "deminer"),
+    "civilian_status": (
+        "civilian",
+        "victim status",
+        "victim type",
+        "status",
+        "category",
+        "deminer",
+    ),
     "impairment": ("impairment", "injury", "amputation"),
     "disability": ("disability", "washington", "wg"),
     "service_medical": ("medical", "hospital", "emergency"),
@@ -44,27 +50,87 @@ BIRTH_HINTS = ("birth", "dob", "born")
 
 SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     "sex": {
-        "f": ("female", "f", "woman", "girl", "women", "ស្រី", "ຍິງ", "nữ", "หญิง", "ma", "ကျား မ",
-              "perempuan", "wanita", "babae"),
-        "m": ("male", "m", "man", "boy", "men", "ប្រុស", "ຊາຍ", "nam", "ชาย", "ကျား", "laki-laki",
-              "lelaki", "lalaki"),
+        "f": (
+            "female",
+            "f",
+            "woman",
+            "girl",
+            "women",
+            "ស្រី",
+            "ຍິງ",
+            "nữ",
+            "หญิง",
+            "ma",
+            "ကျား မ",
+            "perempuan",
+            "wanita",
+            "babae",
+        ),
+        "m": (
+            "male",
+            "m",
+            "man",
+            "boy",
+            "men",
+            "ប្រុស",
+            "ຊາຍ",
+            "nam",
+            "ชาย",
+            "ကျား",
+            "laki-laki",
+            "lelaki",
+            "lalaki",
+        ),
         "_U": ("unknown", "u", "n/a", "na", "-", "not recorded"),
     },
     "outcome": {
         "killed": ("killed", "dead", "death", "died", "fatal", "k", "ស្លាប់", "ເສຍຊີວິດ", "chết"),
-        "injured": ("injured", "injury", "survivor", "wounded", "i", "w", "របួស", "ບາດເຈັບ",
-                    "bị thương"),
+        "injured": (
+            "injured",
+            "injury",
+            "survivor",
+            "wounded",
+            "i",
+            "w",
+            "របួស",
+            "ບາດເຈັບ",
+            "bị thương",
+        ),
     },
     "device": {
         "ap_mine": ("ap mine", "antipersonnel mine", "anti-personnel mine", "ap", "landmine"),
-        "av_mine": ("av mine", "antivehicle mine", "anti-vehicle mine", "at mine", "av",
-                    "anti-tank mine"),
+        "av_mine": (
+            "av mine",
+            "antivehicle mine",
+            "anti-vehicle mine",
+            "at mine",
+            "av",
+            "anti-tank mine",
+        ),
         "improvised_mine": ("improvised mine", "ied", "improvised", "victim-activated ied"),
         "unspecified_mine": ("mine", "unknown mine", "mine (unspecified)"),
-        "cmr": ("cmr", "cluster munition", "cluster munition remnant", "bomblet", "submunition",
-                "bombie", "cluster bomb"),
-        "other_erw": ("uxo", "erw", "other erw", "unexploded ordnance", "mortar", "grenade",
-                      "shell", "rocket", "bomb", "aircraft bomb", "abandoned ordnance"),
+        "cmr": (
+            "cmr",
+            "cluster munition",
+            "cluster munition remnant",
+            "bomblet",
+            "submunition",
+            "bombie",
+            "cluster bomb",
+        ),
+        "other_erw": (
+            "uxo",
+            "erw",
+            "other erw",
+            "unexploded ordnance",
+            "mortar",
+            "grenade",
+            "shell",
+            "rocket",
+            "bomb",
+            "aircraft bomb",
+            "abandoned ordnance",
+        ),
     },
     "civilian_status": {
         "civilian": ("civilian", "farmer", "villager", "child", "student"),
@@ -83,8 +149,10 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "wg_no": ("no", "n", "not disabled", "some difficulty", "no difficulty"),
     },
 }
-YES_NO = {"yes": ("yes", "y", "1", "true", "received", "x"),
-          "no": ("no", "n", "0", "false", "not received")}
+YES_NO = {
+    "yes": ("yes", "y", "1", "true", "received", "x"),
+    "no": ("no", "n", "0", "false", "not received"),
+}
 
 
 def _guess_columns(header: list[str]) -> dict[str, str]:
@@ -93,8 +161,16 @@ def _guess_columns(header: list[str]) -> dict[str, str]:
     for field, hints in HEADER_HINTS.items():
         for hint in hints:
             pattern = re.compile(rf"(^|[^a-z0-9]){re.escape(hint)}([^a-z0-9]|$)")
-            match = next((h for h in header if h not in used and pattern.search(normalise(h))
-                          and not any(b in normalise(h) for b in BIRTH_HINTS)), None)
+            match = next(
+                (
+                    h
+                    for h in header
+                    if h not in used
+                    and pattern.search(normalise(h))
+                    and not any(b in normalise(h) for b in BIRTH_HINTS)
+                ),
+                None,
+            )
             if match:
                 chosen[field] = match
                 used.add(match)
@@ -116,8 +192,9 @@ def _guess_code(field: str, value: str, cb: Codebook, country: str | None) -> st
     return None
 
 
-def scaffold_mapping(path: str | Path, *, country: str | None = None,
-                     codebook: Codebook | None = None) -> str:
+def scaffold_mapping(
+    path: str | Path, *, country: str | None = None, codebook: Codebook | None = None
+) -> str:
     """Draft mapping TOML for an export, with every guess listed for review."""
     cb = codebook or load_codebook()
     distinct: dict[str, dict[str, int]] = {}
@@ -151,9 +228,13 @@ def scaffold_mapping(path: str | Path, *, country: str | None = None,
     for field in ("record_id", "incident_date", "age", *CATEGORICAL_FIELDS):
         column = columns.get(field)
         if field == "age" and column is None and birth is not None:
-            lines += ["", "[fields.age]", f"birth_date = {_q(birth)}",
-                      f'birth_date_format = "{_date_format(distinct.get(birth, {}))}"',
-                      'review = ["age computed from the birth date and the incident date"]']
+            lines += [
+                "",
+                "[fields.age]",
+                f"birth_date = {_q(birth)}",
+                f'birth_date_format = "{_date_format(distinct.get(birth, {}))}"',
+                'review = ["age computed from the birth date and the incident date"]',
+            ]
             continue
         if column is None:
             lines += ["", f"# [fields.{field}]  no column found; add one if the export has it"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import io
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -56,8 +55,16 @@ def detect_format(path: Path, options: SourceOptions) -> str:
     if options.format != "auto":
         return options.format
     suffix = path.suffix.lower()
-    formats = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx",
-               ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+    formats = {
+        ".csv": "csv",
+        ".tsv": "csv",
+        ".txt": "csv",
+        ".xlsx": "xlsx",
+        ".xlsm": "xlsx",
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".parquet": "parquet",
+    }
     if suffix in formats:
         return formats[suffix]
     raise InputError(f"{path}: cannot tell the format from {suffix!r}; set [source] format")
@@ -80,8 +87,12 @@ def read_chunks(path: str | Path, options: SourceOptions | None = None) -> Itera
     opts = options or SourceOptions()
     _open_check(p)
     fmt = detect_format(p, opts)
-    readers = {"csv": _csv_chunks, "xlsx": _xlsx_chunks, "jsonl": _jsonl_chunks,
-               "parquet": _parquet_chunks}
+    readers = {
+        "csv": _csv_chunks,
+        "xlsx": _xlsx_chunks,
+        "jsonl": _jsonl_chunks,
+        "parquet": _parquet_chunks,
+    }
     try:
         yield from readers[fmt](p, opts)
     except VanfedError:
@@ -163,13 +174,16 @@ def _csv_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(
-            column_names=header, skip_rows=opts.header_row,
+            column_names=header,
+            skip_rows=opts.header_row,
             encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
-            block_size=CSV_BLOCK_BYTES, use_threads=True,
+            block_size=CSV_BLOCK_BYTES,
+            use_threads=True,
         ),
         parse_options=pacsv.ParseOptions(delimiter=delim, invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False,
+            column_types=dict.fromkeys(header, pa.string()),
+            strings_can_be_null=False,
             quoted_strings_can_be_null=False,
         ),
     )
@@ -187,13 +201,14 @@ def _csv_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
     yield from _csv_slow(path, encoding, delim, header, opts.header_row, done)
 
 
-def _csv_slow(path: Path, encoding: str, delim: str, header: list[str], header_row: int,
-              skip: int) -> Iterator[Chunk]:
+def _csv_slow(
+    path: Path, encoding: str, delim: str, header: list[str], header_row: int, skip: int
+) -> Iterator[Chunk]:
     width = len(header)
     buf: list[list[str]] = [[] for _ in header]
     rows: list[int] = []
     bad: list[BadRow] = []
-    with io.open(path, encoding=encoding, newline="") as fh:
+    with open(path, encoding=encoding, newline="") as fh:
         reader = csv.reader(fh, delimiter=delim)
         for row_no, record in enumerate(reader, start=1):
             if row_no <= header_row + skip:
@@ -269,8 +284,9 @@ def _xlsx_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
         book.close()
 
 
-def _list_chunk(header: list[str], buf: list[list[str]], rows: list[int],
-                bad: list[BadRow] | None = None) -> Chunk:
+def _list_chunk(
+    header: list[str], buf: list[list[str]], rows: list[int], bad: list[BadRow] | None = None
+) -> Chunk:
     cols = {h: pa.array(col, pa.string()) for h, col in zip(header, buf, strict=True)}
     return Chunk(np.asarray(rows, dtype=np.int64), cols, bad or [])
 
@@ -283,8 +299,12 @@ def _jsonl_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
     buf: list[list[str]] = []
     rows: list[int] = []
     bad: list[BadRow] = []
-    with io.open(path, encoding="utf-8-sig" if opts.encoding == "auto" else opts.encoding,
-                 errors="strict", newline="") as fh:
+    with open(
+        path,
+        encoding="utf-8-sig" if opts.encoding == "auto" else opts.encoding,
+        errors="strict",
+        newline="",
+    ) as fh:
         for line_no, line in enumerate(fh, start=1):
             if not line.strip():
                 continue

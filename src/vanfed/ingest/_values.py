@@ -8,6 +8,7 @@ Each returns either a parsed value or a stable reason code from :data:`REASONS`.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from functools import lru_cache
@@ -30,8 +31,15 @@ REASONS = {
 }
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
-AUTO_DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d", "%d/%m/%y", "%d %b %Y",
-                     "%d %B %Y")
+AUTO_DATE_FORMATS = (
+    "%d/%m/%Y",
+    "%d-%m-%Y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+    "%d/%m/%y",
+    "%d %b %Y",
+    "%d %B %Y",
+)
 _SPACES = re.compile(r"\s+")
 
 
@@ -58,8 +66,9 @@ class CodeTable:
             table[normalise(code_id)] = i
         for raw, code_id in values.items():
             if code_id not in index:
-                raise ValueError(f"maps {raw!r} to {code_id!r}, which is not one of "
-                                 f"{', '.join(self.codes)}")
+                raise ValueError(
+                    f"maps {raw!r} to {code_id!r}, which is not one of {', '.join(self.codes)}"
+                )
             table[normalise(raw)] = index[code_id]
         self.table = table
 
@@ -74,7 +83,7 @@ def parse_age(raw: str) -> int | str:
         number = float(text)
     except ValueError:
         return "not_a_number"
-    if number != number or not number.is_integer():  # NaN or 12.5
+    if math.isnan(number) or not number.is_integer():  # NaN or 12.5
         return "not_a_number"
     if not 0 <= number <= 130:
         return "age_out_of_range"
@@ -91,7 +100,7 @@ def parse_date(raw: str, fmt: str) -> dt.date | str:
         if fmt == "excel":
             return _excel(text)
         if fmt != "auto":
-            return dt.datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a calendar date
+            return dt.datetime.strptime(text, fmt).date()
     except (ValueError, OverflowError):
         return "bad_date"
     return _auto_date(text)
@@ -116,7 +125,7 @@ def _auto_date(text: str) -> dt.date | str:
             return "bad_date"
     for fmt in AUTO_DATE_FORMATS:
         try:
-            return dt.datetime.strptime(text, fmt).date()  # noqa: DTZ007
+            return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
     return "bad_date"

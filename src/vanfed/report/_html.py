@@ -34,8 +34,10 @@ def _cell(table: RegionalTable, i: int) -> str:
     if v is not None:
         return f"<td>{v}</td>"
     hi = table.hi[i]
-    return (f'<td class="interval" title="interval: a national cell is suppressed">'
-            f"{table.lo[i]}–{'∞' if hi is None else hi}*</td>")
+    return (
+        f'<td class="interval" title="interval: a national cell is suppressed">'
+        f"{table.lo[i]}–{'∞' if hi is None else hi}*</td>"
+    )
 
 
 def _point(table: RegionalTable, i: int) -> float:
@@ -44,30 +46,41 @@ def _point(table: RegionalTable, i: int) -> float:
     return float(v if v is not None else table.lo[i])
 
 
-def _bar_chart(title: str, groups: Sequence[str], series: Sequence[tuple[str, list[float]]],
-               chart_id: str) -> str:
+def _bar_chart(
+    title: str, groups: Sequence[str], series: Sequence[tuple[str, list[float]]], chart_id: str
+) -> str:
     width, height, left, bottom = 760, 260, 50, 40
-    top = max([sum(vals[g] for _, vals in series) for g in range(len(groups))] + [1.0])
+    top = max([1.0, *(sum(vals[g] for _, vals in series) for g in range(len(groups)))])
     bw = (width - left - 10) / max(len(groups), 1)
     bars = []
     for g, name in enumerate(groups):
-        y = height - bottom
+        y = float(height - bottom)
         for s, (label, vals) in enumerate(series):
             h = (height - bottom - 10) * vals[g] / top
             y -= h
-            bars.append(f'<rect x="{left + g * bw + 4:.1f}" y="{y:.1f}" width="{bw - 8:.1f}" '
-                        f'height="{h:.1f}" fill="{COLOURS[s % len(COLOURS)]}">'
-                        f"<title>{_e(name)} {_e(label)}: {vals[g]:g}</title></rect>")
-        bars.append(f'<text x="{left + g * bw + bw / 2:.1f}" y="{height - bottom + 15}" '
-                    f'font-size="11" text-anchor="middle">{_e(name)}</text>')
-    axis = (f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
-            f'stroke="#333"/><text x="5" y="15" font-size="11">{top:g}</text>')
-    legend = "".join(f'<span><svg width="10" height="10"><rect width="10" height="10" '
-                     f'fill="{COLOURS[s % len(COLOURS)]}"/></svg> {_e(label)}</span>'
-                     for s, (label, _) in enumerate(series))
-    return (f'<figure class="chart" id="{chart_id}"><figcaption>{_e(title)}</figcaption>'
-            f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-            f'{axis}{"".join(bars)}</svg><div class="legend">{legend}</div></figure>')
+            bars.append(
+                f'<rect x="{left + g * bw + 4:.1f}" y="{y:.1f}" width="{bw - 8:.1f}" '
+                f'height="{h:.1f}" fill="{COLOURS[s % len(COLOURS)]}">'
+                f"<title>{_e(name)} {_e(label)}: {vals[g]:g}</title></rect>"
+            )
+        bars.append(
+            f'<text x="{left + g * bw + bw / 2:.1f}" y="{height - bottom + 15}" '
+            f'font-size="11" text-anchor="middle">{_e(name)}</text>'
+        )
+    axis = (
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
+        f'stroke="#333"/><text x="5" y="15" font-size="11">{top:g}</text>'
+    )
+    legend = "".join(
+        f'<span><svg width="10" height="10"><rect width="10" height="10" '
+        f'fill="{COLOURS[s % len(COLOURS)]}"/></svg> {_e(label)}</span>'
+        for s, (label, _) in enumerate(series)
+    )
+    return (
+        f'<figure class="chart" id="{chart_id}"><figcaption>{_e(title)}</figcaption>'
+        f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+        f'{axis}{"".join(bars)}</svg><div class="legend">{legend}</div></figure>'
+    )
 
 
 def _slice(table: RegionalTable, fixed: dict[str, str]) -> dict[tuple[str, ...], int]:
@@ -88,24 +101,44 @@ def _charts(report: RegionalReport, codebook: Codebook) -> str:
     if t is not None:
         countries = [c for c in t.axes[0].codes if c != TOTAL]
         cells = _slice(t, {"device": TOTAL})
-        series = [(o, [_point(t, cells[(c, o)]) for c in countries])
-                  for o in t.axes[2].codes if o != TOTAL]
-        out.append(_bar_chart(f"Casualties by country and outcome, {report.period}",
-                              countries, series, "chart-country"))
+        series = [
+            (o, [_point(t, cells[(c, o)]) for c in countries])
+            for o in t.axes[2].codes
+            if o != TOTAL
+        ]
+        out.append(
+            _bar_chart(
+                f"Casualties by country and outcome, {report.period}",
+                countries,
+                series,
+                "chart-country",
+            )
+        )
         cells = _slice(t, {"country": TOTAL})
         devices = [d for d in t.axes[1].codes if d != TOTAL]
-        series = [(o, [_point(t, cells[(d, o)]) for d in devices])
-                  for o in t.axes[2].codes if o != TOTAL]
-        out.append(_bar_chart("Casualties in the region by explosive ordnance type", devices,
-                              series, "chart-device"))
+        series = [
+            (o, [_point(t, cells[(d, o)]) for d in devices]) for o in t.axes[2].codes if o != TOTAL
+        ]
+        out.append(
+            _bar_chart(
+                "Casualties in the region by explosive ordnance type",
+                devices,
+                series,
+                "chart-device",
+            )
+        )
     t = by.get("casualties_by_sex_age")
     if t is not None:
         cells = _slice(t, {"country": TOTAL, "outcome": TOTAL})
         ages = [a for a in t.axes[2].codes if a != TOTAL]
-        series = [(s, [_point(t, cells[(s, a)]) for a in ages])
-                  for s in t.axes[1].codes if s != TOTAL]
-        out.append(_bar_chart("Casualties in the region by sex and age group", ages, series,
-                              "chart-sex-age"))
+        series = [
+            (s, [_point(t, cells[(s, a)]) for a in ages]) for s in t.axes[1].codes if s != TOTAL
+        ]
+        out.append(
+            _bar_chart(
+                "Casualties in the region by sex and age group", ages, series, "chart-sex-age"
+            )
+        )
     return "".join(out)
 
 
@@ -117,10 +150,13 @@ def _table_html(t: RegionalTable, codebook: Codebook) -> str:
     for ci, country in enumerate(t.axes[0].codes):
         cls = ' class="total"' if country == TOTAL else ""
         cells = "".join(_cell(t, ci * len(combos) + j) for j in range(len(combos)))
-        rows.append(f"<tr><th{cls}>{_e('Region' if country == TOTAL else country)}</th>"
-                    f"{cells}</tr>")
-    return (f'<h3>{_e(t.title or t.name)}</h3><table class="data" data-table="{_e(t.name)}">'
-            f"<tr><th>country</th>{head}</tr>{''.join(rows)}</table>")
+        rows.append(
+            f"<tr><th{cls}>{_e('Region' if country == TOTAL else country)}</th>{cells}</tr>"
+        )
+    return (
+        f'<h3>{_e(t.title or t.name)}</h3><table class="data" data-table="{_e(t.name)}">'
+        f"<tr><th>country</th>{head}</tr>{''.join(rows)}</table>"
+    )
 
 
 def render_html(report: RegionalReport, codebook: Codebook) -> bytes:
@@ -128,9 +164,16 @@ def render_html(report: RegionalReport, codebook: Codebook) -> bytes:
     cov = report.coverage
     prov = "".join(
         f"<tr><td>{_e(i.country)}</td><td>{i.revision}</td><td><code>{_e(i.report_id)}</code>"
-        f"</td><td><code>{_e(i.envelope_sha256)}</code></td></tr>" for i in report.inputs)
-    skipped = "".join(f"<li>{_e(s.file)}: <b>{_e(s.reason)}</b> — {_e(s.message)}</li>"
-                      for s in report.skipped) or "<li>none</li>"
+        f"</td><td><code>{_e(i.envelope_sha256)}</code></td></tr>"
+        for i in report.inputs
+    )
+    skipped = (
+        "".join(
+            f"<li>{_e(s.file)}: <b>{_e(s.reason)}</b> — {_e(s.message)}</li>"
+            for s in report.skipped
+        )
+        or "<li>none</li>"
+    )
     body = (
         f"<h1>ASEAN Regional Victim Assistance Network — casualty statistics {report.period}</h1>"
         f'<p class="note">Report <code>{_e(report.report_id)}</code>, created {report.created_at}'
@@ -146,6 +189,9 @@ def render_html(report: RegionalReport, codebook: Codebook) -> bytes:
         f"<th>revision</th><th>report id</th><th>envelope SHA-256</th></tr>{prov}</table>"
         f"<h3>Not used</h3><ul>{skipped}</ul>"
     )
-    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>vanfed regional '
-            f"report {report.period}</title><style>{CSS}</style></head><body>{body}</body></html>\n")
+    page = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>vanfed '
+        f"regional report {report.period}</title><style>{CSS}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )
     return page.encode("utf-8")

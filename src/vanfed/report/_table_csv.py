@@ -19,8 +19,10 @@ __all__ = ["render_csv"]
 
 def _attrs(table: RegionalTable, codes: tuple[str, ...], codebook: Codebook) -> str:
     parts = []
-    for (dim, code) in [*table.filter.items(), *zip((a.dim for a in table.axes[1:]), codes,
-                                                      strict=True)]:
+    for dim, code in [
+        *table.filter.items(),
+        *zip((a.dim for a in table.axes[1:]), codes, strict=True),
+    ]:
         if code == TOTAL:
             continue
         parts.append(codebook.dimension(dim).code(code).hxl)
@@ -33,9 +35,11 @@ def render_csv(report: RegionalReport, codebook: Codebook) -> bytes:
     names = {c.id: c.label for c in codebook.countries}
     header = ["country_code", "country", "period"]
     tags = ["#country+code", "#country+name", "#date+year"]
-    columns: list[list[str]] = [[c for c in countries],
-                                [names.get(c, "ASEAN region") for c in countries],
-                                [report.period] * len(countries)]
+    columns: list[list[str]] = [
+        [c for c in countries],
+        [names.get(c, "ASEAN region") for c in countries],
+        [report.period] * len(countries),
+    ]
     for table in report.tables:
         rest = [a.codes for a in table.axes[1:]]
         n_rest = 1

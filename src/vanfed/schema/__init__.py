@@ -1,6 +1,14 @@
 """The vocabulary: codebook, mapping, data quality and the wire models."""
 
-from vanfed.schema._codebook import TOTAL, UNKNOWN, Code, Codebook, Country, Dimension, load_codebook
+from vanfed.schema._codebook import (
+    TOTAL,
+    UNKNOWN,
+    Code,
+    Codebook,
+    Country,
+    Dimension,
+    load_codebook,
+)
 from vanfed.schema._mapping import (
     CATEGORICAL_FIELDS,
     FIELDS,
@@ -23,32 +31,32 @@ from vanfed.schema._summary import (
 )
 
 __all__ = [
-    "PERIOD_PATTERN",
-    "SUMMARY_TYPE",
-    "AuditRecord",
-    "CodebookRef",
-    "Protection",
-    "PublishedAxis",
-    "PublishedTable",
-    "Summary",
-    "period_years",
     "CATEGORICAL_FIELDS",
     "FIELDS",
+    "PERIOD_PATTERN",
+    "SUMMARY_TYPE",
     "TOTAL",
     "UNKNOWN",
+    "AuditRecord",
     "Code",
     "Codebook",
+    "CodebookRef",
     "Country",
     "DataQuality",
     "Dimension",
     "FieldMap",
     "Mapping",
+    "Protection",
+    "PublishedAxis",
+    "PublishedTable",
     "SourceOptions",
+    "Summary",
     "load_codebook",
     "load_mapping",
+    "period_years",
 ]
 
-from vanfed.schema._registry import REGISTRY_TYPE, KeyEntry, Policy, TrustRegistry  # noqa: E402
+from vanfed.schema._registry import REGISTRY_TYPE, KeyEntry, Policy, TrustRegistry
 
 __all__ += ["REGISTRY_TYPE", "KeyEntry", "Policy", "TrustRegistry"]
 

@@ -12,7 +12,13 @@ from vanfed.signing._keys import (
     passphrase_from_env,
     save_keypair,
 )
-from vanfed.signing._registry_ops import add_key, init_registry, key_entry, revoke_key, sign_registry
+from vanfed.signing._registry_ops import (
+    add_key,
+    init_registry,
+    key_entry,
+    revoke_key,
+    sign_registry,
+)
 from vanfed.signing._verify import (
     REASONS,
     Reason,

@@ -56,8 +56,9 @@ class Envelope:
             VerificationError: ``too_large``, ``malformed_envelope`` or ``duplicate_key``.
         """
         if len(data) > max_bytes:
-            raise VerificationError(f"envelope: {len(data)} bytes is over the limit of "
-                                    f"{max_bytes}", ("too_large",))
+            raise VerificationError(
+                f"envelope: {len(data)} bytes is over the limit of {max_bytes}", ("too_large",)
+            )
         try:
             obj = loads_strict(data, subject="envelope")
         except InputError as exc:
@@ -67,14 +68,17 @@ class Envelope:
             raise VerificationError("envelope: not a JSON object", ("malformed_envelope",))
         ptype, sigs = obj.get("payloadType"), obj.get("signatures")
         if not isinstance(ptype, str) or not isinstance(sigs, list) or not sigs:
-            raise VerificationError("envelope: needs payloadType and a non-empty signatures "
-                                    "list", ("malformed_envelope",))
+            raise VerificationError(
+                "envelope: needs payloadType and a non-empty signatures list",
+                ("malformed_envelope",),
+            )
         payload = _b64decode(obj.get("payload"), "payload")
         parsed = []
         for s in sigs:
             if not isinstance(s, dict):
-                raise VerificationError("envelope: a signature is not an object",
-                                        ("malformed_envelope",))
+                raise VerificationError(
+                    "envelope: a signature is not an object", ("malformed_envelope",)
+                )
             keyid = s.get("keyid", "")
             if not isinstance(keyid, str):
                 raise VerificationError("envelope: keyid is not a string", ("malformed_envelope",))
@@ -83,12 +87,15 @@ class Envelope:
 
     def to_bytes(self) -> bytes:
         """Canonical JSON of the envelope (standard base64)."""
-        return canonical_bytes({
-            "payload": base64.b64encode(self.payload).decode(),
-            "payloadType": self.payload_type,
-            "signatures": [{"keyid": k, "sig": base64.b64encode(s).decode()}
-                           for k, s in self.signatures],
-        })
+        return canonical_bytes(
+            {
+                "payload": base64.b64encode(self.payload).decode(),
+                "payloadType": self.payload_type,
+                "signatures": [
+                    {"keyid": k, "sig": base64.b64encode(s).decode()} for k, s in self.signatures
+                ],
+            }
+        )
 
     @property
     def pae(self) -> bytes:

@@ -69,7 +69,8 @@ class PublicKey:
 
     def pem(self) -> bytes:
         return ed25519.Ed25519PublicKey.from_public_bytes(self.raw).public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
 
 class KeyPair:
@@ -77,8 +78,11 @@ class KeyPair:
 
     def __init__(self, private: ed25519.Ed25519PrivateKey) -> None:
         self._private = private
-        self.public = PublicKey(private.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+        self.public = PublicKey(
+            private.public_key().public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            )
+        )
 
     @classmethod
     def from_seed(cls, seed: bytes) -> KeyPair:
@@ -96,8 +100,10 @@ class KeyPair:
         if not passphrase:
             raise InputError("an empty passphrase cannot protect a private key")
         return self._private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(passphrase))
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase),
+        )
 
 
 def generate() -> KeyPair:
@@ -171,5 +177,6 @@ def load_public(path: str | Path) -> PublicKey:
 def generate_x25519() -> tuple[x25519.X25519PrivateKey, bytes]:
     """An X25519 key for HPKE sealing to the coordinator, and its raw public bytes."""
     k = x25519.X25519PrivateKey.generate()
-    return k, k.public_key().public_bytes(serialization.Encoding.Raw,
-                                          serialization.PublicFormat.Raw)
+    return k, k.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )

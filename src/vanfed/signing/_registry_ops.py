@@ -15,28 +15,48 @@ from vanfed.signing._verify import timestamp
 __all__ = ["add_key", "init_registry", "key_entry", "revoke_key", "sign_registry"]
 
 
-def key_entry(public: PublicKey, role: str, *, now: dt.datetime, country: str | None = None,
-              valid_until: dt.datetime | None = None) -> KeyEntry:
+def key_entry(
+    public: PublicKey,
+    role: str,
+    *,
+    now: dt.datetime,
+    country: str | None = None,
+    valid_until: dt.datetime | None = None,
+) -> KeyEntry:
     return KeyEntry(
-        keyid=public.keyid, public_key=base64.b64encode(public.raw).decode(), role=role,  # type: ignore[arg-type]
-        country=country, valid_from=timestamp(now),
+        keyid=public.keyid,
+        public_key=base64.b64encode(public.raw).decode(),
+        role=role,
+        country=country,
+        valid_from=timestamp(now),
         valid_until=timestamp(valid_until) if valid_until else None,
     )
 
 
-def init_registry(roots: Sequence[PublicKey], *, threshold: int, now: dt.datetime,
-                  days: int = 365, policy: Policy | None = None,
-                  keys: Sequence[KeyEntry] = ()) -> TrustRegistry:
+def init_registry(
+    roots: Sequence[PublicKey],
+    *,
+    threshold: int,
+    now: dt.datetime,
+    days: int = 365,
+    policy: Policy | None = None,
+    keys: Sequence[KeyEntry] = (),
+) -> TrustRegistry:
     """Version 1 of a registry with the given root keys."""
     entries = [key_entry(r, "root", now=now) for r in roots]
-    return TrustRegistry(version=1, issued_at=timestamp(now),
-                         expires=timestamp(now + dt.timedelta(days=days)),
-                         root_threshold=threshold, keys=(*entries, *keys),
-                         policy=policy or Policy())
+    return TrustRegistry(
+        version=1,
+        issued_at=timestamp(now),
+        expires=timestamp(now + dt.timedelta(days=days)),
+        root_threshold=threshold,
+        keys=(*entries, *keys),
+        policy=policy or Policy(),
+    )
 
 
-def _next(reg: TrustRegistry, now: dt.datetime, days: int | None, **changes: object
-          ) -> TrustRegistry:
+def _next(
+    reg: TrustRegistry, now: dt.datetime, days: int | None, **changes: object
+) -> TrustRegistry:
     data = reg.model_dump()
     data.update(changes)
     data["version"] = reg.version + 1
@@ -46,15 +66,17 @@ def _next(reg: TrustRegistry, now: dt.datetime, days: int | None, **changes: obj
     return TrustRegistry.model_validate(data)
 
 
-def add_key(reg: TrustRegistry, entry: KeyEntry, *, now: dt.datetime,
-            days: int | None = None) -> TrustRegistry:
+def add_key(
+    reg: TrustRegistry, entry: KeyEntry, *, now: dt.datetime, days: int | None = None
+) -> TrustRegistry:
     if reg.key(entry.keyid) is not None:
         raise InputError(f"registry: key {entry.keyid[:12]}… is already listed")
     return _next(reg, now, days, keys=[*(k.model_dump() for k in reg.keys), entry.model_dump()])
 
 
-def revoke_key(reg: TrustRegistry, keyid: str, *, reason: str, now: dt.datetime,
-               days: int | None = None) -> TrustRegistry:
+def revoke_key(
+    reg: TrustRegistry, keyid: str, *, reason: str, now: dt.datetime, days: int | None = None
+) -> TrustRegistry:
     matches = [k for k in reg.keys if k.keyid.startswith(keyid)]
     if len(matches) != 1:
         raise InputError(f"registry: {len(matches)} keys match {keyid!r}; give more of the id")

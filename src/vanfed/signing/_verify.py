@@ -39,10 +39,23 @@ __all__ = [
 ]
 
 REASONS = (
-    "bad_signature", "unknown_key", "wrong_country", "wrong_role", "key_not_yet_valid",
-    "key_expired", "key_revoked", "registry_expired", "registry_rollback",
-    "threshold_not_met", "payload_type_mismatch", "malformed_envelope", "malformed_payload",
-    "duplicate_key", "non_canonical_payload", "policy_violation", "too_large",
+    "bad_signature",
+    "unknown_key",
+    "wrong_country",
+    "wrong_role",
+    "key_not_yet_valid",
+    "key_expired",
+    "key_revoked",
+    "registry_expired",
+    "registry_rollback",
+    "threshold_not_met",
+    "payload_type_mismatch",
+    "malformed_envelope",
+    "malformed_payload",
+    "duplicate_key",
+    "non_canonical_payload",
+    "policy_violation",
+    "too_large",
 )
 M = TypeVar("M", bound=BaseModel)
 
@@ -76,8 +89,12 @@ class VerificationResult(Generic[M]):
         return tuple(r.code for r in self.reasons)
 
     def to_json_obj(self) -> dict[str, Any]:
-        return {"digest": self.digest, "ok": self.ok, "signer": self.signer,
-                "reasons": [{"code": r.code, "message": r.message} for r in self.reasons]}
+        return {
+            "digest": self.digest,
+            "ok": self.ok,
+            "signer": self.signer,
+            "reasons": [{"code": r.code, "message": r.message} for r in self.reasons],
+        }
 
 
 def parse_payload(payload: bytes, model: type[M]) -> M:
@@ -93,8 +110,7 @@ def parse_payload(payload: bytes, model: type[M]) -> M:
         code = "duplicate_key" if "duplicate key" in str(exc) else "malformed_payload"
         raise VerificationError(str(exc), (code,)) from exc
     if not canonical:
-        raise VerificationError("payload: not RFC 8785 canonical JSON",
-                                ("non_canonical_payload",))
+        raise VerificationError("payload: not RFC 8785 canonical JSON", ("non_canonical_payload",))
     try:
         return model.model_validate(obj)
     except ValidationError as exc:
@@ -103,8 +119,9 @@ def parse_payload(payload: bytes, model: type[M]) -> M:
         raise VerificationError(f"payload: {where}: {err['msg']}", ("malformed_payload",)) from exc
 
 
-def _signer_of(envelope: Envelope, candidates: tuple[KeyEntry, ...]
-               ) -> tuple[KeyEntry | None, list[Reason]]:
+def _signer_of(
+    envelope: Envelope, candidates: tuple[KeyEntry, ...]
+) -> tuple[KeyEntry | None, list[Reason]]:
     """The first candidate key whose signature verifies over the PAE."""
     message = envelope.pae
     reasons: list[Reason] = []
@@ -115,11 +132,17 @@ def _signer_of(envelope: Envelope, candidates: tuple[KeyEntry, ...]
             if PublicKey(key.raw).verify(sig, message):
                 return key, []
         hinted = any(k.keyid == hint for k in candidates)
-        reasons.append(Reason(
-            "bad_signature" if hinted else "unknown_key",
-            f"signature by {hint[:12] or '?'}…: " + (
-                "does not verify over the payload" if hinted
-                else "no key in the registry verifies it")))
+        reasons.append(
+            Reason(
+                "bad_signature" if hinted else "unknown_key",
+                f"signature by {hint[:12] or '?'}…: "
+                + (
+                    "does not verify over the payload"
+                    if hinted
+                    else "no key in the registry verifies it"
+                ),
+            )
+        )
     return None, reasons
 
 
@@ -127,8 +150,12 @@ def _window(key: KeyEntry, now: str) -> list[Reason]:
     out = []
     short = key.keyid[:12]
     if key.revoked_at is not None and key.revoked_at <= now:
-        out.append(Reason("key_revoked", f"key {short}… is revoked since {key.revoked_at} "
-                                         f"({key.revocation_reason})"))
+        out.append(
+            Reason(
+                "key_revoked",
+                f"key {short}… is revoked since {key.revoked_at} ({key.revocation_reason})",
+            )
+        )
     if key.valid_from > now:
         out.append(Reason("key_not_yet_valid", f"key {short}… is valid from {key.valid_from}"))
     if key.valid_until is not None and key.valid_until < now:
@@ -137,9 +164,14 @@ def _window(key: KeyEntry, now: str) -> list[Reason]:
 
 
 def verification_result(
-    data: bytes, registry: TrustRegistry, *, now: dt.datetime,
-    payload_type: str = SUMMARY_TYPE, model: type[M] = Summary,  # type: ignore[assignment]
-    role: str = "node", check: Callable[[M, KeyEntry, TrustRegistry], list[Reason]] | None = None,
+    data: bytes,
+    registry: TrustRegistry,
+    *,
+    now: dt.datetime,
+    payload_type: str = SUMMARY_TYPE,
+    model: type[M] = Summary,  # type: ignore[assignment]
+    role: str = "node",
+    check: Callable[[M, KeyEntry, TrustRegistry], list[Reason]] | None = None,
 ) -> VerificationResult[M]:
     """Verify an envelope against a registry; never raises.
 
@@ -155,17 +187,24 @@ def verification_result(
     digest = envelope_digest(data)
     ts = timestamp(now)
     if registry.expires < ts:
-        return VerificationResult(digest, (Reason("registry_expired",
-                                                  f"registry expired at {registry.expires}"),))
+        return VerificationResult(
+            digest, (Reason("registry_expired", f"registry expired at {registry.expires}"),)
+        )
     limit = registry.policy.max_envelope_bytes
     try:
         env = Envelope.from_bytes(data, max_bytes=limit)
     except VerificationError as exc:
         return VerificationResult(digest, tuple(Reason(c, str(exc)) for c in exc.reasons))
     if env.payload_type != payload_type:
-        return VerificationResult(digest, (Reason(
-            "payload_type_mismatch", f"payloadType is {env.payload_type!r}, "
-                                     f"expected {payload_type!r}"),))
+        return VerificationResult(
+            digest,
+            (
+                Reason(
+                    "payload_type_mismatch",
+                    f"payloadType is {env.payload_type!r}, expected {payload_type!r}",
+                ),
+            ),
+        )
     key, reasons = _signer_of(env, registry.with_role(role))
     if key is None:
         others = tuple(k for k in registry.keys if k.role != role)
@@ -177,22 +216,32 @@ def verification_result(
     try:
         payload = parse_payload(env.payload, model)
     except VerificationError as exc:
-        return VerificationResult(digest, (*reasons, *(Reason(c, str(exc)) for c in exc.reasons)),
-                                  signer=key.keyid)
+        return VerificationResult(
+            digest, (*reasons, *(Reason(c, str(exc)) for c in exc.reasons)), signer=key.keyid
+        )
     reasons += (check or _summary_checks)(payload, key, registry)  # type: ignore[arg-type]
-    return VerificationResult(digest, tuple(reasons), payload if not reasons else None,
-                              key.keyid)
+    return VerificationResult(digest, tuple(reasons), payload if not reasons else None, key.keyid)
 
 
 def _summary_checks(summary: Summary, key: KeyEntry, registry: TrustRegistry) -> list[Reason]:
     out = []
     if key.country != summary.country:
-        out.append(Reason("wrong_country", f"key {key.keyid[:12]}… belongs to {key.country}, "
-                                           f"the summary is for {summary.country}"))
+        out.append(
+            Reason(
+                "wrong_country",
+                f"key {key.keyid[:12]}… belongs to {key.country}, "
+                f"the summary is for {summary.country}",
+            )
+        )
     pol, prot = registry.policy, summary.protection
     if prot.k < pol.min_k or prot.s < pol.min_s:
-        out.append(Reason("policy_violation", f"k = {prot.k}, s = {prot.s}; the registry "
-                                              f"requires k >= {pol.min_k}, s >= {pol.min_s}"))
+        out.append(
+            Reason(
+                "policy_violation",
+                f"k = {prot.k}, s = {prot.s}; the registry "
+                f"requires k >= {pol.min_k}, s >= {pol.min_s}",
+            )
+        )
     return out
 
 
@@ -202,8 +251,14 @@ def verify(data: bytes, registry: TrustRegistry, *, now: dt.datetime, **kwargs: 
     if not result.ok:
         codes = result.codes
         msg = "; ".join(r.message for r in result.reasons)
-        key_codes = {"unknown_key", "wrong_country", "wrong_role", "key_revoked",
-                     "key_expired", "key_not_yet_valid"}
+        key_codes = {
+            "unknown_key",
+            "wrong_country",
+            "wrong_role",
+            "key_revoked",
+            "key_expired",
+            "key_not_yet_valid",
+        }
         cls = UntrustedKeyError if key_codes & set(codes) else VerificationError
         raise cls(f"envelope {result.digest[7:19]}…: {msg}", codes)
     return result.payload
@@ -220,8 +275,9 @@ def _threshold(env: Envelope, registry: TrustRegistry, ts: str) -> int:
     return len(signed)
 
 
-def verify_registry(data: bytes, *, now: dt.datetime, previous: TrustRegistry | None = None
-                    ) -> TrustRegistry:
+def verify_registry(
+    data: bytes, *, now: dt.datetime, previous: TrustRegistry | None = None
+) -> TrustRegistry:
     """Verify a registry envelope: own root threshold, and the previous version's if given.
 
     Raises:
@@ -233,8 +289,9 @@ def verify_registry(data: bytes, *, now: dt.datetime, previous: TrustRegistry | 
     except VerificationError as exc:  # not a registry at all: unusable input, not a verdict
         raise InputError(f"registry: {exc}") from exc
     if env.payload_type != REGISTRY_TYPE:
-        raise RegistryError(f"registry: payloadType is {env.payload_type!r}",
-                            ("payload_type_mismatch",))
+        raise RegistryError(
+            f"registry: payloadType is {env.payload_type!r}", ("payload_type_mismatch",)
+        )
     unverified_registry = parse_payload(env.payload, TrustRegistry)
     ts = timestamp(now)
     for label, reg in (("previous", previous), ("its own", unverified_registry)):
@@ -242,13 +299,19 @@ def verify_registry(data: bytes, *, now: dt.datetime, previous: TrustRegistry | 
             continue
         got = _threshold(env, reg, ts)
         if got < reg.root_threshold:
-            raise RegistryError(f"registry v{unverified_registry.version}: signed by {got} of "
-                                f"{label} root keys, needs {reg.root_threshold}",
-                                ("threshold_not_met",))
+            raise RegistryError(
+                f"registry v{unverified_registry.version}: signed by {got} of "
+                f"{label} root keys, needs {reg.root_threshold}",
+                ("threshold_not_met",),
+            )
     if previous is not None and unverified_registry.version <= previous.version:
-        raise RegistryError(f"registry v{unverified_registry.version} does not follow "
-                            f"v{previous.version}", ("registry_rollback",))
+        raise RegistryError(
+            f"registry v{unverified_registry.version} does not follow v{previous.version}",
+            ("registry_rollback",),
+        )
     if unverified_registry.expires < ts:
-        raise RegistryError(f"registry v{unverified_registry.version} expired at "
-                            f"{unverified_registry.expires}", ("registry_expired",))
+        raise RegistryError(
+            f"registry v{unverified_registry.version} expired at {unverified_registry.expires}",
+            ("registry_expired",),
+        )
     return unverified_registry

@@ -8,5 +8,12 @@ from vanfed.synthetic._generate import (
 )
 from vanfed.synthetic._profiles import PROFILES, ExportShape, Profile
 
-__all__ = ["PROFILES", "ExportShape", "Profile", "SyntheticExport", "generate_records",
-           "write_export", "write_large_csv"]
+__all__ = [
+    "PROFILES",
+    "ExportShape",
+    "Profile",
+    "SyntheticExport",
+    "generate_records",
+    "write_export",
+    "write_large_csv",
+]

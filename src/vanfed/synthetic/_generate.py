@@ -23,11 +23,21 @@ from vanfed.synthetic._profiles import PROFILES, Profile
 
 __all__ = ["SyntheticExport", "generate_records", "write_export", "write_large_csv"]
 
-IMPAIRMENT = {"amputation": 0.4, "visual": 0.1, "hearing": 0.05, "other": 0.3, "none": 0.1,
-              "_U": 0.05}
-SERVICE_P = {"service_medical": 0.85, "service_rehabilitation": 0.45,
-             "service_psychosocial": 0.2, "service_socioeconomic": 0.25,
-             "service_education": 0.1}
+IMPAIRMENT = {
+    "amputation": 0.4,
+    "visual": 0.1,
+    "hearing": 0.05,
+    "other": 0.3,
+    "none": 0.1,
+    "_U": 0.05,
+}
+SERVICE_P = {
+    "service_medical": 0.85,
+    "service_rehabilitation": 0.45,
+    "service_psychosocial": 0.2,
+    "service_socioeconomic": 0.25,
+    "service_education": 0.1,
+}
 DIRTY = [  # (field, raw value, reason ingest must give)
     ("age", "twelve", "not_a_number"),
     ("age", "140", "age_out_of_range"),
@@ -64,9 +74,14 @@ def _admin1_weights(profile: Profile, codes: list[str], rng: np.random.Generator
     return w / w.sum()
 
 
-def generate_records(country: str, years: range, *, seed: int = 0,
-                     n: int | None = None, codebook: Codebook | None = None
-                     ) -> dict[str, np.ndarray]:
+def generate_records(
+    country: str,
+    years: range,
+    *,
+    seed: int = 0,
+    n: int | None = None,
+    codebook: Codebook | None = None,
+) -> dict[str, np.ndarray]:
     """Coded records for ``country`` over ``years`` (Poisson counts around the profile)."""
     profile = PROFILES[country]
     cb = codebook or load_codebook()
@@ -86,7 +101,8 @@ def generate_records(country: str, years: range, *, seed: int = 0,
     sex[rng.random(size) < 0.01] = "_U"
     admin_codes = [c.id for c in cb.country(country).admin1]
     admin1 = np.array(admin_codes, dtype=object)[
-        rng.choice(len(admin_codes), size=size, p=_admin1_weights(profile, admin_codes, rng))]
+        rng.choice(len(admin_codes), size=size, p=_admin1_weights(profile, admin_codes, rng))
+    ]
     killed = rng.random(size) < profile.p_killed
     outcome = np.where(killed, "killed", "injured").astype(object)
     impairment = _choice(rng, IMPAIRMENT, size)
@@ -95,14 +111,21 @@ def generate_records(country: str, years: range, *, seed: int = 0,
     disability[killed] = "_U"
     rec: dict[str, np.ndarray] = {
         "record_id": np.array([f"{country}-{i:07d}" for i in range(size)], dtype=object),
-        "incident_date": dates, "year": year, "age": age, "sex": sex, "admin1": admin1,
-        "device": _choice(rng, profile.devices, size), "outcome": outcome,
+        "incident_date": dates,
+        "year": year,
+        "age": age,
+        "sex": sex,
+        "admin1": admin1,
+        "device": _choice(rng, profile.devices, size),
+        "outcome": outcome,
         "civilian_status": _choice(rng, profile.civilian, size),
-        "impairment": impairment, "disability": disability,
+        "impairment": impairment,
+        "disability": disability,
     }
     for service, p in SERVICE_P.items():
-        got = np.where(rng.random(size) < (p * 1.5 if service == "service_education" else p),
-                       "yes", "no").astype(object)
+        got = np.where(
+            rng.random(size) < (p * 1.5 if service == "service_education" else p), "yes", "no"
+        ).astype(object)
         got[killed] = "_U"
         rec[service] = got
     return rec
@@ -121,8 +144,9 @@ def _render_date(dates: np.ndarray, fmt: str) -> list[str]:
     return out
 
 
-def _render(profile: Profile, rec: dict[str, np.ndarray], rng: np.random.Generator,
-            cb: Codebook) -> dict[str, list[str]]:
+def _render(
+    profile: Profile, rec: dict[str, np.ndarray], rng: np.random.Generator, cb: Codebook
+) -> dict[str, list[str]]:
     shape = profile.shape
     country = cb.country(profile.country)
     labels = {c.id: c.label for c in country.admin1}
@@ -136,8 +160,9 @@ def _render(profile: Profile, rec: dict[str, np.ndarray], rng: np.random.Generat
             cols[header] = _render_date(values, shape.date_format)
         elif field == "age":
             if shape.age_from_birth:
-                birth = rec["incident_date"] - (rec["age"] * 365.25 + rng.integers(1, 300, len(
-                    values))).astype("timedelta64[D]")
+                birth = rec["incident_date"] - (
+                    rec["age"] * 365.25 + rng.integers(1, 300, len(values))
+                ).astype("timedelta64[D]")
                 cols[header] = _render_date(birth, shape.date_format)
             else:
                 cols[header] = [str(int(a)) for a in values]
@@ -159,10 +184,16 @@ def _render(profile: Profile, rec: dict[str, np.ndarray], rng: np.random.Generat
 def _mapping_toml(profile: Profile) -> str:
     shape = profile.shape
     q = lambda s: json.dumps(s, ensure_ascii=False)  # noqa: E731 - TOML basic string
-    lines = [f"# Mapping for the synthetic {profile.country} export ({shape.filename}).",
-             "mapping_version = 1", 'codebook = "vanfed-asean/1"', "", "[source]",
-             f'format = "{shape.format}"', f"encoding = {q(shape.encoding)}",
-             f"delimiter = {q(shape.delimiter)}"]
+    lines = [
+        f"# Mapping for the synthetic {profile.country} export ({shape.filename}).",
+        "mapping_version = 1",
+        'codebook = "vanfed-asean/1"',
+        "",
+        "[source]",
+        f'format = "{shape.format}"',
+        f"encoding = {q(shape.encoding)}",
+        f"delimiter = {q(shape.delimiter)}",
+    ]
     for field, header in shape.columns.items():
         lines += ["", f"[fields.{field}]"]
         if field == "age" and shape.age_from_birth:
@@ -178,9 +209,15 @@ def _mapping_toml(profile: Profile) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_export(country: str, out_dir: str | Path, years: range = range(2022, 2025), *,
-                 seed: int = 0, dirty: bool = True, codebook: Codebook | None = None
-                 ) -> SyntheticExport:
+def write_export(
+    country: str,
+    out_dir: str | Path,
+    years: range = range(2022, 2025),
+    *,
+    seed: int = 0,
+    dirty: bool = True,
+    codebook: Codebook | None = None,
+) -> SyntheticExport:
     """Write a country's synthetic export and mapping into ``out_dir``."""
     profile = PROFILES[country]
     cb = codebook or load_codebook()
@@ -200,8 +237,9 @@ def write_export(country: str, out_dir: str | Path, years: range = range(2022, 2
     return SyntheticExport(country, path, mapping_path, truth, reasons)
 
 
-def _add_dirty(profile: Profile, cols: dict[str, list[str]], years: range
-               ) -> tuple[dict[str, list[str]], dict[str, int]]:
+def _add_dirty(
+    profile: Profile, cols: dict[str, list[str]], years: range
+) -> tuple[dict[str, list[str]], dict[str, int]]:
     shape = profile.shape
     headers = list(cols)
     first = {h: cols[h][0] if cols[h] else "" for h in headers}
@@ -212,12 +250,13 @@ def _add_dirty(profile: Profile, cols: dict[str, list[str]], years: range
             continue
         row = dict(first)
         row[shape.columns["record_id"]] = f"{profile.country}-DIRTY-{i}"
+        value = raw
         if raw == "future":
             future = np.array([np.datetime64(f"{years.stop + 30}-01-01")])
-            raw = _render_date(future, shape.date_format)[0]
+            value = _render_date(future, shape.date_format)[0]
         if raw == "duplicate":
-            raw = first[shape.columns["record_id"]]
-        row[header] = raw
+            value = first[shape.columns["record_id"]]
+        row[header] = value
         for h in headers:
             cols[h].append(row[h])
         reasons[reason] = reasons.get(reason, 0) + 1
@@ -228,8 +267,9 @@ def _write(path: Path, profile: Profile, cols: dict[str, list[str]]) -> None:
     shape = profile.shape
     if shape.format == "jsonl":
         rows = zip(*cols.values(), strict=True)
-        text = "".join(json.dumps(dict(zip(cols, r, strict=True)), ensure_ascii=False) + "\n"
-                       for r in rows)
+        text = "".join(
+            json.dumps(dict(zip(cols, r, strict=True)), ensure_ascii=False) + "\n" for r in rows
+        )
         atomic_write(path, text.encode("utf-8"))
     elif shape.format == "xlsx":
         import openpyxl
@@ -254,13 +294,11 @@ def _write(path: Path, profile: Profile, cols: dict[str, list[str]]) -> None:
         atomic_write(path, data)
 
 
-def write_large_csv(path: str | Path, rows: int, *, seed: int = 0,
-                    batch: int = 1_000_000) -> Path:
+def write_large_csv(path: str | Path, rows: int, *, seed: int = 0, batch: int = 1_000_000) -> Path:
     """A large KHM-shaped CSV for benchmarks, written in batches with pyarrow."""
     profile = PROFILES["KHM"]
     cb = load_codebook()
     p = Path(path)
-    shape = profile.shape
     writer = None
     try:
         for start in range(0, rows, batch):
@@ -292,8 +330,9 @@ def _fast_table(profile: Profile, rec: dict[str, np.ndarray], cb: Codebook) -> p
             arrays[header] = pa.array(np.vectorize(lut.__getitem__, otypes=[object])(v))
         else:
             spell = {code: s[0] for code, s in shape.labels[field].items()}
-            arrays[header] = pa.array(np.vectorize(lambda c, sp=spell: sp.get(c, ""),
-                                                   otypes=[object])(v))
+            arrays[header] = pa.array(
+                np.vectorize(lambda c, sp=spell: sp.get(c, ""), otypes=[object])(v)
+            )
     return pa.table(arrays)
 
 
@@ -301,7 +340,9 @@ def _dmy(iso: np.ndarray) -> pa.Array:
     import pyarrow.compute as pc
 
     s = pa.array(iso)
-    return pc.binary_join_element_wise(pc.utf8_slice_codeunits(s, 8, 10),
-                                       pc.utf8_slice_codeunits(s, 5, 7),
-                                       pc.utf8_slice_codeunits(s, 0, 4), "/")
-
+    return pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(s, 8, 10),
+        pc.utf8_slice_codeunits(s, 5, 7),
+        pc.utf8_slice_codeunits(s, 0, 4),
+        "/",
+    )

@@ -14,18 +14,23 @@ def with_margins(interior: np.ndarray) -> np.ndarray:
     return full
 
 
-def make_cube(interior: np.ndarray, dims: tuple[str, ...] | None = None, name: str = "t",
-              filter_: dict[str, str] | None = None) -> Cube:
+def make_cube(
+    interior: np.ndarray,
+    dims: tuple[str, ...] | None = None,
+    name: str = "t",
+    filter_: dict[str, str] | None = None,
+) -> Cube:
     interior = np.asarray(interior, np.int64)
     dims = dims or tuple(f"d{i}" for i in range(interior.ndim))
-    codes = tuple(tuple(f"c{j}" for j in range(n)) + ("_T",) for n in interior.shape)
+    codes = tuple((*tuple(f"c{j}" for j in range(n)), "_T") for n in interior.shape)
     children = tuple({"_T": c[:-1]} for c in codes)
     spec = TableSpec(name=name, axes=tuple(AxisSpec(dim=d) for d in dims), filter=filter_ or {})
     return Cube(spec, dims, codes, children, with_margins(interior))
 
 
-def cube_from_records(records: dict[str, np.ndarray], sizes: dict[str, int],
-                      dims: tuple[str, ...], name: str) -> Cube:
+def cube_from_records(
+    records: dict[str, np.ndarray], sizes: dict[str, int], dims: tuple[str, ...], name: str
+) -> Cube:
     shape = tuple(sizes[d] for d in dims)
     flat = np.ravel_multi_index([records[d] for d in dims], shape)
     interior = np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from vanfed.anonymize import build_system, judge, suppress
-from vanfed.anonymize._cube import Cube, TableSpec, AxisSpec, axis_codes
+from vanfed.anonymize._cube import AxisSpec, Cube, TableSpec, axis_codes
 from vanfed.schema import load_codebook
 
 from .helpers import make_cube
@@ -56,8 +56,13 @@ def test_hierarchy_pairs_within_the_parent() -> None:
     vals = {"0-4": 2, "5-11": 6, "12-17": 7, "18-59": 20, "60+": 8, "_U": 0}
     vals["child"], vals["adult"] = 15, 28
     vals["_T"] = 43
-    cube = Cube(TableSpec(name="age", axes=(AxisSpec(dim="age", level="full"),)), ("age",),
-                (codes,), (children,), np.array([vals[c] for c in codes]))
+    cube = Cube(
+        TableSpec(name="age", axes=(AxisSpec(dim="age", level="full"),)),
+        ("age",),
+        (codes,),
+        (children,),
+        np.array([vals[c] for c in codes]),
+    )
     mask, lo, hi = protect_one(cube)
     hidden = {c for c, m in zip(codes, mask, strict=True) if m}
     assert hidden == {"0-4", "5-11"}

@@ -15,15 +15,23 @@ from vanfed.errors import VanfedError
 from vanfed.ingest import ingest
 from vanfed.schema import Mapping
 
-MAPPING = Mapping.model_validate({"fields": {
-    "record_id": {"column": "id"},
-    "incident_date": {"column": "date", "format": "auto"},
-    "age": {"column": "age"},
-    "sex": {"column": "sex"},
-    "device": {"column": "device"},
-}})
-GOOD = {"date": ["2024-01-02", "03/04/2023", "45000"], "age": ["3", "40", ""],
-        "sex": ["f", "Male", ""], "device": ["cmr", "AP mine", "_U"]}
+MAPPING = Mapping.model_validate(
+    {
+        "fields": {
+            "record_id": {"column": "id"},
+            "incident_date": {"column": "date", "format": "auto"},
+            "age": {"column": "age"},
+            "sex": {"column": "sex"},
+            "device": {"column": "device"},
+        }
+    }
+)
+GOOD = {
+    "date": ["2024-01-02", "03/04/2023", "45000"],
+    "age": ["3", "40", ""],
+    "sex": ["f", "Male", ""],
+    "device": ["cmr", "AP mine", "_U"],
+}
 garbage = st.text(max_size=12)
 cell = st.one_of(st.sampled_from(["", "x", "-1", "1e9", "2099-01-01", "NaN"]), garbage)
 
@@ -35,11 +43,12 @@ def export(draw: st.DrawFn) -> tuple[bytes, int]:
         columns.append("extra")
     n = draw(st.integers(1, 40))
     rows = []
-    for i in range(n):
+    for _i in range(n):
         row = [str(draw(st.integers(0, 30)))]
         for c in columns[1:]:
-            row.append(draw(st.sampled_from(GOOD.get(c, ["?"]))) if draw(st.booleans())
-                       else draw(cell))
+            row.append(
+                draw(st.sampled_from(GOOD.get(c, ["?"]))) if draw(st.booleans()) else draw(cell)
+            )
         if draw(st.integers(0, 10)) == 0:
             row = row[: draw(st.integers(1, len(row)))]  # ragged
         rows.append(row)
@@ -54,7 +63,7 @@ def export(draw: st.DrawFn) -> tuple[bytes, int]:
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(export())
 def test_no_row_vanishes(sample: tuple[bytes, int]) -> None:
-    data, n = sample
+    data, _n = sample
     with TemporaryDirectory() as d:
         src = Path(d) / "x.csv"
         src.write_bytes(data)

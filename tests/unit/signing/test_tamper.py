@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tests.conftest import NOW, Trust, seeded
+
 from vanfed._json import canonical_bytes
 from vanfed.errors import RegistryError, UntrustedKeyError, VerificationError
 from vanfed.schema import REGISTRY_TYPE, SUMMARY_TYPE, Policy, Summary
@@ -65,7 +65,7 @@ def summary_with(summary: Summary, **changes) -> bytes:
     return summary.model_copy(update=changes).canonical_bytes()
 
 
-def cases(trust: Trust, s: Summary):  # noqa: PLR0915 - a catalogue
+def cases(trust: Trust, s: Summary):
     khm, lao = trust.nodes["KHM"], trust.nodes["LAO"]
     good = envelope(s.canonical_bytes(), khm)
     reg = trust.registry
@@ -75,24 +75,77 @@ def cases(trust: Trust, s: Summary):  # noqa: PLR0915 - a catalogue
     tiny = reg.model_copy(update={"policy": Policy(max_envelope_bytes=1024)})
     strict = reg.model_copy(update={"policy": Policy(min_k=10, min_s=10)})
     future_key = seeded("future")
-    windowed = add_key(reg, key_entry(future_key.public, "node", country="KHM",
-                                      now=NOW + dt.timedelta(days=30)), now=NOW)
+    windowed = add_key(
+        reg,
+        key_entry(future_key.public, "node", country="KHM", now=NOW + dt.timedelta(days=30)),
+        now=NOW,
+    )
     old_key = seeded("old")
-    expired_key = add_key(reg, key_entry(old_key.public, "node", country="KHM",
-                                         now=NOW - dt.timedelta(days=90),
-                                         valid_until=NOW - dt.timedelta(days=1)), now=NOW)
+    expired_key = add_key(
+        reg,
+        key_entry(
+            old_key.public,
+            "node",
+            country="KHM",
+            now=NOW - dt.timedelta(days=90),
+            valid_until=NOW - dt.timedelta(days=1),
+        ),
+        now=NOW,
+    )
     payload = s.canonical_bytes()
     obj = json.loads(payload)
-    yield "payload_bit_flip", mutate(good, lambda e: e.update(payload=flip_b64(e["payload"], 40))), reg, "bad_signature"
-    yield "payload_last_byte_flip", mutate(good, lambda e: e.update(payload=flip_b64(e["payload"], -1))), reg, "bad_signature"
-    yield "signature_bit_flip", mutate(good, lambda e: e["signatures"][0].update(sig=flip_b64(e["signatures"][0]["sig"], 3))), reg, "bad_signature"
-    yield "signature_truncated", mutate(good, lambda e: e["signatures"][0].update(sig=e["signatures"][0]["sig"][:40])), reg, "bad_signature"
-    yield "payload_type_changed", mutate(good, lambda e: e.update(payloadType=REGISTRY_TYPE)), reg, "payload_type_mismatch"
-    yield "payload_type_case", mutate(good, lambda e: e.update(payloadType=SUMMARY_TYPE.upper())), reg, "payload_type_mismatch"
+    yield (
+        "payload_bit_flip",
+        mutate(good, lambda e: e.update(payload=flip_b64(e["payload"], 40))),
+        reg,
+        "bad_signature",
+    )
+    yield (
+        "payload_last_byte_flip",
+        mutate(good, lambda e: e.update(payload=flip_b64(e["payload"], -1))),
+        reg,
+        "bad_signature",
+    )
+    yield (
+        "signature_bit_flip",
+        mutate(
+            good, lambda e: e["signatures"][0].update(sig=flip_b64(e["signatures"][0]["sig"], 3))
+        ),
+        reg,
+        "bad_signature",
+    )
+    yield (
+        "signature_truncated",
+        mutate(good, lambda e: e["signatures"][0].update(sig=e["signatures"][0]["sig"][:40])),
+        reg,
+        "bad_signature",
+    )
+    yield (
+        "payload_type_changed",
+        mutate(good, lambda e: e.update(payloadType=REGISTRY_TYPE)),
+        reg,
+        "payload_type_mismatch",
+    )
+    yield (
+        "payload_type_case",
+        mutate(good, lambda e: e.update(payloadType=SUMMARY_TYPE.upper())),
+        reg,
+        "payload_type_mismatch",
+    )
     # keyid is only a hint (DSSE): a swapped hint on a genuine signature still verifies,
     # and a genuine hint on another country's signature is still the other country's.
-    yield "keyid_swapped_genuine_signature", mutate(good, lambda e: e["signatures"][0].update(keyid=lao.keyid)), reg, "ok"
-    yield "keyid_claims_khm_signed_by_lao", mutate(envelope(payload, lao), lambda e: e["signatures"][0].update(keyid=khm.keyid)), reg, "wrong_country"
+    yield (
+        "keyid_swapped_genuine_signature",
+        mutate(good, lambda e: e["signatures"][0].update(keyid=lao.keyid)),
+        reg,
+        "ok",
+    )
+    yield (
+        "keyid_claims_khm_signed_by_lao",
+        mutate(envelope(payload, lao), lambda e: e["signatures"][0].update(keyid=khm.keyid)),
+        reg,
+        "wrong_country",
+    )
     yield "signed_by_other_country", envelope(payload, lao), reg, "wrong_country"
     yield "signed_by_unknown_key", envelope(payload, seeded("stranger")), reg, "unknown_key"
     yield "signed_by_coordinator", envelope(payload, trust.coordinator), reg, "wrong_role"
@@ -103,22 +156,72 @@ def cases(trust: Trust, s: Summary):  # noqa: PLR0915 - a catalogue
     yield "registry_expired", good, expired_reg, "registry_expired"
     yield "oversized", good, tiny, "too_large"
     yield "k_below_policy", good, strict, "policy_violation"
-    yield "no_signatures", mutate(good, lambda e: e.update(signatures=[])), reg, "malformed_envelope"
+    yield (
+        "no_signatures",
+        mutate(good, lambda e: e.update(signatures=[])),
+        reg,
+        "malformed_envelope",
+    )
     yield "not_json", b"this is not json", reg, "malformed_envelope"
     yield "truncated_envelope", good[: len(good) // 2], reg, "malformed_envelope"
     yield "non_utf8", b"\xff\xfe" + good, reg, "malformed_envelope"
     yield "deeply_nested", b"[" * 200 + b"]" * 200, reg, "malformed_envelope"
     yield "envelope_is_array", b"[]", reg, "malformed_envelope"
-    yield "payload_not_base64", mutate(good, lambda e: e.update(payload="***")), reg, "malformed_envelope"
+    yield (
+        "payload_not_base64",
+        mutate(good, lambda e: e.update(payload="***")),
+        reg,
+        "malformed_envelope",
+    )
     yield "duplicate_key_in_envelope", good[:-1] + b',"payloadType":"x"}', reg, "duplicate_key"
     dup = payload[:-1] + b',"country":"LAO"}'
     yield "duplicate_key_in_payload", envelope(dup, khm), reg, "duplicate_key"
-    yield "non_canonical_payload", envelope(json.dumps(obj, indent=1).encode(), khm), reg, "non_canonical_payload"
-    yield "float_count", envelope(canonical_bytes({**obj, "quality": {**obj["quality"], "records_read": 1.5}}), khm), reg, "malformed_payload"
-    yield "nan_in_payload", envelope(payload.replace(b'"revision":1', b'"revision":NaN'), khm), reg, "malformed_payload"
-    yield "published_small_cell", envelope(canonical_bytes({**obj, "tables": [{**obj["tables"][0], "values": [3] * len(obj["tables"][0]["values"])}]}), khm), reg, "malformed_payload"
-    yield "unknown_field", envelope(canonical_bytes({**obj, "extra": 1}), khm), reg, "malformed_payload"
-    yield "valid_but_registry_rotated_out", good, revoke_key(reg, khm.keyid, reason="rotated", now=later - dt.timedelta(hours=1)), None
+    yield (
+        "non_canonical_payload",
+        envelope(json.dumps(obj, indent=1).encode(), khm),
+        reg,
+        "non_canonical_payload",
+    )
+    yield (
+        "float_count",
+        envelope(canonical_bytes({**obj, "quality": {**obj["quality"], "records_read": 1.5}}), khm),
+        reg,
+        "malformed_payload",
+    )
+    yield (
+        "nan_in_payload",
+        envelope(payload.replace(b'"revision":1', b'"revision":NaN'), khm),
+        reg,
+        "malformed_payload",
+    )
+    yield (
+        "published_small_cell",
+        envelope(
+            canonical_bytes(
+                {
+                    **obj,
+                    "tables": [
+                        {**obj["tables"][0], "values": [3] * len(obj["tables"][0]["values"])}
+                    ],
+                }
+            ),
+            khm,
+        ),
+        reg,
+        "malformed_payload",
+    )
+    yield (
+        "unknown_field",
+        envelope(canonical_bytes({**obj, "extra": 1}), khm),
+        reg,
+        "malformed_payload",
+    )
+    yield (
+        "valid_but_registry_rotated_out",
+        good,
+        revoke_key(reg, khm.keyid, reason="rotated", now=later - dt.timedelta(hours=1)),
+        None,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +278,7 @@ def test_any_single_byte_change_is_rejected(trust: Trust, summary: Summary, data
     good = envelope(summary.canonical_bytes(), trust.nodes["KHM"])
     i = data.draw(st.integers(0, len(good) - 1))
     b = data.draw(st.integers(0, 255).filter(lambda x: x != good[i]))
-    changed = good[:i] + bytes([b]) + good[i + 1:]
+    changed = good[:i] + bytes([b]) + good[i + 1 :]
     result = verification_result(changed, trust.registry, now=NOW)
     # A change is either rejected, or falls where DSSE ignores it (the keyid hint, JSON
     # whitespace); never does a different payload verify.
@@ -219,8 +322,9 @@ def test_registry_rotation_needs_old_and_new_roots(trust: Trust) -> None:
 
 
 def test_registry_rollback_is_refused(trust: Trust) -> None:
-    v2 = add_key(trust.registry, key_entry(seeded("x").public, "node", country="LAO", now=NOW),
-                 now=NOW)
+    v2 = add_key(
+        trust.registry, key_entry(seeded("x").public, "node", country="LAO", now=NOW), now=NOW
+    )
     with pytest.raises(RegistryError) as info:
         verify_registry(trust.registry_bytes, now=NOW, previous=v2)
     assert info.value.reasons == ("registry_rollback",)
