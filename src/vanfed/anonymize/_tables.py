@@ -227,13 +227,20 @@ def published_cubes(
     return tuple(cubes)
 
 
+def published_system(
+    tables: Sequence[PublishedTable], codebook: Codebook, country: str
+) -> tuple[LinkedSystem, np.ndarray]:
+    """The joint system of a publication and its values (suppressed = -1)."""
+    cubes = published_cubes(tables, codebook, country)
+    system = build_system(cubes)
+    return system, system.gather(cubes)
+
+
 def reaudit(
     tables: Sequence[PublishedTable], codebook: Codebook, country: str, *, k: int, s: int
 ) -> tuple[LinkedSystem, np.ndarray, AuditResult]:
     """The interval attack on a publication, from the published numbers only."""
-    cubes = published_cubes(tables, codebook, country)
-    system = build_system(cubes)
-    values = system.gather(cubes)
+    system, values = published_system(tables, codebook, country)
     return system, values, judge(system, values, values < 0, k=k, s=s)
 
 
@@ -241,8 +248,6 @@ def intervals(
     tables: Sequence[PublishedTable], codebook: Codebook, country: str
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per table, the attacker's [lo, hi] for every cell (published: lo = hi = value)."""
-    cubes = published_cubes(tables, codebook, country)
-    system = build_system(cubes)
-    values = system.gather(cubes)
+    system, values = published_system(tables, codebook, country)
     lo, hi = interval_attack(system, values, values < 0)
     return [(lo[ids], hi[ids]) for ids in system.cell_var]
