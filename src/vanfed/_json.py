@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,6 @@ _STEP = np.zeros(256, np.int8)
 _STEP[[ord("["), ord("{")]] = 1
 _STEP[[ord("]"), ord("}")]] = -1
 _QUOTE = ord('"')
-_BIG_INT = re.compile(r"\d{16}")
 
 
 def _depth(text: str) -> int:
@@ -77,17 +75,23 @@ def _depth(text: str) -> int:
 class _Flags:
     """Set while parsing: whether the fast canonical form may differ from RFC 8785."""
 
-    def __init__(self) -> None:
+    def __init__(self, text: str = "") -> None:
         self.slow = False
+        self.check_keys = not text.isascii()  # an ASCII document has ASCII keys
 
     def pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        if not self.slow and not all(k.isascii() for k, _ in pairs):
+        if self.check_keys and not self.slow and not all(k.isascii() for k, _ in pairs):
             self.slow = True  # JCS sorts keys by UTF-16 code units, Python by code points
         return _no_duplicates(pairs)
 
     def number(self, text: str) -> float:
         self.slow = True  # floats have an ECMAScript form of their own
         return float(text)
+
+    def integer(self, text: str) -> int:
+        if len(text) > 15:  # may lie beyond 2**53, where RFC 8785 reads a double
+            self.slow = True
+        return int(text)
 
 
 def _decode(data: bytes | str, subject: str, max_bytes: int | None) -> str:
@@ -144,10 +148,10 @@ def loads_canonical(data: bytes, *, subject: str = "JSON") -> tuple[Any, bool]:
     C-fast; otherwise the reference implementation decides (and refuses what it cannot
     represent).
     """
-    flags = _Flags()
     text = _decode(data, subject, None)
+    flags = _Flags(text)
     obj = _parse(text, subject, flags)
-    if flags.slow or _BIG_INT.search(text):  # 16+ digits: maybe beyond 2**53
+    if flags.slow:
         # RFC 8785 reads every number as an IEEE double, large integers included
         doubles = json.loads(text, parse_int=lambda t: int(t) if len(t) < 16 else float(t))
         try:
