@@ -4,11 +4,10 @@ The three roles are thin compositions of the packages: :class:`Node` (national I
 :class:`Coordinator` (ARMAC) and :func:`audit` (auditors).
 """
 
-__version__ = "0.1.0"
-
 from vanfed._audit import AuditVerdict, audit
 from vanfed._coordinator import Coordinator, RegionalOutput
 from vanfed._node import Node
+from vanfed._version import __version__
 from vanfed.errors import VanfedError
 
 __all__ = [

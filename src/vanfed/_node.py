@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from random import Random
 
-from vanfed import __version__
+from vanfed._version import __version__
 from vanfed.anonymize import DEFAULT_TABLES, TableSpec, protect
 from vanfed.ingest import CodedRecords, ingest
 from vanfed.schema import SUMMARY_TYPE, Codebook, CodebookRef, Mapping, Summary, load_codebook
