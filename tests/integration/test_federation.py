@@ -17,7 +17,7 @@ from tests.conftest import NOW, Trust
 
 from vanfed import Coordinator, Node, audit
 from vanfed.aggregate import merge, select_inputs
-from vanfed.anonymize import build_system, interval_attack, published_cubes
+from vanfed.anonymize import interval_attack
 from vanfed.schema import load_codebook, load_mapping
 from vanfed.signing import revoke_key, sign_envelope
 from vanfed.synthetic import PROFILES, write_export
@@ -86,24 +86,73 @@ def test_exact_cells_are_true_sums_and_intervals_contain_them(fed) -> None:
     assert checked > 500 and exact > checked // 3
 
 
-def test_report_discloses_nothing_beyond_the_national_publications(fed) -> None:
-    # Attack each country's publication with the regional cells added as extra facts: the
-    # regional exact cells are sums of published cells only, so no interval narrows.
+def test_report_discloses_nothing_beyond_the_national_publications(fed, trust: Trust) -> None:
+    # The interval attack on the *combined* publication: every country's published tables in
+    # one block-diagonal system, plus one row per exact regional cell (Σ countries = value).
+    # No suppressed national cell may come out narrower than from its own country alone.
+    import scipy.sparse as sp
+
+    from vanfed.anonymize import LinkedSystem
+    from vanfed.anonymize._tables import published_system
+
     _, inbox, out, _ = fed
     cb = load_codebook()
-    chosen, _ = select_inputs(inbox, Trust().registry, period="2024", now=NOW)
-    for sel in chosen:
-        cubes = published_cubes(sel.summary.tables, cb, sel.summary.country)
-        system = build_system(cubes)
-        values = system.gather(cubes)
-        lo, hi = interval_attack(system, values, values < 0)
-        for table in out.report.tables:
-            for i, v in enumerate(table.values):
-                if v is None:
-                    continue
-                # an exact regional cell never stands on a suppressed national cell
-                assert table.lo[i] == table.hi[i] == v
-        assert np.all(hi[values < 0] - lo[values < 0] >= 0)
+    chosen, _ = select_inputs(inbox, trust.registry, period="2024", now=NOW)
+    systems, values, offsets, alone = [], [], [], []
+    offset = 0
+    for sel in sorted(chosen, key=lambda s: s.summary.country):
+        system, vals = published_system(sel.summary.tables, cb, sel.summary.country)
+        alone.append(interval_attack(system, vals, vals < 0))
+        systems.append(system)
+        values.append(vals)
+        offsets.append(offset)
+        offset += system.size
+    rows = []
+    for table in out.report.tables:
+        countries = table.axes[0].codes[:-1]
+        rest = [a.codes for a in table.axes[1:]]
+        n_rest = int(np.prod([len(r) for r in rest]))
+        for j in range(n_rest):
+            region = len(countries) * n_rest + j
+            if table.values[region] is None:
+                continue
+            row = np.zeros(offset)
+            for country in countries:
+                k = [
+                    s.summary.country for s in sorted(chosen, key=lambda s: s.summary.country)
+                ].index(country)
+                sel = sorted(chosen, key=lambda s: s.summary.country)[k]
+                t_index = [t.name for t in sel.summary.tables].index(table.name)
+                national = sel.summary.tables[t_index]
+                ids = systems[k].cell_var[t_index]
+                # national-only axes (admin1) sit at _T in the regional table
+                index = tuple(
+                    len(a.codes) - 1 if a.dim == "admin1" else slice(None) for a in national.axes
+                )
+                row[offsets[k] + ids[index].ravel()[j]] += 1.0
+            rows.append((row, table.values[region]))
+    extra = sp.csr_matrix(np.array([r for r, _ in rows]))
+    # rows "Σ x - value·t = 0" with t a published helper variable fixed at 1
+    helper = sp.csr_matrix(-np.array([[v] for _, v in rows], float))
+    blocks = sp.block_diag([s.matrix for s in systems], format="csr")
+    matrix = sp.vstack(
+        [sp.hstack([blocks, sp.csr_matrix((blocks.shape[0], 1))]), sp.hstack([extra, helper])]
+    ).tocsr()
+    combined = LinkedSystem(
+        keys=tuple(("x",) for _ in range(offset + 1)),
+        cell_var=(),
+        matrix=matrix,
+        key_codes=np.zeros((offset + 1, 1), np.int32),
+        ancestors={},
+    )
+    all_values = np.concatenate([*values, [1]])
+    lo, hi = interval_attack(combined, all_values, all_values < 0)
+    assert len(rows) > 50
+    for k, (a_lo, a_hi) in enumerate(alone):
+        part = slice(offsets[k], offsets[k] + systems[k].size)
+        hidden = values[k] < 0
+        np.testing.assert_allclose(lo[part][hidden], a_lo[hidden], atol=1e-6)
+        np.testing.assert_allclose(hi[part][hidden], a_hi[hidden], atol=1e-6)
 
 
 def test_audit_passes_then_fails_for_each_kind_of_tampering(

@@ -225,16 +225,25 @@ def test_parquet_and_jsonl_match_csv(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [[str(i), f"2024-02-{1 + i % 28:02d}", str(i % 70), ["Female", "Male"][i % 2],
-             ["killed", "injured", ""][i % 3]] for i in range(120)]
+    rows = [
+        [
+            str(i),
+            f"2024-02-{1 + i % 28:02d}",
+            str(i % 70),
+            ["Female", "Male"][i % 2],
+            ["killed", "injured", ""][i % 3],
+        ]
+        for i in range(120)
+    ]
     header = ("id", "date", "age", "sex", "outcome")
     src = write_csv(tmp_path / "d.csv", rows)
     cols = list(zip(*rows, strict=True))
     table = pa.table({h: pa.array(c) for h, c in zip(header, cols, strict=True)})
     table = table.set_column(2, "age", pa.array([int(v) for v in cols[2]]))  # typed column
     pq.write_table(table, tmp_path / "d.parquet")
-    (tmp_path / "d.jsonl").write_text("".join(
-        json.dumps(dict(zip(header, r, strict=True))) + "\n" for r in rows))
+    (tmp_path / "d.jsonl").write_text(
+        "".join(json.dumps(dict(zip(header, r, strict=True))) + "\n" for r in rows)
+    )
     a = ingest(src, MAPPING, country="KHM", today=TODAY)
     for other in ("d.parquet", "d.jsonl"):
         b = ingest(tmp_path / other, MAPPING, country="KHM", today=TODAY)
