@@ -274,7 +274,7 @@ def _code_chunk(
     keep = reason == 0
     for name, arr in out.items():
         acc.add(name, arr[keep])
-    acc.add("_row", chunk.rows[keep].astype(np.int64))
+    acc.add("_row", chunk.rows[keep].astype(np.int32))
 
 
 def _categorical_lut(
@@ -397,7 +397,7 @@ def _finish(
     sink: _Rejects,
     counts: dict[str, int],
 ) -> dict[str, np.ndarray]:
-    rows = acc.take("_row", np.int64)
+    rows = acc.take("_row", np.int32)
     keep = np.ones(rows.shape[0], bool)
     if "record_id" in mapping.fields:
         hashes = acc.take("_id_hash", np.uint64)
@@ -416,6 +416,7 @@ def _finish(
                 sink.write(row, column, f"(same id as row {first})", "duplicate_record_id")
             keep[order[repeat]] = False
             counts["duplicate_record_id"] = counts.get("duplicate_record_id", 0) + repeat.size
+        del hashes, order, sorted_h  # free the sort buffers before the fields are joined
     fields: dict[str, np.ndarray] = {}
     for name, dtype in [
         ("year", np.int16),
