@@ -122,17 +122,17 @@ def _bound_component(poly: Polytope, n: int, want: np.ndarray, width: float | No
             return False
         return bool(seen_hi[j] - seen_lo[j] >= width - TOL)
 
-    for j in np.flatnonzero(want):
+    for j in map(int, np.flatnonzero(want)):
         if proven(j):
             continue
-        top = solve(int(j), -1.0)
+        top = solve(j, -1.0)
         exact_hi[j] = True
         hi[j] = math.inf if top is None else -top
         if top is None and width is not None:
             seen_hi[j] = math.inf
         if proven(j):
             continue
-        low = solve(int(j), 1.0)
+        low = solve(j, 1.0)
         exact_lo[j] = True
         lo[j] = 0.0 if low is None else low
     done = want & ~(exact_lo & exact_hi)
