@@ -92,7 +92,6 @@ def run_demo(
                 "read": q.records_read,
                 "accepted": q.records_accepted,
                 "rejected": q.records_rejected,
-                "in_period": _total(summary),
                 "published": summary.protection.audit.published_cells,
                 "suppressed": summary.protection.audit.suppressed_cells,
             }
@@ -104,12 +103,3 @@ def run_demo(
         root / "regional" / "regional.dsse.json", inputs=root / "inbox", registry=registry, now=now
     )
     return result
-
-
-def _total(summary: object) -> int:
-    from vanfed.schema import Summary
-
-    assert isinstance(summary, Summary)
-    t = summary.tables[0]
-    last = t.values[-1]
-    return -1 if last is None else last

@@ -9,8 +9,9 @@ The perturbation is the solution of a small LP that charges ~1 per newly suppres
 (plus a little per unit of value, so small cells are preferred) and almost nothing for cells
 already suppressed, so protections share their secondaries. This is the classic LP heuristic
 for cell suppression (Kelly, Golden & Assad; Fischetti & Salazar's network model), on the
-joint system of all linked tables. The LP is first tried on the cells within two coordinates
-of the target, which is where 2-D protection cycles live, and widened if that is infeasible.
+joint system of all linked tables. The LP is first solved on the cells within one
+coordinate of the target (not counting totals), where 2-D protection cycles live, and widened
+to two or three coordinates when that is infeasible or loses more.
 The interval attack then checks the result, and any cell still exposed gets another round.
 """
 

@@ -89,7 +89,6 @@ class _Rejects:
         if self.writer:
             self.writer.writerow(self.HEADER)
         self.source = source
-        self.first_reason: dict[str, int] = {}
 
     def write(self, row: int, column: str, value: str, reason: str) -> None:
         if self.writer:

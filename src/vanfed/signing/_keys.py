@@ -1,4 +1,4 @@
-"""Ed25519 signing keys and X25519 encryption keys, encrypted at rest.
+"""Ed25519 signing keys, encrypted at rest.
 
 Private keys are PKCS#8 PEM encrypted with the best available scheme under a passphrase
 (from ``VANFED_PASSPHRASE`` or a prompt), written atomically with mode 0600. A key's id is
@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from vanfed._json import atomic_write, read_limited
 from vanfed.errors import InputError
@@ -172,11 +172,3 @@ def load_public(path: str | Path) -> PublicKey:
     if not isinstance(key, ed25519.Ed25519PublicKey):
         raise InputError(f"{p}: not an Ed25519 public key")
     return PublicKey(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
-
-
-def generate_x25519() -> tuple[x25519.X25519PrivateKey, bytes]:
-    """An X25519 key for HPKE sealing to the coordinator, and its raw public bytes."""
-    k = x25519.X25519PrivateKey.generate()
-    return k, k.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
