@@ -7,6 +7,7 @@ Work is vectorised over the *distinct* values of each column in a chunk.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import os
@@ -70,6 +71,7 @@ class _Field:
 @dataclass
 class _Accumulator:
     parts: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    rows: _RowIndex = field(default_factory=lambda: _RowIndex())  # noqa: PLW0108 (defined below)
 
     def add(self, name: str, arr: np.ndarray) -> None:
         self.parts.setdefault(name, []).append(arr)
@@ -77,6 +79,27 @@ class _Accumulator:
     def take(self, name: str, dtype: type) -> np.ndarray:
         parts = self.parts.pop(name, [])
         return np.concatenate(parts) if parts else np.empty(0, dtype)
+
+
+class _RowIndex:
+    """Accepted record position -> row number, kept per chunk: just the first row when the
+    chunk's accepted rows are contiguous (the usual case), the row numbers otherwise."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.parts: list[int | np.ndarray] = []
+        self.size = 0
+
+    def add(self, rows: np.ndarray) -> None:
+        self.starts.append(self.size)
+        contiguous = rows.size == 0 or int(rows[-1]) - int(rows[0]) == rows.size - 1
+        self.parts.append(int(rows[0]) if contiguous and rows.size else rows.astype(np.int32))
+        self.size += int(rows.size)
+
+    def row(self, position: int) -> int:
+        i = bisect.bisect_right(self.starts, position) - 1
+        part, offset = self.parts[i], position - self.starts[i]
+        return part + offset if isinstance(part, int) else int(part[offset])
 
 
 class _Rejects:
@@ -167,6 +190,7 @@ def ingest(
                 progress(read)
         if chunk_no == 0:
             raise InputError(f"{source}: no rows")
+        pa.default_memory_pool().release_unused()  # reader buffers, before the final joins
         fields = _finish(acc, plan, mapping, sink, counts)
     n = int(fields["year"].shape[0])
     dup = counts.get("duplicate_record_id", 0)
@@ -273,7 +297,7 @@ def _code_chunk(
     keep = reason == 0
     for name, arr in out.items():
         acc.add(name, arr[keep])
-    acc.add("_row", chunk.rows[keep].astype(np.int32))
+    acc.rows.add(chunk.rows[keep])
 
 
 def _categorical_lut(
@@ -389,33 +413,27 @@ def _hash_strings(arr: pa.Array) -> np.ndarray:
     return h
 
 
-def _finish(
-    acc: _Accumulator,
-    plan: dict[str, CodeTable],
-    mapping: Mapping,
-    sink: _Rejects,
-    counts: dict[str, int],
-) -> dict[str, np.ndarray]:
-    rows = acc.take("_row", np.int32)
-    keep = np.ones(rows.shape[0], bool)
+def _finish(acc: _Accumulator, plan: dict[str, CodeTable], mapping: Mapping, sink: _Rejects,
+            counts: dict[str, int]) -> dict[str, np.ndarray]:
+    keep = np.ones(acc.rows.size, bool)
     if "record_id" in mapping.fields:
         hashes = acc.take("_id_hash", np.uint64)
-        order = np.argsort(hashes, kind="stable")
-        sorted_h = hashes[order]
-        repeat = np.flatnonzero(sorted_h[1:] == sorted_h[:-1]) + 1
-        if repeat.size:
-            # the first row of each run of equal ids, for the message
-            run_start = np.maximum.accumulate(
-                np.where(np.r_[True, sorted_h[1:] != sorted_h[:-1]], np.arange(len(order)), 0)
-            )
+        ordered = np.sort(hashes)  # a plain sort: no index array for ten million rows
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        del ordered
+        if repeated.size:
             column = mapping.fields["record_id"].column or ""
-            for pos in repeat:
-                row = int(rows[order[pos]])
-                first = int(rows[order[run_start[pos]]])
-                sink.write(row, column, f"(same id as row {first})", "duplicate_record_id")
-            keep[order[repeat]] = False
-            counts["duplicate_record_id"] = counts.get("duplicate_record_id", 0) + repeat.size
-        del hashes, order, sorted_h  # free the sort buffers before the fields are joined
+            first: dict[int, int] = {}
+            for pos in map(int, np.flatnonzero(np.isin(hashes, repeated))):
+                h = int(hashes[pos])
+                if h not in first:
+                    first[h] = pos
+                    continue
+                sink.write(acc.rows.row(pos), column,
+                           f"(same id as row {acc.rows.row(first[h])})", "duplicate_record_id")
+                keep[pos] = False
+                counts["duplicate_record_id"] = counts.get("duplicate_record_id", 0) + 1
+        del hashes
     fields: dict[str, np.ndarray] = {}
     for name, dtype in [
         ("year", np.int16),
