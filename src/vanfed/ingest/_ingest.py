@@ -323,20 +323,39 @@ def _categorical_lut(
 def _date_lut(values: list[str], fmt: str, today: dt.date) -> tuple[np.ndarray, np.ndarray]:
     days = np.zeros(len(values), np.int32)
     why = np.zeros(len(values), np.int8)
+    fast = _arrow_dates(values, fmt)
     for i, raw in enumerate(values):
+        if fast is not None and fast[i] >= 0:
+            days[i] = fast[i]
+            continue
         if not raw.strip():
             why[i] = REASON_IDS["missing_value"]
             continue
         parsed = parse_date(raw, fmt)
         if isinstance(parsed, str):
             why[i] = REASON_IDS[parsed]
-        elif parsed > today:
-            why[i] = REASON_IDS["future_date"]
-        elif parsed < MIN_DATE:
-            why[i] = REASON_IDS["date_out_of_range"]
         else:
             days[i] = parsed.toordinal() - _EPOCH
+    ok = why == 0
+    why[ok & (days > today.toordinal() - _EPOCH)] = REASON_IDS["future_date"]
+    why[ok & (days < MIN_DATE.toordinal() - _EPOCH)] = REASON_IDS["date_out_of_range"]
     return days, why
+
+
+def _arrow_dates(values: list[str], fmt: str) -> np.ndarray | None:
+    """Days since 1970 for values Arrow's strptime parses (-1 elsewhere), or None."""
+    if fmt in ("auto", "excel") or len(values) < 64:
+        return None
+    arr = pa.array(values, pa.string())
+    if fmt == "iso":
+        arr, fmt = pc.utf8_slice_codeunits(arr, 0, 10), "%Y-%m-%d"
+    try:
+        stamps = pc.strptime(arr, format=fmt, unit="s", error_is_null=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    secs = stamps.cast(pa.int64()).fill_null(-(2**62)).to_numpy(zero_copy_only=False)
+    out = np.floor_divide(secs, 86_400)
+    return np.where(secs > -(2**62), out, -1).astype(np.int64)
 
 
 def _ages(
