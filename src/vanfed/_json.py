@@ -104,7 +104,8 @@ def _decode(data: bytes | str, subject: str, max_bytes: int | None) -> str:
             raise InputError(f"{subject}: not UTF-8 (byte {exc.start})") from exc
     else:
         text = data
-    if _depth(text) > MAX_DEPTH:
+    # Cheap gate first: fewer brackets than the limit cannot nest deeper than it.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
         raise InputError(f"{subject}: nested deeper than {MAX_DEPTH} levels")
     return text
 
