@@ -19,16 +19,14 @@ from vanfed._coordinator import ARTIFACTS, build_report
 from vanfed._json import read_limited
 from vanfed.aggregate import Selected, merge, select_inputs
 from vanfed.anonymize import reaudit
-from vanfed.errors import InputError
 from vanfed.schema import (
     REPORT_TYPE,
     Codebook,
     RegionalReport,
-    Summary,
     TrustRegistry,
     load_codebook,
 )
-from vanfed.signing import Reason, VerificationResult, envelope_digest, verification_result
+from vanfed.signing import Reason, verification_result
 
 __all__ = ["AuditVerdict", "audit"]
 
@@ -77,45 +75,41 @@ def audit(
     report: RegionalReport = res.payload
     reasons: list[Reason] = []
     checked = [f"report signature by coordinator key {res.signer}"]
-    by_digest = _index(Path(inputs), registry)
+    # One pass over the inbox verifies every envelope; the report's inputs must be exactly
+    # the current valid ones (nothing missing, invalid, superseded or left out).
+    current, skipped = select_inputs(inputs, registry, period=report.period, now=now)
+    valid = {sel.digest: sel for sel in current}
+    unused = {s.envelope_sha256: s for s in skipped if s.envelope_sha256}
     chosen: list[Selected] = []
     for ref in report.inputs:
-        item = by_digest.get(ref.envelope_sha256)
-        if item is None:
-            reasons.append(
-                Reason(
-                    "missing_input",
-                    f"{ref.country} envelope {ref.envelope_sha256} is not in {inputs}",
+        sel = valid.get(ref.envelope_sha256)
+        if sel is None:
+            skip = unused.get(ref.envelope_sha256)
+            if skip is None:
+                reasons.append(
+                    Reason(
+                        "missing_input",
+                        f"{ref.country} envelope {ref.envelope_sha256} is not in {inputs}",
+                    )
                 )
-            )
-            continue
-        name, blob = item
-        vr: VerificationResult[Summary] = verification_result(blob, registry, now=now)
-        if not vr.ok or vr.payload is None:
-            reasons.append(
-                Reason(
-                    "input_invalid",
-                    f"{name}: " + "; ".join(f"{r.code}: {r.message}" for r in vr.reasons),
+            else:
+                reasons.append(
+                    Reason("input_invalid", f"{skip.file}: {skip.reason}: {skip.message}")
                 )
-            )
             continue
-        chosen.append(Selected(vr.payload, ref.envelope_sha256, name))
+        chosen.append(sel)
+        summary = sel.summary
         _, _, verdict = reaudit(
-            vr.payload.tables,
-            cb,
-            vr.payload.country,
-            k=vr.payload.protection.k,
-            s=vr.payload.protection.s,
+            summary.tables, cb, summary.country, k=summary.protection.k, s=summary.protection.s
         )
         if not verdict.passed:
             reasons.append(
                 Reason(
                     "protection_failed",
-                    f"{name}: {len(verdict.failing)} cells fail the interval attack",
+                    f"{sel.file}: {len(verdict.failing)} cells fail the interval attack",
                 )
             )
     checked.append(f"{len(chosen)} input envelopes verified and re-audited")
-    current, _skipped = select_inputs(inputs, registry, period=report.period, now=now)
     listed = {r.envelope_sha256 for r in report.inputs}
     for sel in current:
         if sel.digest not in listed:
@@ -147,20 +141,6 @@ def audit(
             checked.append("merge replayed byte for byte")
         reasons += _artifacts(path.parent, report, files)
     return AuditVerdict(report, reasons, checked)
-
-
-def _index(folder: Path, registry: TrustRegistry) -> dict[str, tuple[str, bytes]]:
-    if not folder.is_dir():
-        raise InputError(f"{folder}: inputs folder does not exist")
-    out: dict[str, tuple[str, bytes]] = {}
-    for p in sorted(folder.iterdir()):
-        if p.is_file():
-            try:
-                blob = read_limited(p, registry.policy.max_envelope_bytes)
-            except InputError:
-                continue
-            out.setdefault(envelope_digest(blob), (p.name, blob))
-    return out
 
 
 def _artifacts(folder: Path, report: RegionalReport, rendered: dict[str, bytes]) -> list[Reason]:

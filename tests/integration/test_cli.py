@@ -32,6 +32,17 @@ def vanfed(
     )
 
 
+def run_recipe(envelope: Path, public_key: Path) -> subprocess.CompletedProcess[str]:
+    """The README's auditor recipe: jq, base64, printf and openssl only."""
+    script = ROOT / "examples" / "verify-with-openssl.sh"
+    return subprocess.run(
+        ["bash", str(script), str(envelope), str(public_key)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -132,34 +143,14 @@ def test_node_workflow_keygen_summarize_sign_verify(tmp_path: Path) -> None:
     assert json.loads(bad.stdout)[0]["reasons"][0]["code"] == "unknown_key"
     # the auditor's recipe with standard tools only
     if shutil.which("openssl") and shutil.which("jq"):
-        recipe = subprocess.run(
-            [
-                "bash",
-                str(ROOT / "examples" / "verify-with-openssl.sh"),
-                str(tmp_path / "s.dsse.json"),
-                str(tmp_path / "node.pub"),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        recipe = run_recipe(tmp_path / "s.dsse.json", tmp_path / "node.pub")
         assert recipe.returncode == 0, recipe.stderr
         assert "Signature Verified Successfully" in recipe.stdout
         assert (tmp_path / "node.keyid").read_text().strip() in recipe.stdout
         tampered = json.loads((tmp_path / "s.dsse.json").read_text())
         tampered["payloadType"] = "application/x-other"
         (tmp_path / "t.json").write_text(json.dumps(tampered))
-        again = subprocess.run(
-            [
-                "bash",
-                str(ROOT / "examples" / "verify-with-openssl.sh"),
-                str(tmp_path / "t.json"),
-                str(tmp_path / "node.pub"),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        again = run_recipe(tmp_path / "t.json", tmp_path / "node.pub")
         assert again.returncode != 0
 
 

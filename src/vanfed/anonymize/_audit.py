@@ -53,9 +53,14 @@ def _components(a_s: sp.csr_matrix) -> tuple[int, np.ndarray]:
     return connected_components(adjacency, directed=False)
 
 
-def interval_attack(system: LinkedSystem, values: np.ndarray, suppressed: np.ndarray,
-                    targets: np.ndarray | None = None, *, width: float | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def interval_attack(
+    system: LinkedSystem,
+    values: np.ndarray,
+    suppressed: np.ndarray,
+    targets: np.ndarray | None = None,
+    *,
+    width: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Attacker's [lo, hi] for every suppressed variable (or only ``targets``).
 
     Args:
@@ -88,16 +93,18 @@ def interval_attack(system: LinkedSystem, values: np.ndarray, suppressed: np.nda
         if not want[members].any():
             continue
         rows = np.flatnonzero(a_s[:, members].getnnz(axis=1) > 0)
-        poly = Polytope(a_s[rows][:, members], rhs[rows], np.zeros(members.size),
-                        np.full(members.size, np.inf))
+        poly = Polytope(
+            a_s[rows][:, members], rhs[rows], np.zeros(members.size), np.full(members.size, np.inf)
+        )
         c_lo, c_hi = _bound_component(poly, members.size, want[members], width)
         lo[s_idx[members]] = c_lo
         hi[s_idx[members]] = c_hi
     return lo, hi
 
 
-def _bound_component(poly: Polytope, n: int, want: np.ndarray, width: float | None
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def _bound_component(
+    poly: Polytope, n: int, want: np.ndarray, width: float | None
+) -> tuple[np.ndarray, np.ndarray]:
     seen_lo = np.full(n, np.inf)
     seen_hi = np.full(n, -np.inf)
     exact_lo = np.zeros(n, bool)

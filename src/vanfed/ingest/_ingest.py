@@ -68,19 +68,6 @@ class _Field:
     lut: Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
 
 
-@dataclass
-class _Accumulator:
-    parts: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    rows: _RowIndex = field(default_factory=lambda: _RowIndex())  # noqa: PLW0108 (defined below)
-
-    def add(self, name: str, arr: np.ndarray) -> None:
-        self.parts.setdefault(name, []).append(arr)
-
-    def take(self, name: str, dtype: type) -> np.ndarray:
-        parts = self.parts.pop(name, [])
-        return np.concatenate(parts) if parts else np.empty(0, dtype)
-
-
 class _RowIndex:
     """Accepted record position -> row number, kept per chunk: just the first row when the
     chunk's accepted rows are contiguous (the usual case), the row numbers otherwise."""
@@ -100,6 +87,19 @@ class _RowIndex:
         i = bisect.bisect_right(self.starts, position) - 1
         part, offset = self.parts[i], position - self.starts[i]
         return part + offset if isinstance(part, int) else int(part[offset])
+
+
+@dataclass
+class _Accumulator:
+    parts: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    rows: _RowIndex = field(default_factory=_RowIndex)
+
+    def add(self, name: str, arr: np.ndarray) -> None:
+        self.parts.setdefault(name, []).append(arr)
+
+    def take(self, name: str, dtype: type) -> np.ndarray:
+        parts = self.parts.pop(name, [])
+        return np.concatenate(parts) if parts else np.empty(0, dtype)
 
 
 class _Rejects:
@@ -432,8 +432,13 @@ def _hash_strings(arr: pa.Array) -> np.ndarray:
     return h
 
 
-def _finish(acc: _Accumulator, plan: dict[str, CodeTable], mapping: Mapping, sink: _Rejects,
-            counts: dict[str, int]) -> dict[str, np.ndarray]:
+def _finish(
+    acc: _Accumulator,
+    plan: dict[str, CodeTable],
+    mapping: Mapping,
+    sink: _Rejects,
+    counts: dict[str, int],
+) -> dict[str, np.ndarray]:
     keep = np.ones(acc.rows.size, bool)
     if "record_id" in mapping.fields:
         hashes = acc.take("_id_hash", np.uint64)
@@ -448,8 +453,12 @@ def _finish(acc: _Accumulator, plan: dict[str, CodeTable], mapping: Mapping, sin
                 if h not in first:
                     first[h] = pos
                     continue
-                sink.write(acc.rows.row(pos), column,
-                           f"(same id as row {acc.rows.row(first[h])})", "duplicate_record_id")
+                sink.write(
+                    acc.rows.row(pos),
+                    column,
+                    f"(same id as row {acc.rows.row(first[h])})",
+                    "duplicate_record_id",
+                )
                 keep[pos] = False
                 counts["duplicate_record_id"] = counts.get("duplicate_record_id", 0) + 1
         del hashes
