@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import rfc8785
 
 from vanfed.errors import InputError, TooLargeError
@@ -55,21 +56,96 @@ _STEP = np.zeros(256, np.int8)
 _STEP[[ord("["), ord("{")]] = 1
 _STEP[[ord("]"), ord("}")]] = -1
 _QUOTE = ord('"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_BELOW_F0 = bytes(range(0xF0))  # lead bytes >= 0xF0 start characters beyond the BMP
+_DIGIT_ZERO = bytes(b"0"[0] if chr(b).isdigit() else b" "[0] for b in range(256))
 
 
-def _depth(text: str) -> int:
-    """Deepest bracket nesting outside strings (guards json's recursion before it starts).
+def _outside_strings(raw: bytes) -> bytes | None:
+    """The bytes of a JSON text outside its strings; ``None`` if it has escapes."""
+    if b"\\" in raw:
+        return None
+    return b"".join(raw.split(b'"')[::2])
 
-    Vectorised: drop escaped backslashes and quotes, then a quote count tells which bytes
-    are inside strings.
+
+def _too_deep(outside: bytes) -> bool:
+    """Whether brackets (outside strings) nest deeper than :data:`MAX_DEPTH`.
+
+    Each round deletes the innermost pairs, so a document nested d deep is empty after d.
     """
-    raw = text.encode("utf-8").replace(b"\\\\", b"").replace(b'\\"', b"")
+    kept = outside.translate(None, _NOT_BRACKET)
+    for _ in range(MAX_DEPTH):
+        if not kept:
+            return False
+        kept = kept.replace(b"[]", b"").replace(b"{}", b"")
+    return bool(kept)
+
+
+def _deep_text(text: str) -> bool:
+    """:func:`_too_deep` for any text; with escapes, drop escaped backslashes and quotes,
+    then a running quote count tells which bytes are inside strings (vectorised)."""
+    raw = text.encode("utf-8")
+    outside = _outside_strings(raw)
+    if outside is not None:
+        return _too_deep(outside)
+    raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
     arr = np.frombuffer(raw, np.uint8)
-    if arr.size == 0:
-        return 0
     steps = _STEP[arr]
     steps[(np.cumsum(arr == _QUOTE) & 1).astype(bool)] = 0
-    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+    return int(np.cumsum(steps, dtype=np.int64).max(initial=0)) > MAX_DEPTH
+
+
+def _count_keys(obj: Any) -> int:
+    """Members of every object in a parsed document (iterative: depth is not trusted)."""
+    n, stack = 0, [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            n += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return n
+
+
+def _fast_strict(data: bytes) -> Any:
+    """orjson's parse when it provably equals the strict one, else ``None``.
+
+    orjson refuses NaN, non-UTF-8 and bad syntax but keeps the last of duplicate keys; outside
+    strings every ``:`` separates one member, so a count of them equal to the members
+    parsed proves there were no duplicates.
+    """
+    outside = _outside_strings(data)
+    if outside is None or _too_deep(outside):
+        return None
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return obj if _count_keys(obj) == outside.count(b":") else None
+
+
+def _plainly_canonical(data: bytes) -> Any:
+    """The parsed document if ``data`` is provably RFC 8785 canonical the cheap way.
+
+    Holds when there are no escapes, floats, integers of 16+ digits or characters beyond
+    the BMP (where UTF-16 and code-point key order differ): then RFC 8785 is orjson's
+    compact, key-sorted output, so equality proves canonical form, and also rules out
+    duplicate keys (a repeated key shortens the output). ``None`` means "ask the slow way".
+    """
+    outside = _outside_strings(data)
+    if outside is None or data.translate(None, _BELOW_F0) or _too_deep(outside):
+        return None
+    literals = outside.replace(b"true", b"").replace(b"false", b"")
+    if b"." in literals or b"e" in literals or b"E" in literals:
+        return None
+    if b"0" * 16 in literals.translate(_DIGIT_ZERO):
+        return None
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return obj if orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) == data else None
 
 
 class _Flags:
@@ -105,7 +181,7 @@ def _decode(data: bytes | str, subject: str, max_bytes: int | None) -> str:
     else:
         text = data
     # Cheap gate first: fewer brackets than the limit cannot nest deeper than it.
-    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
+    if text.count("[") + text.count("{") > MAX_DEPTH and _deep_text(text):
         raise InputError(f"{subject}: nested deeper than {MAX_DEPTH} levels")
     return text
 
@@ -117,6 +193,7 @@ def _parse(text: str, subject: str, flags: _Flags) -> Any:
             object_pairs_hook=flags.pairs,
             parse_constant=_no_constant,
             parse_float=flags.number,
+            parse_int=flags.integer,
         )
     except _Reject as exc:
         cls = DuplicateKeyError if "duplicate key" in str(exc) else InputError
@@ -138,17 +215,24 @@ def loads_strict(data: bytes | str, *, subject: str = "JSON", max_bytes: int | N
         DuplicateKeyError: an object repeats a key.
         InputError: anything else that is not strict JSON.
     """
+    if isinstance(data, bytes) and (max_bytes is None or len(data) <= max_bytes):
+        fast = _fast_strict(data)
+        if fast is not None:
+            return fast
     return _parse(_decode(data, subject, max_bytes), subject, _Flags())
 
 
 def loads_canonical(data: bytes, *, subject: str = "JSON") -> tuple[Any, bool]:
     """Parse strictly and tell whether ``data`` is exactly its RFC 8785 form.
 
-    Without floats, non-ASCII keys or integers beyond 2**53, RFC 8785 output equals
-    ``json.dumps`` with sorted keys, compact separators and no ASCII escaping, which is
-    C-fast; otherwise the reference implementation decides (and refuses what it cannot
-    represent).
+    Plain documents (see :func:`_plainly_canonical`) are decided by orjson at C speed;
+    otherwise without floats, non-ASCII keys or integers beyond 2**53 RFC 8785 output
+    equals ``json.dumps`` with sorted keys and compact separators; otherwise the reference
+    implementation decides (and refuses what it cannot represent).
     """
+    fast = _plainly_canonical(data)
+    if fast is not None:
+        return fast, True
     text = _decode(data, subject, None)
     flags = _Flags(text)
     obj = _parse(text, subject, flags)
@@ -159,8 +243,11 @@ def loads_canonical(data: bytes, *, subject: str = "JSON") -> tuple[Any, bool]:
             return obj, canonical_bytes(doubles) == data
         except InputError:
             return obj, False
-    fast = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return obj, fast.encode("utf-8") == data
+    return obj, _fast_canonical(obj).encode("utf-8") == data
+
+
+def _fast_canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_bytes(obj: Any) -> bytes:

@@ -7,10 +7,9 @@ signed in a DSSE envelope of type :data:`SUMMARY_TYPE`.
 from __future__ import annotations
 
 import re
-from math import prod
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from vanfed.schema._base import Model
 from vanfed.schema._codebook import TOTAL
@@ -28,6 +27,7 @@ __all__ = [
 ]
 
 SUMMARY_TYPE = "application/vnd.vanfed.summary.v1+json"
+Count = Annotated[int, Field(strict=True, ge=0)]  # strict: true/false are not counts
 PERIOD_PATTERN = r"^(19|20)\d\d(-Q[1-4])?$"
 TIMESTAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
 
@@ -35,14 +35,7 @@ TIMESTAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
 class PublishedAxis(Model):
     dim: str
     level: str = "top"
-    codes: tuple[str, ...] = Field(min_length=2)
-
-    @field_validator("codes")
-    @classmethod
-    def _total_last(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if v[-1] != TOTAL or TOTAL in v[:-1] or len(set(v)) != len(v):
-            raise ValueError("codes must be unique with _T last")
-        return v
+    codes: tuple[str, ...] = Field(min_length=2)  # unique, _T last (checked by the table)
 
 
 class PublishedTable(Model):
@@ -53,15 +46,18 @@ class PublishedTable(Model):
     hxl: str = "#affected"
     filter: dict[str, str] = {}
     axes: tuple[PublishedAxis, ...] = Field(min_length=1)
-    values: tuple[int | None, ...]
+    values: tuple[Count | None, ...]
 
     @model_validator(mode="after")
     def _shape(self) -> PublishedTable:
-        cells = prod(len(a.codes) for a in self.axes)
+        cells = 1
+        for a in self.axes:
+            codes = a.codes
+            if codes[-1] != TOTAL or len(set(codes)) != len(codes):
+                raise ValueError(f"table {self.name}: {a.dim} codes must be unique with _T last")
+            cells *= len(codes)
         if len(self.values) != cells:
             raise ValueError(f"table {self.name}: {len(self.values)} values for {cells} cells")
-        if any(v is not None and (isinstance(v, bool) or v < 0) for v in self.values):
-            raise ValueError(f"table {self.name}: counts must be non-negative integers")
         return self
 
     @property
@@ -123,7 +119,8 @@ class Summary(Model):
             raise ValueError("revision 1 supersedes nothing; later revisions name their parent")
         k = self.protection.k
         for t in self.tables:
-            if any(v is not None and 0 < v < k for v in t.values):
+            counts = {v for v in set(t.values) if v}  # distinct non-zero counts: few
+            if counts and min(counts) < k:
                 raise ValueError(f"table {t.name}: a published count lies in (0, {k})")
         return self
 

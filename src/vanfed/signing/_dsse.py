@@ -32,10 +32,11 @@ def pae(payload_type: str, body: bytes) -> bytes:
 def _b64decode(text: Any, what: str) -> bytes:
     if not isinstance(text, str):
         raise VerificationError(f"envelope: {what} is not a string", ("malformed_envelope",))
+    padded = text + "=" * (-len(text) % 4) if len(text) % 4 else text
     try:
         if "-" in text or "_" in text:
-            return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+            return base64.urlsafe_b64decode(padded)
+        return binascii.a2b_base64(padded, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise VerificationError(f"envelope: {what} is not base64", ("malformed_envelope",)) from exc
 

@@ -11,6 +11,7 @@ import getpass
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -50,6 +51,12 @@ def keyid_of(raw_public: bytes) -> str:
     return hashlib.sha256(raw_public).hexdigest()
 
 
+@lru_cache(maxsize=1024)
+def _loaded(raw: bytes) -> ed25519.Ed25519PublicKey:
+    """Decoded public keys, kept: registries are small and verification is hot."""
+    return ed25519.Ed25519PublicKey.from_public_bytes(raw)
+
+
 @dataclass(frozen=True)
 class PublicKey:
     """An Ed25519 public key and its key id."""
@@ -62,7 +69,7 @@ class PublicKey:
 
     def verify(self, signature: bytes, data: bytes) -> bool:
         try:
-            ed25519.Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, data)
+            _loaded(self.raw).verify(signature, data)
         except (InvalidSignature, ValueError):
             return False
         return True

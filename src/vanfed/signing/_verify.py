@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -60,6 +61,7 @@ REASONS = (
 M = TypeVar("M", bound=BaseModel)
 
 
+@lru_cache(maxsize=16)  # one reference time per run, thousands of envelopes
 def timestamp(now: dt.datetime) -> str:
     return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
