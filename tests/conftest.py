@@ -10,7 +10,24 @@ from random import Random
 import pytest
 from hypothesis import settings
 
-from vanfed.signing import KeyPair, init_registry, key_entry, sign_registry, verify_registry
+from vanfed.schema import (
+    AuditRecord,
+    CodebookRef,
+    DataQuality,
+    Protection,
+    PublishedAxis,
+    PublishedTable,
+    Summary,
+    load_codebook,
+)
+from vanfed.signing import (
+    EncryptionKeyPair,
+    KeyPair,
+    init_registry,
+    key_entry,
+    sign_registry,
+    verify_registry,
+)
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
@@ -34,13 +51,22 @@ def seeded(label: str) -> KeyPair:
 
 
 class Trust:
-    """Keys and a registry for tests: 3 roots (threshold 2), a coordinator, five nodes."""
+    """Keys and a registry for tests: 3 roots (threshold 2), a coordinator with its log and
+    encryption keys, and nodes for the ten ASEAN member states."""
+
+    COUNTRIES = ("BRN", "IDN", "KHM", "LAO", "MMR", "MYS", "PHL", "SGP", "THA", "VNM")
 
     def __init__(self) -> None:
         self.roots = [seeded(f"root{i}") for i in range(3)]
         self.coordinator = seeded("coordinator")
-        self.nodes = {c: seeded(f"node-{c}") for c in ("KHM", "LAO", "MMR", "THA", "VNM")}
-        entries = [key_entry(self.coordinator.public, "coordinator", now=NOW)]
+        self.log = seeded("log")
+        self.encryption = EncryptionKeyPair.from_seed(Random("encryption").randbytes(32))
+        self.nodes = {c: seeded(f"node-{c}") for c in self.COUNTRIES}
+        entries = [
+            key_entry(self.coordinator.public, "coordinator", now=NOW),
+            key_entry(self.log.public, "log", now=NOW),
+            key_entry(self.encryption.public, "encryption", now=NOW),
+        ]
         entries += [key_entry(k.public, "node", now=NOW, country=c) for c, k in self.nodes.items()]
         self.registry = init_registry(
             [r.public for r in self.roots],
@@ -50,6 +76,36 @@ class Trust:
         )
         self.registry_bytes = sign_registry(self.registry, self.roots[:2])
         verify_registry(self.registry_bytes, now=NOW)
+
+
+def small_summary(
+    country: str, period: str, *, revision: int = 1, supersedes: str | None = None, seed: int = 0
+) -> Summary:
+    """A valid, tiny summary for transport tests (not produced by protection: the tables are
+    a fixed, safe pattern; verification does not rerun the audit)."""
+    cb = load_codebook()
+    rng = Random(f"{country}{period}{revision}{seed}")
+    a, b = rng.randint(5, 40), rng.randint(5, 40)
+    table = PublishedTable(
+        name="casualties_by_sex",
+        axes=(PublishedAxis(dim="sex", codes=("F", "M", "_T")),),
+        values=(a, b, a + b),
+    )
+    return Summary(
+        country=country,
+        period=period,
+        revision=revision,
+        supersedes=supersedes,
+        report_id=f"{rng.getrandbits(128):032x}",
+        created_at="2026-11-22T11:00:00Z",
+        codebook=CodebookRef(id=cb.id, version=cb.version, digest=cb.digest),
+        protection=Protection(
+            k=5, s=5, audit=AuditRecord(passed=True, published_cells=3, suppressed_cells=0)
+        ),
+        software="vanfed tests",
+        quality=DataQuality(records_read=a + b, records_accepted=a + b, records_rejected=0),
+        tables=(table,),
+    )
 
 
 @pytest.fixture(scope="session")

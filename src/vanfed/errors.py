@@ -10,7 +10,8 @@ one into a single line and an exit code, never a traceback::
     ├── ProtectionError            a table cannot be protected, or its audit failed (exit 1)
     ├── VerificationError          a signature, key or registry check failed (exit 1)
     │   ├── UntrustedKeyError      unknown, expired, revoked or wrong-country key
-    │   └── RegistryError          registry expired, rolled back or below threshold
+    │   ├── RegistryError          registry expired, rolled back or below threshold
+    │   └── LogError               a transparency log is corrupt, forked or inconsistent
     ├── AuditError                 a regional report does not replay from its inputs (exit 1)
     └── TransportError             delivery to or from the coordinator failed
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 __all__ = [
     "AuditError",
     "InputError",
+    "LogError",
     "ProtectionError",
     "RegistryError",
     "RowError",
@@ -84,6 +86,10 @@ class UntrustedKeyError(VerificationError):
 
 class RegistryError(VerificationError):
     """The trust registry is expired, rolled back or not signed by enough roots."""
+
+
+class LogError(VerificationError):
+    """A transparency log is corrupt, or two of its checkpoints are inconsistent."""
 
 
 class AuditError(VanfedError):

@@ -10,23 +10,37 @@ import typer
 
 from vanfed.cli._common import out
 from vanfed.errors import InputError
-from vanfed.signing import generate, passphrase_from_env, save_keypair
+from vanfed.signing import (
+    EncryptionKeyPair,
+    KeyPair,
+    generate,
+    generate_encryption_key,
+    passphrase_from_env,
+    save_keypair,
+)
+
+ROLES = ("root", "coordinator", "node", "log", "encryption")
 
 
 def keygen(
-    role: Annotated[str, typer.Option(help="root | coordinator | node | log")],
+    role: Annotated[str, typer.Option(help="root | coordinator | node | log | encryption")],
     out_prefix: Annotated[Path, typer.Option("--out", help="Writes PREFIX.key/.pub/.keyid")],
     country: Annotated[str | None, typer.Option(help="ISO3, for node keys")] = None,
 ) -> None:
-    """Generate an Ed25519 key; the private half is encrypted (VANFED_PASSPHRASE or prompt)."""
-    if role not in ("root", "coordinator", "node", "log"):
-        raise InputError(f"--role {role!r}: use root, coordinator, node or log")
+    """Generate a key; the private half is encrypted (VANFED_PASSPHRASE or prompt).
+
+    Signing roles get Ed25519; ``encryption`` (the coordinator's HPKE sealing key) gets X25519.
+    """
+    if role not in ROLES:
+        raise InputError(f"--role {role!r}: use one of {', '.join(ROLES)}")
     if (role == "node") != (country is not None):
         raise InputError("--country is required for node keys and only for them")
-    key = generate()
+    key: KeyPair | EncryptionKeyPair = (
+        generate_encryption_key() if role == "encryption" else generate()
+    )
     passphrase = passphrase_from_env(confirm=True, prompt=sys.stdin.isatty())
     priv, pub = save_keypair(key, out_prefix, passphrase)
-    out.print(f"{role} key {key.keyid}")
+    out.print(f"{role} key {key.keyid} ({key.public.algorithm})")
     out.print(f"  private (encrypted, 0600): {priv}\n  public: {pub}")
 
 

@@ -18,6 +18,7 @@ from vanfed.schema._mapping import (
     load_mapping,
 )
 from vanfed.schema._quality import DataQuality
+from vanfed.schema._receipt import RECEIPT_TYPE, LogProof, Receipt
 from vanfed.schema._summary import (
     PERIOD_PATTERN,
     SUMMARY_TYPE,
@@ -34,6 +35,7 @@ __all__ = [
     "CATEGORICAL_FIELDS",
     "FIELDS",
     "PERIOD_PATTERN",
+    "RECEIPT_TYPE",
     "SUMMARY_TYPE",
     "TOTAL",
     "UNKNOWN",
@@ -45,10 +47,12 @@ __all__ = [
     "DataQuality",
     "Dimension",
     "FieldMap",
+    "LogProof",
     "Mapping",
     "Protection",
     "PublishedAxis",
     "PublishedTable",
+    "Receipt",
     "SourceOptions",
     "Summary",
     "load_codebook",

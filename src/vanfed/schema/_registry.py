@@ -19,14 +19,14 @@ from vanfed.schema._summary import TIMESTAMP
 __all__ = ["REGISTRY_TYPE", "KeyEntry", "Policy", "TrustRegistry"]
 
 REGISTRY_TYPE = "application/vnd.vanfed.registry.v1+json"
-Role = Literal["root", "coordinator", "node", "log"]
+Role = Literal["root", "coordinator", "node", "log", "encryption"]
 
 
 class KeyEntry(Model):
     """One public key, its role, its country (node keys) and its validity window."""
 
     keyid: str = Field(pattern=r"^[0-9a-f]{64}$")
-    public_key: str  # standard base64 of the raw 32-byte Ed25519 key
+    public_key: str  # standard base64 of the raw 32-byte key: X25519 for "encryption", else Ed25519
     role: Role
     country: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     valid_from: str = Field(pattern=TIMESTAMP)
@@ -38,7 +38,7 @@ class KeyEntry(Model):
     def _check(self) -> KeyEntry:
         raw = base64.b64decode(self.public_key, validate=True)
         if len(raw) != 32:
-            raise ValueError("public_key must be 32 raw bytes (Ed25519)")
+            raise ValueError("public_key must be 32 raw bytes (Ed25519 or X25519)")
         if hashlib.sha256(raw).hexdigest() != self.keyid:
             raise ValueError("keyid must be the SHA-256 of the raw public key")
         if (self.role == "node") != (self.country is not None):
@@ -68,7 +68,6 @@ class TrustRegistry(Model):
     root_threshold: int = Field(ge=1)
     keys: tuple[KeyEntry, ...]
     policy: Policy = Policy()
-    encryption_keys: dict[str, str] = {}  # coordinator keyid -> base64 raw X25519 key
 
     @model_validator(mode="after")
     def _check(self) -> TrustRegistry:

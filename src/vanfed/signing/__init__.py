@@ -2,11 +2,14 @@
 
 from vanfed.signing._dsse import MAX_ENVELOPE_BYTES, Envelope, envelope_digest, pae, sign_envelope
 from vanfed.signing._keys import (
+    EncryptionKeyPair,
     KeyPair,
     PublicKey,
     Signer,
     generate,
+    generate_encryption_key,
     keyid_of,
+    load_encryption_key,
     load_private,
     load_public,
     passphrase_from_env,
@@ -33,6 +36,7 @@ from vanfed.signing._verify import (
 __all__ = [
     "MAX_ENVELOPE_BYTES",
     "REASONS",
+    "EncryptionKeyPair",
     "Envelope",
     "KeyPair",
     "PublicKey",
@@ -42,9 +46,11 @@ __all__ = [
     "add_key",
     "envelope_digest",
     "generate",
+    "generate_encryption_key",
     "init_registry",
     "key_entry",
     "keyid_of",
+    "load_encryption_key",
     "load_private",
     "load_public",
     "pae",

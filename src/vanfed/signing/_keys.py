@@ -1,8 +1,9 @@
-"""Ed25519 signing keys, encrypted at rest.
+"""Ed25519 signing keys and X25519 encryption keys, encrypted at rest.
 
-Private keys are PKCS#8 PEM encrypted with the best available scheme under a passphrase
-(from ``VANFED_PASSPHRASE`` or a prompt), written atomically with mode 0600. A key's id is
-the lowercase hex SHA-256 of its raw 32-byte public key.
+Signing keys are Ed25519 (roles root, coordinator, node, log); the coordinator's sealing key
+is X25519 (role encryption, used by HPKE). Private keys are PKCS#8 PEM encrypted with the
+best available scheme under a passphrase (from ``VANFED_PASSPHRASE`` or a prompt), written
+atomically with mode 0600. A key's id is the lowercase hex SHA-256 of its raw public key.
 """
 
 from __future__ import annotations
@@ -17,17 +18,20 @@ from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
 from vanfed._json import atomic_write, read_limited
 from vanfed.errors import InputError
 
 __all__ = [
+    "EncryptionKeyPair",
     "KeyPair",
     "PublicKey",
     "Signer",
     "generate",
+    "generate_encryption_key",
     "keyid_of",
+    "load_encryption_key",
     "load_private",
     "load_public",
     "passphrase_from_env",
@@ -59,9 +63,10 @@ def _loaded(raw: bytes) -> ed25519.Ed25519PublicKey:
 
 @dataclass(frozen=True)
 class PublicKey:
-    """An Ed25519 public key and its key id."""
+    """A raw public key (Ed25519, or X25519 for encryption keys) and its key id."""
 
     raw: bytes
+    algorithm: str = "ed25519"
 
     @property
     def keyid(self) -> str:
@@ -75,7 +80,8 @@ class PublicKey:
         return True
 
     def pem(self) -> bytes:
-        return ed25519.Ed25519PublicKey.from_public_bytes(self.raw).public_bytes(
+        cls = x25519.X25519PublicKey if self.algorithm == "x25519" else ed25519.Ed25519PublicKey
+        return cls.from_public_bytes(self.raw).public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
@@ -117,6 +123,39 @@ def generate() -> KeyPair:
     return KeyPair(ed25519.Ed25519PrivateKey.generate())
 
 
+class EncryptionKeyPair:
+    """An X25519 key pair: the coordinator's HPKE sealing key."""
+
+    def __init__(self, private: x25519.X25519PrivateKey) -> None:
+        self.private_key = private
+        raw = private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        self.public = PublicKey(raw, "x25519")
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> EncryptionKeyPair:
+        """Deterministic key from 32 bytes (tests and the demo only)."""
+        return cls(x25519.X25519PrivateKey.from_private_bytes(seed))
+
+    @property
+    def keyid(self) -> str:
+        return self.public.keyid
+
+    def private_pem(self, passphrase: bytes) -> bytes:
+        if not passphrase:
+            raise InputError("an empty passphrase cannot protect a private key")
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase),
+        )
+
+
+def generate_encryption_key() -> EncryptionKeyPair:
+    return EncryptionKeyPair(x25519.X25519PrivateKey.generate())
+
+
 def passphrase_from_env(*, confirm: bool = False, prompt: bool = True) -> bytes:
     """``VANFED_PASSPHRASE``, or a prompt on the terminal."""
     env = os.environ.get("VANFED_PASSPHRASE")
@@ -133,7 +172,9 @@ def passphrase_from_env(*, confirm: bool = False, prompt: bool = True) -> bytes:
     return first.encode("utf-8")
 
 
-def save_keypair(key: KeyPair, prefix: str | Path, passphrase: bytes) -> tuple[Path, Path]:
+def save_keypair(
+    key: KeyPair | EncryptionKeyPair, prefix: str | Path, passphrase: bytes
+) -> tuple[Path, Path]:
     """Write ``PREFIX.key`` (encrypted, 0600), ``PREFIX.pub`` and ``PREFIX.keyid``."""
     p = Path(prefix)
     priv = atomic_write(p.with_name(p.name + ".key"), key.private_pem(passphrase), mode=0o600)
@@ -147,26 +188,41 @@ def _key_path(prefix: str | Path, suffix: str) -> Path:
     return p if p.suffix in (".key", ".pub", ".pem") else p.with_name(p.name + suffix)
 
 
-def load_private(prefix: str | Path, passphrase: bytes) -> KeyPair:
-    """Load an encrypted private key.
-
-    Raises:
-        InputError: missing file, wrong passphrase, a public key where a private one is
-            needed, or a key that is not Ed25519.
-    """
+def _load_private_pem(prefix: str | Path, passphrase: bytes) -> tuple[Path, object]:
     path = _key_path(prefix, ".key")
     data = read_limited(path, MAX_KEY_BYTES)
     if b"PUBLIC KEY" in data and b"PRIVATE KEY" not in data:
-        raise InputError(f"{path}: is a public key; signing needs the private key (.key)")
+        raise InputError(f"{path}: is a public key; this needs the private key (.key)")
     try:
         key = serialization.load_pem_private_key(data, password=passphrase or None)
     except TypeError as exc:
         raise InputError(f"{path}: key is not encrypted or needs a passphrase ({exc})") from exc
     except ValueError as exc:
         raise InputError(f"{path}: wrong passphrase or not a PEM private key") from exc
+    return path, key
+
+
+def load_private(prefix: str | Path, passphrase: bytes) -> KeyPair:
+    """Load an encrypted Ed25519 signing key.
+
+    Raises:
+        InputError: missing file, wrong passphrase, a public key where a private one is
+            needed, or a key that is not Ed25519.
+    """
+    path, key = _load_private_pem(prefix, passphrase)
+    if isinstance(key, x25519.X25519PrivateKey):
+        raise InputError(f"{path}: is an X25519 encryption key; signing needs an Ed25519 key")
     if not isinstance(key, ed25519.Ed25519PrivateKey):
         raise InputError(f"{path}: not an Ed25519 private key")
     return KeyPair(key)
+
+
+def load_encryption_key(prefix: str | Path, passphrase: bytes) -> EncryptionKeyPair:
+    """Load an encrypted X25519 key (the coordinator's sealing key)."""
+    path, key = _load_private_pem(prefix, passphrase)
+    if not isinstance(key, x25519.X25519PrivateKey):
+        raise InputError(f"{path}: not an X25519 encryption key (keygen --role encryption)")
+    return EncryptionKeyPair(key)
 
 
 def load_public(path: str | Path) -> PublicKey:
@@ -176,6 +232,7 @@ def load_public(path: str | Path) -> PublicKey:
         key = serialization.load_pem_public_key(data)
     except ValueError as exc:
         raise InputError(f"{p}: not a PEM public key") from exc
-    if not isinstance(key, ed25519.Ed25519PublicKey):
-        raise InputError(f"{p}: not an Ed25519 public key")
-    return PublicKey(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+    if not isinstance(key, ed25519.Ed25519PublicKey | x25519.X25519PublicKey):
+        raise InputError(f"{p}: not an Ed25519 or X25519 public key")
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return PublicKey(raw, "x25519" if isinstance(key, x25519.X25519PublicKey) else "ed25519")

@@ -23,6 +23,11 @@ def key_entry(
     country: str | None = None,
     valid_until: dt.datetime | None = None,
 ) -> KeyEntry:
+    if (role == "encryption") != (public.algorithm == "x25519"):
+        raise InputError(
+            f"a {public.algorithm} key cannot have role {role!r}: encryption keys are X25519, "
+            "signing keys Ed25519"
+        )
     return KeyEntry(
         keyid=public.keyid,
         public_key=base64.b64encode(public.raw).decode(),

@@ -1,0 +1,240 @@
+"""The coordinator's transparency log: durable, append-only, crash-safe.
+
+Stored in one folder:
+
+``entries``
+    fixed 72-byte records: leaf hash (SHA-256(0x00 ‖ envelope)), envelope SHA-256 and the
+    time received (seconds since the epoch, big-endian) — appended and fsynced before any
+    receipt names them;
+``checkpoints``
+    every checkpoint the log ever signed, each as a 4-byte length and the signed note.
+
+Opening the log rebuilds the Merkle tree and checks it against every checkpoint it issued;
+a torn record at the very end (a crash during an append, never acknowledged) is cut off, and
+anything else that does not match is refused with the place where it differs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from vanfed.errors import LogError, VerificationError
+from vanfed.signing import Signer
+from vanfed.transport._merkle import MerkleTree, leaf_hash, verify_consistency
+from vanfed.transport._note import Checkpoint, sign_note, verified_checkpoint
+
+__all__ = ["LogEntry", "TransparencyLog"]
+
+log = logging.getLogger("vanfed.log")
+RECORD = struct.Struct(">32s32sq")
+LENGTH = struct.Struct(">I")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    index: int
+    leaf: bytes
+    digest: str  # sha256:<hex> of the envelope
+    received_at: int
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class TransparencyLog:
+    """An append-only Merkle log of envelopes, with signed checkpoints.
+
+    Args:
+        folder: where ``entries`` and ``checkpoints`` live (created if missing).
+        origin: the log's name in its checkpoints, e.g. ``armac.example/vanfed``.
+        signer: the log key (its public half must be in the trust registry, role ``log``).
+        public: the raw public key of ``signer``.
+        key_name: the key name in checkpoint signature lines.
+
+    Raises:
+        LogError: the stored log is corrupt; the message says where.
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        origin: str,
+        signer: Signer,
+        public: bytes,
+        key_name: str | None = None,
+    ) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.origin = origin
+        self._signer = signer
+        self._public = public
+        self._name = key_name or origin
+        self._lock = open(self.folder / "lock", "a+b")  # noqa: SIM115 - held while open
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._lock.close()
+            raise LogError(f"{self.folder}: the log is open in another process") from exc
+        self.tree = MerkleTree()
+        self.entries: list[LogEntry] = []
+        self.by_digest: dict[str, int] = {}
+        self.checkpoints: list[tuple[Checkpoint, bytes]] = []
+        try:
+            self._load()
+        except BaseException:
+            self._lock.close()
+            raise
+        self._entries_fd = os.open(
+            self.folder / "entries", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+        )
+        self._cp_fd = os.open(
+            self.folder / "checkpoints", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+        )
+        _fsync_dir(self.folder)
+
+    # -- loading -------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        cps = self._read_checkpoints()
+        signed_size = max((c.size for c, _ in cps), default=0)
+        path = self.folder / "entries"
+        data = path.read_bytes() if path.exists() else b""
+        whole = len(data) - len(data) % RECORD.size
+        if whole != len(data):
+            if whole // RECORD.size < signed_size:
+                raise LogError(
+                    f"{path}: torn record at byte {whole} inside the signed part of the log "
+                    f"(checkpoint at size {signed_size})",
+                    ("log_corrupt",),
+                )
+            log.warning("%s: cut a torn record at byte %d (crash during an append)", path, whole)
+            with open(path, "r+b") as fh:
+                fh.truncate(whole)
+                os.fsync(fh.fileno())
+        for i in range(whole // RECORD.size):
+            leaf, digest, received = RECORD.unpack_from(data, i * RECORD.size)
+            hexd = "sha256:" + digest.hex()
+            if hexd in self.by_digest:
+                raise LogError(
+                    f"{path}: entry {i} repeats entry {self.by_digest[hexd]} ({hexd[:19]}…)",
+                    ("log_corrupt",),
+                )
+            self.by_digest[hexd] = i
+            self.entries.append(LogEntry(i, leaf, hexd, received))
+            self.tree.append(leaf)
+        if self.tree.size < signed_size:
+            raise LogError(
+                f"{path}: truncated: {self.tree.size} entries, but a checkpoint was signed "
+                f"at size {signed_size}",
+                ("log_corrupt",),
+            )
+        good = 0
+        for n, (cp, _) in enumerate(cps):
+            if self.tree.root(cp.size) != cp.root:
+                where = (
+                    f"entries {good}..{cp.size - 1}" if good < cp.size else f"entry {cp.size - 1}"
+                )
+                raise LogError(
+                    f"{path}: the entries differ from checkpoint {n} (size {cp.size}) the log "
+                    f"signed; the corruption lies in {where}",
+                    ("log_corrupt",),
+                )
+            good = max(good, cp.size)
+        self.checkpoints = cps
+
+    def _read_checkpoints(self) -> list[tuple[Checkpoint, bytes]]:
+        path = self.folder / "checkpoints"
+        data = path.read_bytes() if path.exists() else b""
+        out: list[tuple[Checkpoint, bytes]] = []
+        pos = 0
+        while pos < len(data):
+            if pos + LENGTH.size > len(data):
+                break
+            (n,) = LENGTH.unpack_from(data, pos)
+            if pos + LENGTH.size + n > len(data):
+                break
+            note = data[pos + LENGTH.size : pos + LENGTH.size + n]
+            try:
+                cp, _ = verified_checkpoint(note, [self._public], origin=self.origin)
+            except VerificationError as exc:
+                raise LogError(
+                    f"{path}: checkpoint {len(out)} at byte {pos}: {exc}", ("log_corrupt",)
+                ) from exc
+            if out and cp.size < out[-1][0].size:
+                raise LogError(
+                    f"{path}: checkpoint {len(out)} (size {cp.size}) is smaller than the one "
+                    f"before it (size {out[-1][0].size})",
+                    ("log_corrupt",),
+                )
+            out.append((cp, note))
+            pos += LENGTH.size + n
+        if pos != len(data):
+            log.warning("%s: cut a torn checkpoint at byte %d (crash while signing)", path, pos)
+            with open(path, "r+b") as fh:
+                fh.truncate(pos)
+                os.fsync(fh.fileno())
+        return out
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(self, envelope: bytes, received_at: int, *, sync: bool = True) -> LogEntry:
+        """Append an envelope; durable on return when ``sync`` (else call :meth:`sync`)."""
+        digest = hashlib.sha256(envelope).digest()
+        hexd = "sha256:" + digest.hex()
+        if hexd in self.by_digest:
+            return self.entries[self.by_digest[hexd]]
+        leaf = leaf_hash(envelope)
+        os.write(self._entries_fd, RECORD.pack(leaf, digest, received_at))
+        if sync:
+            os.fsync(self._entries_fd)
+        index = self.tree.append(leaf)
+        entry = LogEntry(index, leaf, hexd, received_at)
+        self.entries.append(entry)
+        self.by_digest[hexd] = index
+        return entry
+
+    def sync(self) -> None:
+        os.fsync(self._entries_fd)
+
+    def checkpoint(self) -> bytes:
+        """The signed checkpoint of the current tree (signed anew only when it grew)."""
+        if self.checkpoints and self.checkpoints[-1][0].size == self.tree.size:
+            return self.checkpoints[-1][1]
+        cp = Checkpoint(self.origin, self.tree.size, self.tree.root())
+        if self.checkpoints:  # never sign two inconsistent checkpoints
+            last = self.checkpoints[-1][0]
+            proof = self.tree.consistency_proof(last.size)
+            if not verify_consistency(last.size, cp.size, last.root, cp.root, proof):
+                raise LogError(
+                    "log: refusing to sign a checkpoint inconsistent with the last", ("log_forked",)
+                )
+        note = sign_note(cp.text(), self._name, self._signer, self._public)
+        os.write(self._cp_fd, LENGTH.pack(len(note)) + note)
+        os.fsync(self._cp_fd)
+        self.checkpoints.append((cp, note))
+        return note
+
+    def close(self) -> None:
+        for fd in (self._entries_fd, self._cp_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._lock.close()
+
+    def __enter__(self) -> TransparencyLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

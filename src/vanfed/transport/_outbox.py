@@ -1,0 +1,307 @@
+"""The node's outbox: store and forward until a verified receipt is held.
+
+A diskcache (SQLite, ``synchronous=FULL``, no eviction) holding **bytes only** — the disk
+class refuses to pickle or unpickle anything — keyed by envelope digest:
+
+``env/<digest>``      the envelope bytes, until its receipt is stored
+``meta/<digest>``     JSON: destination, attempts, next attempt, last error, state
+``receipt/<digest>``  the coordinator's receipt (kept)
+``checkpoint``        the newest log checkpoint seen (a signed note)
+
+Delivery retries with exponential backoff and full jitter; an entry leaves the queue only in
+the same transaction that stores its verified receipt. A definite refusal (4xx other than
+408/429) parks the entry as ``rejected`` with the reason — it is never silently dropped.
+Every new checkpoint must be consistent with the newest one kept; a fork is reported loudly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import diskcache
+import httpx
+
+from vanfed._json import loads_strict
+from vanfed.errors import InputError, LogError, TransportError, VerificationError
+from vanfed.schema import TrustRegistry
+from vanfed.signing import Envelope, envelope_digest, timestamp
+from vanfed.transport._hpke import SEALED_MEDIA_TYPE, seal, sealing_key
+from vanfed.transport._merkle import verify_consistency
+from vanfed.transport._note import Checkpoint, verified_checkpoint
+from vanfed.transport._receipts import log_keys, verify_receipt
+
+__all__ = ["BytesDisk", "Delivery", "Outbox"]
+
+log = logging.getLogger("vanfed.outbox")
+PERMANENT = range(400, 500)
+RETRYABLE_4XX = (408, 429)
+
+
+class BytesDisk(diskcache.Disk):  # type: ignore[misc]
+    """A diskcache Disk for ``str`` keys and ``bytes`` values only: never pickle."""
+
+    def put(self, key: Any) -> Any:
+        if type(key) is not str:
+            raise TypeError("outbox keys are str")
+        return super().put(key)
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if not raw:
+            raise ValueError("outbox: refusing to unpickle a key")
+        return super().get(key, raw)
+
+    def store(self, value: Any, read: bool, key: Any = diskcache.UNKNOWN) -> Any:
+        if type(value) is not bytes:
+            raise TypeError("outbox values are bytes")
+        return super().store(value, read, key=key)
+
+    def fetch(self, mode: int, filename: Any, value: Any, read: bool) -> Any:
+        if mode == diskcache.core.MODE_PICKLE:
+            raise ValueError("outbox: refusing to unpickle a value")
+        return super().fetch(mode, filename, value, read)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    digest: str
+    state: str  # delivered | queued | rejected
+    detail: str = ""
+    receipt: bytes | None = None
+
+
+class Outbox:
+    """A durable queue of envelopes to one or more coordinators.
+
+    Args:
+        folder: where the SQLite store lives.
+        registry: the verified registry (receipts and checkpoints are checked against it).
+        clock: time source (tests pass a fixed one).
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        registry: TrustRegistry,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.folder = Path(folder)
+        self.registry = registry
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        try:
+            self.cache = diskcache.Cache(
+                str(self.folder),
+                disk=BytesDisk,
+                sqlite_synchronous=2,  # FULL: a stored receipt survives power loss
+                eviction_policy="none",
+                size_limit=2**62,
+                disk_min_file_size=2**31,  # every value lives inside SQLite, never a loose file
+                timeout=60,
+            )
+        except sqlite3.Error as exc:
+            raise InputError(f"{self.folder}: not a usable outbox ({exc})") from exc
+
+    def close(self) -> None:
+        self.cache.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- queue ---------------------------------------------------------------------------
+
+    def _meta(self, digest: str) -> dict[str, Any]:
+        raw = self.cache.get(f"meta/{digest}")
+        return {} if raw is None else dict(loads_strict(raw, subject="outbox entry"))
+
+    def _set_meta(self, digest: str, meta: dict[str, Any]) -> None:
+        self.cache.set(f"meta/{digest}", json.dumps(meta, sort_keys=True).encode())
+
+    def queue(self, envelope: bytes, to: str, *, sealed: bool = False) -> str:
+        """Queue an envelope for ``to`` (the coordinator's base URL); idempotent."""
+        env = Envelope.from_bytes(envelope, max_bytes=self.registry.policy.max_envelope_bytes)
+        country = str(loads_strict(env.payload, subject="summary").get("country", ""))
+        digest = envelope_digest(envelope)
+        if self.cache.get(f"receipt/{digest}") is not None:
+            return digest
+        with self.cache.transact():
+            self.cache.set(f"env/{digest}", envelope)
+            meta = self._meta(digest) or {"attempts": 0, "next_at": 0.0}
+            meta.update(
+                to=to.rstrip("/"),
+                sealed=sealed,
+                country=country,
+                state="queued",
+                queued_at=meta.get("queued_at", timestamp(self.clock())),
+            )
+            self._set_meta(digest, meta)
+        return digest
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Everything the outbox knows: queued, rejected and delivered."""
+        out = []
+        for key in sorted(k for k in self.cache.iterkeys() if k.startswith("meta/")):
+            digest = key.removeprefix("meta/")
+            meta = self._meta(digest)
+            if self.cache.get(f"receipt/{digest}") is not None:
+                meta["state"] = "delivered"
+            out.append({"digest": digest, **meta})
+        return out
+
+    def pending(self) -> list[str]:
+        return [
+            k.removeprefix("env/")
+            for k in sorted(self.cache.iterkeys())
+            if k.startswith("env/") and self._meta(k.removeprefix("env/")).get("state") == "queued"
+        ]
+
+    def receipt(self, digest: str) -> bytes | None:
+        value = self.cache.get(f"receipt/{digest}")
+        return None if value is None else bytes(value)
+
+    # -- delivery ------------------------------------------------------------------------
+
+    def deliver(self, digest: str, client: httpx.Client) -> Delivery:
+        """One attempt. Stores the receipt (and removes the entry) only once verified."""
+        envelope = self.cache.get(f"env/{digest}")
+        if envelope is None:
+            receipt = self.receipt(digest)
+            return Delivery(digest, "delivered" if receipt else "unknown", receipt=receipt)
+        meta = self._meta(digest)
+        body, media = envelope, "application/json"
+        if meta.get("sealed"):
+            keyid, public = sealing_key(self.registry)
+            body = seal(envelope, country=meta["country"], keyid=keyid, public=public)
+            media = SEALED_MEDIA_TYPE
+        try:
+            resp = client.post(
+                f"{meta['to']}/v1/submissions", content=body, headers={"content-type": media}
+            )
+        except httpx.HTTPError as exc:
+            return self._retry(digest, meta, f"{type(exc).__name__}: {exc}")
+        if resp.status_code in (200, 201):
+            try:
+                _, checkpoint = verify_receipt(
+                    resp.content, self.registry, envelope=envelope, now=self.clock()
+                )
+            except VerificationError as exc:
+                return self._retry(digest, meta, f"unverifiable receipt: {exc}")
+            self._check_log(checkpoint, resp.content, meta["to"], client)
+            with self.cache.transact():
+                self.cache.set(f"receipt/{digest}", resp.content)
+                self.cache.delete(f"env/{digest}")
+                meta.update(state="delivered", delivered_at=timestamp(self.clock()))
+                self._set_meta(digest, meta)
+            return Delivery(digest, "delivered", receipt=resp.content)
+        detail = _error_text(resp)
+        if resp.status_code in PERMANENT and resp.status_code not in RETRYABLE_4XX:
+            meta.update(state="rejected", last_error=detail)
+            self._set_meta(digest, meta)
+            log.error("%s rejected by the coordinator: %s", digest[:19], detail)
+            return Delivery(digest, "rejected", detail)
+        return self._retry(digest, meta, detail)
+
+    def _retry(self, digest: str, meta: dict[str, Any], detail: str) -> Delivery:
+        attempts = int(meta.get("attempts", 0)) + 1
+        delay = random.uniform(0, min(300.0, 0.25 * 2**attempts))  # noqa: S311 - full jitter
+        meta.update(attempts=attempts, last_error=detail, next_at=time.time() + delay)
+        self._set_meta(digest, meta)
+        return Delivery(digest, "queued", detail)
+
+    def _check_log(self, new: Checkpoint, receipt: bytes, url: str, client: httpx.Client) -> None:
+        """Keep the newest checkpoint; any newer one must extend it (else: a forked log)."""
+        kept = self.cache.get("checkpoint")
+        note = json.loads(Envelope.from_bytes(receipt).payload)["log"]["checkpoint"].encode()
+        if kept is None:
+            self.cache.set("checkpoint", note)
+            return
+        old, _ = verified_checkpoint(bytes(kept), log_keys(self.registry))
+        first, second = sorted((old, new), key=lambda c: c.size)
+        if first.size == second.size:
+            if first.root != second.root:
+                raise _fork(first, second)
+            return
+        try:
+            resp = client.get(
+                f"{url}/v1/log/consistency",
+                params={"first": first.size, "second": second.size},
+            )
+            proof = [bytes.fromhex(h) for h in resp.json()["consistency"]]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return  # cannot check now; the kept checkpoint stays and is checked next time
+        if not verify_consistency(first.size, second.size, first.root, second.root, proof):
+            raise _fork(first, second)
+        if new.size > old.size:
+            self.cache.set("checkpoint", note)
+
+    def flush(
+        self,
+        *,
+        client: httpx.Client | None = None,
+        max_wait: float = 300.0,
+        on_attempt: Callable[[Delivery], None] | None = None,
+    ) -> list[Delivery]:
+        """Deliver everything queued, retrying until delivered, refused or ``max_wait``."""
+        own = client is None
+        client = client or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
+        deadline = time.monotonic() + max_wait
+        results: dict[str, Delivery] = {}
+        try:
+            while True:
+                todo = self.pending()
+                if not todo:
+                    break
+                now = time.time()
+                due = [d for d in todo if float(self._meta(d).get("next_at", 0)) <= now]
+                for digest in due:
+                    result = self.deliver(digest, client)
+                    results[digest] = result
+                    if on_attempt:
+                        on_attempt(result)
+                if time.monotonic() >= deadline:
+                    break
+                if not due:
+                    wake = min(float(self._meta(d).get("next_at", 0)) for d in todo)
+                    time.sleep(max(0.01, min(wake - now, deadline - time.monotonic(), 5.0)))
+        finally:
+            if own:
+                client.close()
+        return list(results.values())
+
+
+def _fork(a: Checkpoint, b: Checkpoint) -> LogError:
+    return LogError(
+        f"the coordinator's log forked: checkpoint of size {a.size} "
+        f"({a.root.hex()[:16]}…) is not a prefix of size {b.size} ({b.root.hex()[:16]}…); "
+        "keep both receipts and alert the auditors",
+        ("log_forked",),
+    )
+
+
+def _error_text(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+        return f"HTTP {resp.status_code} {body.get('error')}: {body.get('message')}"
+    except (ValueError, AttributeError):
+        return f"HTTP {resp.status_code}"
+
+
+def deliver_error(deliveries: list[Delivery]) -> TransportError | None:
+    left = [d for d in deliveries if d.state != "delivered"]
+    if not left:
+        return None
+    return TransportError(
+        f"{len(left)} submission(s) not delivered: "
+        + "; ".join(f"{d.digest[7:19]}… {d.state} ({d.detail})" for d in left[:3])
+    )

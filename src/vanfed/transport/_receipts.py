@@ -1,0 +1,72 @@
+"""Making and checking receipts (see :mod:`vanfed.schema._receipt`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from vanfed.errors import VerificationError
+from vanfed.schema import RECEIPT_TYPE, KeyEntry, Receipt, TrustRegistry
+from vanfed.signing import Reason, Signer, sign_envelope, verification_result
+from vanfed.transport._merkle import leaf_hash, verify_inclusion
+from vanfed.transport._note import Checkpoint, verified_checkpoint
+
+__all__ = ["log_keys", "make_receipt", "verify_receipt"]
+
+
+def make_receipt(receipt: Receipt, coordinator: Signer) -> bytes:
+    return sign_envelope(receipt.canonical_bytes(), RECEIPT_TYPE, [coordinator]).to_bytes()
+
+
+def log_keys(registry: TrustRegistry) -> list[bytes]:
+    return [k.raw for k in registry.with_role("log") if k.revoked_at is None]
+
+
+def _no_checks(payload: Receipt, key: KeyEntry, registry: TrustRegistry) -> list[Reason]:
+    return []
+
+
+def verify_receipt(
+    data: bytes, registry: TrustRegistry, *, envelope: bytes, now: dt.datetime
+) -> tuple[Receipt, Checkpoint]:
+    """Check a receipt for ``envelope`` completely: the coordinator's signature, the digest,
+    the log checkpoint's signature and the inclusion proof of the envelope at its index.
+
+    Raises:
+        VerificationError: with reason codes (``bad_signature``, ``receipt_mismatch``,
+            ``unknown_log_key``, ``inclusion_failed``, …).
+    """
+    result = verification_result(
+        data,
+        registry,
+        now=now,
+        payload_type=RECEIPT_TYPE,
+        model=Receipt,
+        role="coordinator",
+        check=_no_checks,
+    )
+    if not result.ok or result.payload is None:
+        raise VerificationError(
+            "receipt: " + "; ".join(r.message for r in result.reasons), result.codes
+        )
+    receipt = result.payload
+    digest = "sha256:" + hashlib.sha256(envelope).hexdigest()
+    if receipt.envelope_sha256 != digest:
+        raise VerificationError(
+            f"receipt: names {receipt.envelope_sha256[:19]}…, not this envelope ({digest[:19]}…)",
+            ("receipt_mismatch",),
+        )
+    checkpoint, _ = verified_checkpoint(receipt.log.checkpoint.encode(), log_keys(registry))
+    if not verify_inclusion(
+        leaf_hash(envelope),
+        receipt.log.index,
+        checkpoint.size,
+        receipt.log.inclusion_bytes,
+        checkpoint.root,
+    ):
+        raise VerificationError(
+            f"receipt: the envelope is not at index {receipt.log.index} of the log checkpoint "
+            f"(size {checkpoint.size})",
+            ("inclusion_failed",),
+        )
+    return receipt, checkpoint
