@@ -128,7 +128,7 @@ def test_restart_recovers_orphans_and_detects_tampering(trust: Trust, tmp_path: 
     with pytest.raises(LogError, match="altered after it was logged as entry 0"):
         open_inbox(trust, tmp_path)
     path.unlink()
-    with pytest.raises(LogError, match="log entry 0 .* has no envelope"):
+    with pytest.raises(LogError, match=r"log entry 0 .* has no envelope"):
         open_inbox(trust, tmp_path)
     path.write_bytes(original)
     open_inbox(trust, tmp_path).close()

@@ -5,6 +5,7 @@ repaired."""
 from __future__ import annotations
 
 import base64
+import itertools
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def filled(trust: Trust, folder: Path, n: int, every: int = 1) -> list[bytes]:
 
 def test_checkpoint_is_a_c2sp_signed_note(trust: Trust, tmp_path: Path) -> None:
     note = filled(trust, tmp_path, 3)[-1]
-    text, sigs = open_note(note)
+    text, _sigs = open_note(note)
     origin, size, root, blank = text.decode().split("\n")
     assert (origin, size, blank) == (ORIGIN, "3", "")
     assert len(base64.b64decode(root)) == 32
@@ -76,7 +77,7 @@ def test_consecutive_checkpoints_are_consistent(trust: Trust, tmp_path: Path) ->
     notes = filled(trust, tmp_path, 9)
     with open_log(trust, tmp_path) as log:
         cps = [verified_checkpoint(n, [trust.log.public.raw])[0] for n in notes]
-        for a, b in zip(cps, cps[1:], strict=False):
+        for a, b in itertools.pairwise(cps):
             proof = log.tree.consistency_proof(a.size, b.size)
             assert verify_consistency(a.size, b.size, a.root, b.root, proof)
         # An inconsistent pair (a checkpoint of a different history) fails.
