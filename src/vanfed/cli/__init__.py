@@ -7,11 +7,29 @@ import sys
 import click
 import typer
 
-from vanfed.cli import _audit_cmd, _demo, _keys, _mapping, _merge, _node_cmds, _registry, _schema
+from vanfed.cli import (
+    _audit_cmd,
+    _demo,
+    _keys,
+    _mapping,
+    _merge,
+    _node_cmds,
+    _registry,
+    _schema,
+    _transport_cmds,
+)
 from vanfed.cli._common import console
 from vanfed.errors import VanfedError
 
 __all__ = ["app", "main"]
+
+# typer >= 0.16 carries its own copy of click; catch both families.
+_EXIT = (click.exceptions.Exit, typer.Exit)
+_ABORT = (click.exceptions.Abort, typer.Abort)
+_USAGE: tuple[type[Exception], ...] = (
+    click.ClickException,
+    getattr(typer, "TyperException", click.ClickException),
+)
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -19,7 +37,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Privacy-preserving federated statistics for mine-action victim assistance.",
 )
-for module in (_demo, _keys, _node_cmds, _merge, _audit_cmd, _schema):
+for module in (_demo, _keys, _node_cmds, _transport_cmds, _merge, _audit_cmd, _schema):
     module.register(app)
 app.add_typer(_registry.app, name="registry")
 app.add_typer(_mapping.app, name="mapping")
@@ -33,13 +51,14 @@ def main(argv: list[str] | None = None) -> None:
     except VanfedError as exc:
         console.print(f"vanfed: error: {exc}", markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        console.print(f"vanfed: error: {exc.format_message()}", markup=False, soft_wrap=True)
-        sys.exit(2)
-    except click.exceptions.Abort:
+    except _EXIT as exc:
+        sys.exit(getattr(exc, "exit_code", 0))
+    except _ABORT:
         console.print("vanfed: aborted", markup=False)
+        sys.exit(2)
+    except _USAGE as exc:
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        console.print(f"vanfed: error: {message}", markup=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

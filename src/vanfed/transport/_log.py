@@ -71,39 +71,50 @@ class TransparencyLog:
         self,
         folder: str | Path,
         *,
-        origin: str,
-        signer: Signer,
-        public: bytes,
+        origin: str | None,
+        signer: Signer | None,
+        public: bytes | None = None,
         key_name: str | None = None,
+        verify_keys: list[bytes] | None = None,
     ) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.read_only = signer is None
         self.origin = origin
         self._signer = signer
-        self._public = public
-        self._name = key_name or origin
+        self._public = public or b""
+        self._name = key_name or origin or ""
+        self._verify_keys = verify_keys if verify_keys is not None else [self._public]
+        self.tree = MerkleTree()
+        self.entries: list[LogEntry] = []
+        self.by_digest: dict[str, int] = {}
+        self.checkpoints: list[tuple[Checkpoint, bytes]] = []
+        if self.read_only:
+            if not self.folder.is_dir():
+                raise LogError(f"{self.folder}: no transparency log here", ("log_missing",))
+            self._load()
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
         self._lock = open(self.folder / "lock", "a+b")  # noqa: SIM115 - held while open
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             self._lock.close()
             raise LogError(f"{self.folder}: the log is open in another process") from exc
-        self.tree = MerkleTree()
-        self.entries: list[LogEntry] = []
-        self.by_digest: dict[str, int] = {}
-        self.checkpoints: list[tuple[Checkpoint, bytes]] = []
         try:
             self._load()
         except BaseException:
             self._lock.close()
             raise
-        self._entries_fd = os.open(
-            self.folder / "entries", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
-        )
-        self._cp_fd = os.open(
-            self.folder / "checkpoints", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
-        )
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        self._entries_fd = os.open(self.folder / "entries", flags, 0o644)
+        self._cp_fd = os.open(self.folder / "checkpoints", flags, 0o644)
         _fsync_dir(self.folder)
+
+    @classmethod
+    def read(cls, folder: str | Path, log_keys: list[bytes]) -> TransparencyLog:
+        """A read-only view (auditors): checked against every stored checkpoint, which
+        must be signed by one of ``log_keys``; nothing is repaired or written."""
+        return cls(folder, origin=None, signer=None, verify_keys=log_keys)
 
     # -- loading -------------------------------------------------------------------------
 
@@ -120,10 +131,11 @@ class TransparencyLog:
                     f"(checkpoint at size {signed_size})",
                     ("log_corrupt",),
                 )
-            log.warning("%s: cut a torn record at byte %d (crash during an append)", path, whole)
-            with open(path, "r+b") as fh:
-                fh.truncate(whole)
-                os.fsync(fh.fileno())
+            log.warning("%s: torn record at byte %d (crash during an append)", path, whole)
+            if self.read_only:
+                data = data[:whole]
+            else:
+                self._truncate(path, whole)
         for i in range(whole // RECORD.size):
             leaf, digest, received = RECORD.unpack_from(data, i * RECORD.size)
             hexd = "sha256:" + digest.hex()
@@ -168,7 +180,7 @@ class TransparencyLog:
                 break
             note = data[pos + LENGTH.size : pos + LENGTH.size + n]
             try:
-                cp, _ = verified_checkpoint(note, [self._public], origin=self.origin)
+                cp, _ = verified_checkpoint(note, self._verify_keys, origin=self.origin)
             except VerificationError as exc:
                 raise LogError(
                     f"{path}: checkpoint {len(out)} at byte {pos}: {exc}", ("log_corrupt",)
@@ -182,16 +194,22 @@ class TransparencyLog:
             out.append((cp, note))
             pos += LENGTH.size + n
         if pos != len(data):
-            log.warning("%s: cut a torn checkpoint at byte %d (crash while signing)", path, pos)
-            with open(path, "r+b") as fh:
-                fh.truncate(pos)
-                os.fsync(fh.fileno())
+            log.warning("%s: torn checkpoint at byte %d (crash while signing)", path, pos)
+            if not self.read_only:
+                self._truncate(path, pos)
         return out
+
+    @staticmethod
+    def _truncate(path: Path, size: int) -> None:
+        with open(path, "r+b") as fh:
+            fh.truncate(size)
+            os.fsync(fh.fileno())
 
     # -- writing -------------------------------------------------------------------------
 
     def append(self, envelope: bytes, received_at: int, *, sync: bool = True) -> LogEntry:
         """Append an envelope; durable on return when ``sync`` (else call :meth:`sync`)."""
+        self._writable()
         digest = hashlib.sha256(envelope).digest()
         hexd = "sha256:" + digest.hex()
         if hexd in self.by_digest:
@@ -213,6 +231,10 @@ class TransparencyLog:
         """The signed checkpoint of the current tree (signed anew only when it grew)."""
         if self.checkpoints and self.checkpoints[-1][0].size == self.tree.size:
             return self.checkpoints[-1][1]
+        self._writable()
+        assert self._signer is not None and self.origin is not None
+        if self.checkpoints and self.checkpoints[-1][0].size == self.tree.size:
+            return self.checkpoints[-1][1]
         cp = Checkpoint(self.origin, self.tree.size, self.tree.root())
         if self.checkpoints:  # never sign two inconsistent checkpoints
             last = self.checkpoints[-1][0]
@@ -227,7 +249,13 @@ class TransparencyLog:
         self.checkpoints.append((cp, note))
         return note
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise LogError(f"{self.folder}: opened read-only", ("log_read_only",))
+
     def close(self) -> None:
+        if self.read_only:
+            return
         for fd in (self._entries_fd, self._cp_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)

@@ -85,6 +85,7 @@ class Outbox:
         folder: where the SQLite store lives.
         registry: the verified registry (receipts and checkpoints are checked against it).
         clock: time source (tests pass a fixed one).
+        max_backoff: the longest wait between two attempts, in seconds.
     """
 
     def __init__(
@@ -93,8 +94,10 @@ class Outbox:
         registry: TrustRegistry,
         *,
         clock: Callable[[], dt.datetime] | None = None,
+        max_backoff: float = 300.0,
     ) -> None:
         self.folder = Path(folder)
+        self.max_backoff = max_backoff
         self.registry = registry
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         try:
@@ -214,7 +217,8 @@ class Outbox:
 
     def _retry(self, digest: str, meta: dict[str, Any], detail: str) -> Delivery:
         attempts = int(meta.get("attempts", 0)) + 1
-        delay = random.uniform(0, min(300.0, 0.25 * 2**attempts))  # noqa: S311 - full jitter
+        cap = min(self.max_backoff, 0.25 * 2 ** min(attempts, 30))
+        delay = random.uniform(0, cap)  # noqa: S311 - full jitter, not a secret
         meta.update(attempts=attempts, last_error=detail, next_at=time.time() + delay)
         self._set_meta(digest, meta)
         return Delivery(digest, "queued", detail)

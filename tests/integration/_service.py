@@ -1,0 +1,121 @@
+"""A real ``vanfed serve`` process on 127.0.0.1 for tests: start, kill -9, restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import Trust
+
+from vanfed._json import atomic_write
+from vanfed.signing import save_keypair
+
+PASSPHRASE = "test-passphrase"
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "VANFED_PASSPHRASE": PASSPHRASE, "PYTHONUNBUFFERED": "1"}
+
+
+def vanfed(*args: str, timeout: float = 120, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vanfed", *args],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+class Service:
+    """Keys and registry on disk, and the service process around an inbox folder."""
+
+    def __init__(self, root: Path, trust: Trust, *, body_deadline: float = 30.0) -> None:
+        self.root = root
+        self.trust = trust
+        self.inbox = root / "inbox"
+        self.keys = root / "keys"
+        for name, key in (
+            ("coordinator", trust.coordinator),
+            ("log", trust.log),
+            ("encryption", trust.encryption),
+        ):
+            save_keypair(key, self.keys / name, PASSPHRASE.encode())
+        self.registry = atomic_write(root / "registry.dsse.json", trust.registry_bytes)
+        self.body_deadline = body_deadline
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.restarts = 0
+
+    def start(self, timeout: float = 30.0) -> str:
+        ready = self.root / "ready"
+        ready.unlink(missing_ok=True)
+        with (self.root / f"serve-{self.restarts}.log").open("wb") as log:
+            self.restarts += 1
+            self.proc = self._spawn(ready, log)
+        deadline = time.monotonic() + timeout
+        while not ready.exists() or not ready.read_text().endswith("\n"):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"vanfed serve exited: {self.logs()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("vanfed serve did not start")
+            time.sleep(0.05)
+        self.url = ready.read_text().strip()
+        self.port = int(self.url.rsplit(":", 1)[1])
+        return self.url
+
+    def _spawn(self, ready: Path, log: object) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vanfed",
+                "serve",
+                "--inbox",
+                str(self.inbox),
+                "--registry",
+                str(self.registry),
+                "--key",
+                str(self.keys / "coordinator"),
+                "--log-key",
+                str(self.keys / "log"),
+                "--encryption-key",
+                str(self.keys / "encryption"),
+                "--port",
+                str(self.port),
+                "--ready-file",
+                str(ready),
+                "--body-deadline",
+                str(self.body_deadline),
+            ],
+            env=env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,  # type: ignore[arg-type]
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def logs(self) -> str:
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted(self.root.glob("serve-*.log"))
+        )

@@ -1,0 +1,193 @@
+"""The coordinator service over real HTTP on 127.0.0.1: every rejection path, sealed and
+plain submissions, receipts, read endpoints, and a service that keeps serving."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.conftest import NOW, Trust, small_summary
+from tests.integration._service import Service, vanfed
+
+from vanfed import Node
+from vanfed.signing import EncryptionKeyPair, envelope_digest
+from vanfed.transport import SEALED_MEDIA_TYPE, seal, sealing_key, verify_receipt
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> Iterator[Service]:
+    svc = Service(tmp_path_factory.mktemp("http"), trust, body_deadline=2.0)
+    svc.start()
+    yield svc
+    svc.stop()
+
+
+def env_of(trust: Trust, country: str, period: str, **kw) -> bytes:
+    return Node.sign(small_summary(country, period, **kw), trust.nodes[country])
+
+
+def post(service: Service, body: bytes, headers: dict[str, str] = JSON) -> httpx.Response:
+    return httpx.post(f"{service.url}/v1/submissions", content=body, headers=headers, timeout=30)
+
+
+def test_accept_repeat_and_read_back(service: Service, trust: Trust) -> None:
+    env = env_of(trust, "KHM", "2010")
+    first, again = post(service, env), post(service, env)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.content == again.content  # the same receipt
+    receipt, _ = verify_receipt(first.content, trust.registry, envelope=env, now=NOW)
+    digest = envelope_digest(env)
+    assert first.headers["location"] == f"/v1/submissions/{digest}"
+    got = httpx.get(f"{service.url}/v1/submissions/{digest}")
+    assert got.status_code == 200 and got.content == first.content
+    listing = httpx.get(f"{service.url}/v1/periods/2010").json()["submissions"]
+    assert [(s["country"], s["digest"], s["current"]) for s in listing] == [("KHM", digest, True)]
+    assert (service.inbox / f"{digest[7:]}.dsse.json").read_bytes() == env
+    status = httpx.get(f"{service.url}/v1/status").json()
+    assert status["log_size"] >= receipt.sequence + 1
+    spec = httpx.get(f"{service.url}/v1/openapi.json").json()
+    assert "/v1/submissions" in spec["paths"] and spec["openapi"].startswith("3.")
+
+
+def test_sealed_submission(service: Service, trust: Trust) -> None:
+    env = env_of(trust, "LAO", "2010")
+    keyid, public = sealing_key(trust.registry)
+    resp = post(
+        service,
+        seal(env, country="LAO", keyid=keyid, public=public),
+        {"content-type": SEALED_MEDIA_TYPE},
+    )
+    assert resp.status_code == 201, resp.text
+    verify_receipt(resp.content, trust.registry, envelope=env, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        ("malformed_json", 400, "malformed_envelope"),
+        ("duplicate_keys", 400, "duplicate_key"),
+        ("wrong_content_type", 415, "unsupported_media_type"),
+        ("oversized_declared", 413, "too_large"),
+        ("oversized_streamed", 413, "too_large"),
+        ("sealed_for_another_key", 400, "unknown_encryption_key"),
+        ("sealed_and_altered", 400, "seal_broken"),
+        ("bad_signature", 403, "bad_signature"),
+        ("another_countrys_key", 403, "wrong_country"),
+        ("older_revision_replayed", 409, "superseded"),
+        ("not_a_summary", 400, "payload_type_mismatch"),
+    ],
+)
+def test_rejections(service: Service, trust: Trust, case: str, status: int, code: str) -> None:
+    limit = trust.registry.policy.max_envelope_bytes
+    env = env_of(trust, "THA", "2011")
+    keyid, public = sealing_key(trust.registry)
+    headers = JSON
+    if case == "malformed_json":
+        body = b'{"payload": '
+    elif case == "duplicate_keys":
+        body = b'{"payloadType": "x", "payloadType": "y", "payload": "", "signatures": []}'
+    elif case == "wrong_content_type":
+        body, headers = env, {"content-type": "text/plain"}
+    elif case == "oversized_declared":
+        body = b"x" * (limit + 10_000)
+    elif case == "oversized_streamed":  # no Content-Length: chunked, cut off while reading
+        body = iter([b"x" * 65536] * (limit // 65536 + 2))  # type: ignore[assignment]
+    elif case == "sealed_for_another_key":
+        other = EncryptionKeyPair.from_seed(bytes(range(32)))
+        body = seal(env, country="THA", keyid=other.keyid, public=other.public.raw)
+        headers = {"content-type": SEALED_MEDIA_TYPE}
+    elif case == "sealed_and_altered":
+        sealed = bytearray(seal(env, country="THA", keyid=keyid, public=public))
+        sealed[-5] ^= 0x40
+        body, headers = bytes(sealed), {"content-type": SEALED_MEDIA_TYPE}
+    elif case == "bad_signature":
+        i = env.index(b'"sig":"') + 8
+        body = env[:i] + (b"B" if env[i : i + 1] != b"B" else b"C") + env[i + 1 :]
+    elif case == "another_countrys_key":
+        body = Node.sign(small_summary("THA", "2011"), trust.nodes["VNM"])
+    elif case == "older_revision_replayed":
+        r1 = env_of(trust, "MMR", "2012")
+        r2 = env_of(trust, "MMR", "2012", revision=2, supersedes=envelope_digest(r1))
+        assert post(service, r1).status_code == 201
+        assert post(service, r2).status_code == 201
+        body = env_of(trust, "MMR", "2012", seed=9)  # another revision 1, after revision 2
+    elif case == "not_a_summary":
+        body = trust.registry_bytes
+    resp = post(service, body, headers)
+    assert resp.status_code == status, resp.text
+    err = resp.json()
+    assert err["error"] == code and code in err["reasons"] and err["message"]
+    # ... and the service keeps serving.
+    assert httpx.get(f"{service.url}/v1/status").status_code == 200
+
+
+def test_slow_senders_are_cut_off_and_do_not_block_others(service: Service, trust: Trust) -> None:
+    host, port = "127.0.0.1", service.port
+    # Slowloris: many connections dribbling headers, one byte at a time.
+    lorises = []
+    for _ in range(40):
+        s = socket.create_connection((host, port))
+        s.sendall(b"POST /v1/submissions HTTP/1.1\r\nHost: x\r\n")
+        lorises.append(s)
+    # A slow body: headers complete, body never finishes.
+    slow = socket.create_connection((host, port))
+    slow.sendall(
+        b"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 5000\r\n\r\n{"payload":'
+    )
+    stop = threading.Event()
+
+    def dribble() -> None:
+        while not stop.is_set():
+            for s in lorises:
+                try:
+                    s.sendall(b"X")
+                except OSError:
+                    pass
+            time.sleep(0.2)
+
+    t = threading.Thread(target=dribble, daemon=True)
+    t.start()
+    try:
+        started = time.monotonic()
+        resp = post(service, env_of(trust, "VNM", "2013"))
+        assert resp.status_code == 201 and time.monotonic() - started < 10
+        slow.settimeout(15)
+        answer = b""
+        while b"}" not in answer:
+            chunk = slow.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        assert b" 408 " in answer.split(b"\r\n")[0] and b"request_timeout" in answer
+    finally:
+        stop.set()
+        t.join()
+        for s in [*lorises, slow]:
+            s.close()
+    assert httpx.get(f"{service.url}/v1/status").status_code == 200
+
+
+def test_submit_and_outbox_cli(service: Service, trust: Trust, tmp_path: Path) -> None:
+    env_file = tmp_path / "idn.dsse.json"
+    env_file.write_bytes(env_of(trust, "IDN", "2014"))
+    outbox = tmp_path / "outbox"
+    common = ["--registry", str(service.registry), "--outbox", str(outbox)]
+    proc = vanfed("submit", str(env_file), "--to", service.url, "--seal", *common)
+    assert proc.returncode == 0, proc.stderr
+    assert "delivered" in proc.stdout
+    listing = vanfed("outbox", "list", "--json", *common)
+    assert '"state": "delivered"' in listing.stdout
+    # A coordinator that is down: queued, exit 1 with what to do, nothing lost.
+    env2 = tmp_path / "phl.dsse.json"
+    env2.write_bytes(env_of(trust, "PHL", "2014"))
+    down = vanfed("submit", str(env2), "--to", "http://127.0.0.1:9", *common, "--max-wait", "1")
+    assert down.returncode == 1 and "vanfed outbox flush" in down.stderr
+    assert '"state": "queued"' in vanfed("outbox", "list", "--json", *common).stdout
