@@ -157,6 +157,8 @@ class Inbox:
 
     def _recover(self) -> None:
         limit = self.registry.policy.max_envelope_bytes
+        for tmp in self.folder.glob(".*.tmp"):  # half-written by a process that was killed
+            tmp.unlink(missing_ok=True)
         for entry in self.log.entries:
             path = self.path_of(entry.digest)
             if not path.exists():
