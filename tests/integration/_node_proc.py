@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import NOW, Trust, small_summary
+
 from vanfed import Node
 from vanfed.signing import verify_registry
 from vanfed.transport import Outbox

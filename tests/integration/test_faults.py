@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.conftest import NOW, Trust, small_summary
 from tests.integration._service import Service, env, vanfed
+
 from vanfed import Node
 from vanfed.signing import envelope_digest
 from vanfed.transport import (
@@ -105,7 +105,7 @@ def test_ten_nodes_thousand_envelopes_server_killed_repeatedly(
                 digest = envelope_digest(envelope)
                 receipt = box.receipt(digest)
                 assert receipt is not None, (country, year)
-                r, cp = verify_receipt(receipt, trust.registry, envelope=envelope, now=NOW)
+                _r, cp = verify_receipt(receipt, trust.registry, envelope=envelope, now=NOW)
                 expected.add(digest)
                 checkpoints.append(cp)
     assert len(expected) == 1000
