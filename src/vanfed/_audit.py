@@ -6,6 +6,13 @@ the inbox holds no newer or extra valid input that the report left out (``input_
 the merge replays to the same canonical bytes (``replay_mismatch``); every input passes the
 interval-attack audit again (``protection_failed``); every artifact matches its digest and
 re-renders identically (``artifact_mismatch``, ``artifact_missing``).
+
+When the report is bound to the transparency log: its checkpoint is signed by a log key in
+the registry (``log_checkpoint_invalid``); the inbox's log reproduces that checkpoint
+(``log_missing``, ``log_corrupt``, ``log_mismatch``); every logged envelope is present
+(``log_entry_missing``); each input sits at its stated index (``log_index_mismatch``); only
+logged envelopes count, so one left out is ``input_dropped``; and every node receipt given
+is consistent with the report's log (``log_forked``, ``receipt_invalid``).
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vanfed._coordinator import ARTIFACTS, build_report
-from vanfed._json import read_limited
+from vanfed._coordinator import ARTIFACTS, LogView, bind_to_log, build_report, logged_below
+from vanfed._json import loads_strict, read_limited
 from vanfed.aggregate import Selected, merge, select_inputs
 from vanfed.anonymize import reaudit
+from vanfed.errors import LogError, VanfedError, VerificationError
 from vanfed.schema import (
     REPORT_TYPE,
     Codebook,
@@ -26,7 +34,8 @@ from vanfed.schema import (
     TrustRegistry,
     load_codebook,
 )
-from vanfed.signing import Reason, verification_result
+from vanfed.signing import Envelope, Reason, verification_result
+from vanfed.transport import TransparencyLog, log_keys, verified_checkpoint, verify_receipt
 
 __all__ = ["AuditVerdict", "audit"]
 
@@ -53,8 +62,13 @@ def audit(
     registry: TrustRegistry,
     now: dt.datetime,
     codebook: Codebook | None = None,
+    receipts: str | Path | None = None,
 ) -> AuditVerdict:
-    """Audit a signed regional report against the folder of input envelopes."""
+    """Audit a signed regional report against the folder of input envelopes.
+
+    Args:
+        receipts: a folder of node receipts (``*.dsse.json``) to hold the log to.
+    """
     cb = codebook or load_codebook()
     path = Path(report_path)
     data = read_limited(path, registry.policy.max_envelope_bytes * 16)
@@ -75,9 +89,19 @@ def audit(
     report: RegionalReport = res.payload
     reasons: list[Reason] = []
     checked = [f"report signature by coordinator key {res.signer}"]
+    view = None
+    if report.log_checkpoint is not None:
+        view, log_reasons = _log_view(report, Path(inputs), registry, checked)
+        if view is None:
+            return AuditVerdict(report, log_reasons, checked)
+        reasons += log_reasons
+        if receipts is not None:
+            reasons += _receipts(Path(receipts), Path(inputs), view, registry, now, checked)
     # One pass over the inbox verifies every envelope; the report's inputs must be exactly
     # the current valid ones (nothing missing, invalid, superseded or left out).
-    current, skipped = select_inputs(inputs, registry, period=report.period, now=now)
+    current, skipped = select_inputs(
+        inputs, registry, period=report.period, now=now, logged=view.logged if view else None
+    )
     valid = {sel.digest: sel for sel in current}
     unused = {s.envelope_sha256: s for s in skipped if s.envelope_sha256}
     chosen: list[Selected] = []
@@ -98,6 +122,14 @@ def audit(
                 )
             continue
         chosen.append(sel)
+        if view is not None and ref.log_index != view.logged.get(ref.envelope_sha256):
+            reasons.append(
+                Reason(
+                    "log_index_mismatch",
+                    f"{ref.country} envelope is at log index "
+                    f"{view.logged.get(ref.envelope_sha256)}, the report says {ref.log_index}",
+                )
+            )
         summary = sel.summary
         _, _, verdict = reaudit(
             summary.tables, cb, summary.country, k=summary.protection.k, s=summary.protection.s
@@ -130,7 +162,7 @@ def audit(
             codebook=cb,
             skipped=report.skipped,
         )
-        rebuilt, files = build_report(replay, cb)
+        rebuilt, files = build_report(bind_to_log(replay, view), cb)
         if rebuilt.canonical_bytes() != report.canonical_bytes():
             reasons.append(
                 Reason(
@@ -141,6 +173,85 @@ def audit(
             checked.append("merge replayed byte for byte")
         reasons += _artifacts(path.parent, report, files)
     return AuditVerdict(report, reasons, checked)
+
+
+def _log_view(
+    report: RegionalReport, inputs: Path, registry: TrustRegistry, checked: list[str]
+) -> tuple[LogView | None, list[Reason]]:
+    """The inbox's log, held to the report's signed checkpoint."""
+    note = (report.log_checkpoint or "").encode()
+    try:
+        cp, _ = verified_checkpoint(note, log_keys(registry))
+    except VerificationError as exc:
+        return None, [Reason("log_checkpoint_invalid", f"report checkpoint: {exc}")]
+    folder = inputs / ".vanfed" / "log"
+    try:
+        log = TransparencyLog.read(folder, log_keys(registry))
+    except LogError as exc:
+        code = "log_missing" if "log_missing" in exc.reasons else "log_corrupt"
+        return None, [Reason(code, str(exc))]
+    if log.tree.size < cp.size or log.tree.root(cp.size) != cp.root:
+        return None, [
+            Reason(
+                "log_mismatch",
+                f"{folder}: its first {cp.size} entries do not give the root the report's "
+                "checkpoint signs",
+            )
+        ]
+    view = LogView(note, cp.size, logged_below(log, cp.size), log)
+    reasons = []
+    for digest, index in sorted(view.logged.items(), key=lambda kv: kv[1]):
+        if not (inputs / f"{digest[7:]}.dsse.json").is_file():
+            reasons.append(
+                Reason(
+                    "log_entry_missing",
+                    f"log entry {index} ({digest[:19]}…) is not in {inputs}: "
+                    "an accepted submission was withheld",
+                )
+            )
+    checked.append(f"log checkpoint {cp.origin} size {cp.size} reproduced from the inbox's log")
+    return view, reasons
+
+
+def _receipts(
+    folder: Path,
+    inputs: Path,
+    view: LogView,
+    registry: TrustRegistry,
+    now: dt.datetime,
+    checked: list[str],
+) -> list[Reason]:
+    """Node receipts: each must verify, and its checkpoint must be a prefix of the log."""
+    reasons = []
+    files = sorted(folder.glob("*.dsse.json"))
+    limit = registry.policy.max_envelope_bytes
+    for f in files:
+        receipt_bytes = read_limited(f, limit)
+        try:
+            payload = loads_strict(Envelope.from_bytes(receipt_bytes).payload)
+            digest = str(payload["envelope_sha256"])
+            envelope = read_limited(inputs / f"{digest[7:]}.dsse.json", limit)
+        except (VanfedError, KeyError, TypeError) as exc:
+            reasons.append(Reason("log_entry_missing", f"{f.name}: receipted envelope: {exc}"))
+            continue
+        try:
+            receipt, cp = verify_receipt(receipt_bytes, registry, envelope=envelope, now=now)
+        except VerificationError as exc:
+            reasons.append(Reason("receipt_invalid", f"{f.name}: {exc}"))
+            continue
+        tree = view.log.tree
+        if cp.size > tree.size or tree.root(cp.size) != cp.root:
+            reasons.append(
+                Reason(
+                    "log_forked",
+                    f"{f.name}: the coordinator signed a log of size {cp.size} that is not a "
+                    "prefix of the log the report was built from",
+                )
+            )
+        elif view.log.by_digest.get(receipt.envelope_sha256) != receipt.log.index:
+            reasons.append(Reason("log_forked", f"{f.name}: entry moved in the log"))
+    checked.append(f"{len(files)} node receipts held to the log")
+    return reasons
 
 
 def _artifacts(folder: Path, report: RegionalReport, rendered: dict[str, bytes]) -> list[Reason]:

@@ -1,13 +1,21 @@
 """``vanfed demo``: a synthetic ASEAN federation, end to end, in one folder.
 
 Five member states' synthetic exports (each in its own shape, with dirty rows) → keys and a
-2-of-3 root-signed trust registry → each node ingests, protects, signs → the coordinator
-merges from a file-drop inbox and signs the regional report → the audit replays it.
+2-of-3 root-signed trust registry → each node ingests, protects, signs → delivery to the
+coordinator's inbox and transparency log, by file drop or (``http=True``) through a real
+``vanfed serve`` process on 127.0.0.1 and each node's outbox, sealed with HPKE → the
+coordinator merges what the log holds and signs the regional report → the audit replays it
+and holds the log to every node's receipt.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
@@ -16,8 +24,10 @@ from vanfed._audit import AuditVerdict, audit
 from vanfed._coordinator import Coordinator, RegionalOutput
 from vanfed._json import atomic_write
 from vanfed._node import Node
-from vanfed.schema import load_mapping
+from vanfed.errors import TransportError
+from vanfed.schema import TrustRegistry, load_mapping
 from vanfed.signing import (
+    EncryptionKeyPair,
     KeyPair,
     init_registry,
     key_entry,
@@ -26,6 +36,7 @@ from vanfed.signing import (
     verify_registry,
 )
 from vanfed.synthetic import PROFILES, write_export
+from vanfed.transport import Inbox, Outbox, import_path
 
 __all__ = ["DEMO_PASSPHRASE", "DemoResult", "run_demo"]
 
@@ -39,6 +50,7 @@ class DemoResult:
     rows: list[dict[str, object]] = field(default_factory=list)
     regional: RegionalOutput | None = None
     verdict: AuditVerdict | None = None
+    delivery: str = "file drop"
 
 
 def _seeded_key(rng: Random) -> KeyPair:
@@ -52,6 +64,7 @@ def run_demo(
     seed: int = 2024,
     period: str = "2024",
     countries: tuple[str, ...] = tuple(PROFILES),
+    http: bool = False,
 ) -> DemoResult:
     """Run the whole federation into ``out``; deterministic for a given seed and time."""
     root = Path(out)
@@ -60,18 +73,28 @@ def run_demo(
     roots = [_seeded_key(rng) for _ in range(3)]
     coordinator = _seeded_key(rng)
     nodes = {c: _seeded_key(rng) for c in countries}
+    log_key = _seeded_key(rng)
+    sealing = EncryptionKeyPair.from_seed(rng.randbytes(32))
+    keys = root / "keys"
     for i, k in enumerate(roots):
-        save_keypair(k, root / "keys" / f"root{i + 1}", DEMO_PASSPHRASE)
-    save_keypair(coordinator, root / "keys" / "coordinator", DEMO_PASSPHRASE)
-    entries = [key_entry(coordinator.public, "coordinator", now=now)]
+        save_keypair(k, keys / f"root{i + 1}", DEMO_PASSPHRASE)
+    save_keypair(coordinator, keys / "coordinator", DEMO_PASSPHRASE)
+    save_keypair(log_key, keys / "log", DEMO_PASSPHRASE)
+    save_keypair(sealing, keys / "encryption", DEMO_PASSPHRASE)
+    entries = [
+        key_entry(coordinator.public, "coordinator", now=now),
+        key_entry(log_key.public, "log", now=now),
+        key_entry(sealing.public, "encryption", now=now),
+    ]
     entries += [key_entry(k.public, "node", now=now, country=c) for c, k in nodes.items()]
     registry = init_registry([k.public for k in roots], threshold=2, now=now, keys=entries)
     reg_bytes = sign_registry(registry, roots[:2])
     atomic_write(root / "registry.dsse.json", reg_bytes)
     registry = verify_registry(reg_bytes, now=now)
     year = int(period[:4])
+    envelopes: dict[str, Path] = {}
     for c in countries:
-        save_keypair(nodes[c], root / "keys" / f"node-{c.lower()}", DEMO_PASSPHRASE)
+        save_keypair(nodes[c], keys / f"node-{c.lower()}", DEMO_PASSPHRASE)
         export = write_export(c, root / "exports", years=range(year - 2, year + 1), seed=seed)
         node = Node(c)
         records = node.ingest(
@@ -82,8 +105,9 @@ def run_demo(
         )
         summary = node.summarize(records, period=period, now=now, rng=rng)
         atomic_write(root / "nodes" / c / "summary.json", summary.canonical_bytes())
-        envelope = node.sign(summary, nodes[c])
-        atomic_write(root / "inbox" / f"{c.lower()}-{period}-r1.dsse.json", envelope)
+        envelopes[c] = atomic_write(
+            root / "nodes" / c / "summary.dsse.json", node.sign(summary, nodes[c])
+        )
         q = summary.quality
         result.rows.append(
             {
@@ -96,10 +120,84 @@ def run_demo(
                 "suppressed": summary.protection.audit.suppressed_cells,
             }
         )
+    inbox = root / "inbox"
+    receipts = root / "receipts"
+    if http:
+        result.delivery = _deliver_http(root, envelopes, registry, now)
+    else:
+        box = Inbox(inbox, registry, coordinator=coordinator, log_key=log_key, now=lambda: now)
+        try:
+            for c, path in envelopes.items():
+                (item,) = import_path(box, path)
+                if item.accepted is None:
+                    raise TransportError(f"{path}: the coordinator refused it: {item.rejected}")
+                atomic_write(root / "nodes" / c / "receipt.dsse.json", item.accepted.receipt)
+        finally:
+            box.close()
+    for c in countries:
+        atomic_write(
+            receipts / f"{c.lower()}.dsse.json",
+            (root / "nodes" / c / "receipt.dsse.json").read_bytes(),
+        )
     coord = Coordinator(registry, coordinator)
-    result.regional = coord.merge(root / "inbox", period=period, now=now, rng=rng)
+    result.regional = coord.merge(inbox, period=period, now=now, rng=rng)
     result.regional.write(root / "regional")
     result.verdict = audit(
-        root / "regional" / "regional.dsse.json", inputs=root / "inbox", registry=registry, now=now
+        root / "regional" / "regional.dsse.json",
+        inputs=inbox,
+        registry=registry,
+        now=now,
+        receipts=receipts,
     )
     return result
+
+
+def _deliver_http(
+    root: Path, envelopes: dict[str, Path], registry: TrustRegistry, now: dt.datetime
+) -> str:
+    """Start ``vanfed serve`` on 127.0.0.1 and deliver each envelope through its node's
+    outbox, sealed to the coordinator's encryption key."""
+    ready = root / "serve.url"
+    ready.unlink(missing_ok=True)
+    env = {**os.environ, "VANFED_PASSPHRASE": DEMO_PASSPHRASE.decode()}
+    keys = root / "keys"
+    with (root / "serve.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "vanfed", "serve",
+                "--inbox", str(root / "inbox"),
+                "--registry", str(root / "registry.dsse.json"),
+                "--key", str(keys / "coordinator"),
+                "--log-key", str(keys / "log"),
+                "--encryption-key", str(keys / "encryption"),
+                "--port", "0",
+                "--ready-file", str(ready),
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (ready.exists() and ready.read_text().endswith("\n")):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise TransportError(f"vanfed serve did not start; see {root / 'serve.log'}")
+            time.sleep(0.05)
+        url = ready.read_text().strip()
+        for c, path in envelopes.items():
+            with Outbox(root / "nodes" / c / "outbox", registry, max_backoff=1.0) as box:
+                digest = box.queue(path.read_bytes(), url, sealed=True)
+                box.flush(max_wait=60)
+                receipt = box.receipt(digest)
+                if receipt is None:
+                    raise TransportError(f"{c}: no receipt from {url}")
+                atomic_write(root / "nodes" / c / "receipt.dsse.json", receipt)
+        return f"HTTP to {url}, sealed (HPKE)"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

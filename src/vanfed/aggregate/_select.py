@@ -8,6 +8,7 @@ envelope that is not used is listed with a machine-readable reason.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +34,18 @@ def _envelopes(inbox: Path) -> list[Path]:
 
 
 def select_inputs(
-    inbox: str | Path, registry: TrustRegistry, *, period: str, now: dt.datetime
+    inbox: str | Path,
+    registry: TrustRegistry,
+    *,
+    period: str,
+    now: dt.datetime,
+    logged: Mapping[str, int] | None = None,
 ) -> tuple[list[Selected], list[Skipped]]:
-    """Verified current summaries for ``period`` and everything skipped, with reasons."""
+    """Verified current summaries for ``period`` and everything skipped, with reasons.
+
+    With ``logged`` (envelope digest → log index, up to a checkpoint), only envelopes in
+    the transparency log at that checkpoint count; others are skipped as ``not_logged``.
+    """
     limit = registry.policy.max_envelope_bytes
     candidates: dict[str, list[Selected]] = {}
     skipped: list[Skipped] = []
@@ -50,6 +60,16 @@ def select_inputs(
         if digest in seen:
             continue  # the same envelope twice is one submission
         seen.add(digest)
+        if logged is not None and digest not in logged:
+            skipped.append(
+                Skipped(
+                    file=path.name,
+                    envelope_sha256=digest,
+                    reason="not_logged",
+                    message="not in the transparency log at the report's checkpoint",
+                )
+            )
+            continue
         result: VerificationResult[Summary] = verification_result(data, registry, now=now)
         if not result.ok or result.payload is None:
             skipped.append(

@@ -15,10 +15,17 @@ def audit(
     report: Annotated[Path, typer.Argument(help="regional.dsse.json")],
     inputs: Annotated[Path, typer.Option(help="Folder of input envelopes")],
     registry: Annotated[Path, typer.Option()],
+    receipts: Annotated[
+        Path | None, typer.Option(help="Folder of node receipts to hold the log to")
+    ] = None,
 ) -> None:
     """Verify a regional report and recompute it from its inputs; exit 0 pass, 1 fail."""
     verdict = run_audit(
-        require_file(report, "report"), inputs=inputs, registry=load_registry(registry), now=now()
+        require_file(report, "report"),
+        inputs=inputs,
+        registry=load_registry(registry),
+        now=now(),
+        receipts=receipts,
     )
     for line in verdict.checked:
         out.print(f"ok: {line}", markup=False)

@@ -18,9 +18,12 @@ def demo(
     ),
     seed: Annotated[int, typer.Option(help="Seed for the synthetic data")] = 2024,
     period: Annotated[str, typer.Option(help="Period to summarise")] = "2024",
+    http: Annotated[
+        bool, typer.Option("--http", help="Deliver through a real `vanfed serve` on 127.0.0.1")
+    ] = False,
 ) -> None:
     """Run a synthetic ASEAN federation end to end: nodes → coordinator → audit."""
-    result = run_demo(out_dir, now=now(), seed=seed, period=period)
+    result = run_demo(out_dir, now=now(), seed=seed, period=period, http=http)
     table = Table(title=f"vanfed demo — period {period}")
     for col in (
         "country",
@@ -43,6 +46,7 @@ def demo(
             str(r["suppressed"]),
         )
     out.print(table)
+    out.print(f"Delivery: {result.delivery}; every submission logged and receipted.")
     verdict = result.verdict
     assert verdict is not None and result.regional is not None
     cov = result.regional.report.coverage
@@ -60,6 +64,9 @@ def demo(
     out.print(f"  {base / 'regional' / 'regional.csv'}  HXL-tagged CSV")
     out.print(f"  {base / 'regional' / 'regional.dsse.json'}  signed report (DSSE)")
     out.print(f"  {base / 'inbox'}/  signed national summaries;  {base / 'nodes'}/*/rejects.csv")
+    out.print(
+        f"  {base / 'inbox' / '.vanfed' / 'log'}/  the transparency log;  {base / 'receipts'}/"
+    )
     out.print(f"Demo keys are encrypted with the passphrase '{DEMO_PASSPHRASE.decode()}'.")
     if not verdict.ok:
         raise typer.Exit(1)

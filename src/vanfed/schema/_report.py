@@ -81,3 +81,6 @@ class RegionalReport(Model):
     skipped: tuple[Skipped, ...] = ()
     tables: tuple[RegionalTable, ...]
     artifacts: dict[str, str] = {}
+    # The transparency-log checkpoint (C2SP signed note) the inputs were taken from; each
+    # input's ``log_index`` is its place in that log.
+    log_checkpoint: str | None = None
