@@ -37,7 +37,15 @@ def vanfed(*args: str, timeout: float = 120, **kw: object) -> subprocess.Complet
 class Service:
     """Keys and registry on disk, and the service process around an inbox folder."""
 
-    def __init__(self, root: Path, trust: Trust, *, body_deadline: float = 30.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        trust: Trust,
+        *,
+        body_deadline: float = 30.0,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        self.tls = tls
         self.root = root
         self.trust = trust
         self.inbox = root / "inbox"
@@ -95,6 +103,11 @@ class Service:
                 str(ready),
                 "--body-deadline",
                 str(self.body_deadline),
+                *(
+                    ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+                    if self.tls
+                    else []
+                ),
             ],
             env=env(),
             stdin=subprocess.DEVNULL,

@@ -190,3 +190,85 @@ def test_submit_and_outbox_cli(service: Service, trust: Trust, tmp_path: Path) -
     down = vanfed("submit", str(env2), "--to", "http://127.0.0.1:9", *common, "--max-wait", "1")
     assert down.returncode == 1 and "vanfed outbox flush" in down.stderr
     assert '"state": "queued"' in vanfed("outbox", "list", "--json", *common).stdout
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vanfed test coordinator")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+        .not_valid_after(dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "tls.crt", folder / "tls.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_tls(trust: Trust, tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    service = Service(tmp_path / "coord", trust, tls=(cert, key))
+    url = service.start()
+    try:
+        assert url.startswith("https://")
+        with pytest.raises(httpx.ConnectError):  # an unknown certificate is refused
+            httpx.get(f"{url}/v1/status")
+        env_file = tmp_path / "brn.dsse.json"
+        env_file.write_bytes(env_of(trust, "BRN", "2015"))
+        args = ["--registry", str(service.registry), "--outbox", str(tmp_path / "outbox")]
+        proc = vanfed("submit", str(env_file), "--to", url, "--ca-cert", str(cert), *args)
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        service.stop()
+
+
+def test_outbox_reports_a_forked_log_loudly(trust: Trust, tmp_path: Path) -> None:
+    """The coordinator loses (or rewrites) its log: the node's next receipt carries a
+    checkpoint that does not extend the one it kept, and delivery stops with log_forked."""
+    import shutil
+
+    from vanfed.errors import LogError
+    from vanfed.transport import Outbox
+
+    service = Service(tmp_path / "coord", trust)
+    service.start()
+    try:
+        with Outbox(tmp_path / "outbox", trust.registry, max_backoff=0.2) as box:
+            box.queue(env_of(trust, "SGP", "2016"), service.url)
+            assert [d.state for d in box.flush(max_wait=20)] == ["delivered"]
+            service.stop()
+            shutil.rmtree(service.inbox)  # a fresh log, with other history
+            service.start()
+            assert post(service, env_of(trust, "PHL", "2016")).status_code == 201
+            box.queue(env_of(trust, "SGP", "2017"), service.url)
+            with pytest.raises(LogError) as exc:
+                box.flush(max_wait=20)
+            assert exc.value.reasons == ("log_forked",)
+            assert box.pending()  # not marked delivered
+    finally:
+        service.stop()

@@ -33,6 +33,9 @@ from vanfed.transport import (
 DEFAULT_OUTBOX = Path.home() / ".vanfed" / "outbox"
 Registry = Annotated[Path, typer.Option(help="Trust registry (registry.dsse.json)")]
 OutboxDir = Annotated[Path, typer.Option("--outbox", help="Outbox folder")]
+CaCert = Annotated[
+    Path | None, typer.Option("--ca-cert", help="CA (PEM) to trust for an https coordinator")
+]
 
 
 def _open_inbox(
@@ -96,10 +99,11 @@ def submit(
     seal: Annotated[bool, typer.Option(help="Seal to the registry's encryption key")] = False,
     max_wait: Annotated[float, typer.Option(help="Seconds to keep retrying")] = 300.0,
     max_backoff: Annotated[float, typer.Option(help="Longest pause between attempts")] = 300.0,
+    ca_cert: CaCert = None,
 ) -> None:
     """Queue envelopes in the outbox and deliver them; retries until a receipt arrives."""
     reg = load_registry(registry)
-    with Outbox(outbox, reg, max_backoff=max_backoff) as box:
+    with Outbox(outbox, reg, max_backoff=max_backoff, ca_cert=ca_cert) as box:
         for f in files:
             data = read_limited(require_file(f, "envelope"), reg.policy.max_envelope_bytes)
             box.queue(data, to, sealed=seal)
@@ -143,9 +147,11 @@ def outbox_flush(
     outbox: OutboxDir = DEFAULT_OUTBOX,
     max_wait: Annotated[float, typer.Option()] = 300.0,
     max_backoff: Annotated[float, typer.Option(help="Longest pause between attempts")] = 300.0,
+    ca_cert: CaCert = None,
 ) -> None:
     """Deliver everything queued (e.g. after a restart or an outage)."""
-    with Outbox(outbox, load_registry(registry), max_backoff=max_backoff) as box:
+    reg = load_registry(registry)
+    with Outbox(outbox, reg, max_backoff=max_backoff, ca_cert=ca_cert) as box:
         results = box.flush(max_wait=max_wait)
     err = deliver_error(results)
     out.print(f"{sum(d.state == 'delivered' for d in results)} delivered")

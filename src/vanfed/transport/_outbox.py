@@ -86,6 +86,7 @@ class Outbox:
         registry: the verified registry (receipts and checkpoints are checked against it).
         clock: time source (tests pass a fixed one).
         max_backoff: the longest wait between two attempts, in seconds.
+        ca_cert: a CA bundle (PEM) to trust for an https coordinator, e.g. a self-signed one.
     """
 
     def __init__(
@@ -95,9 +96,11 @@ class Outbox:
         *,
         clock: Callable[[], dt.datetime] | None = None,
         max_backoff: float = 300.0,
+        ca_cert: str | Path | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.max_backoff = max_backoff
+        self.verify_tls: str | bool = str(ca_cert) if ca_cert else True
         self.registry = registry
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         try:
@@ -258,7 +261,9 @@ class Outbox:
     ) -> list[Delivery]:
         """Deliver everything queued, retrying until delivered, refused or ``max_wait``."""
         own = client is None
-        client = client or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0))
+        client = client or httpx.Client(
+            timeout=httpx.Timeout(30.0, connect=5.0), verify=self.verify_tls
+        )
         deadline = time.monotonic() + max_wait
         results: dict[str, Delivery] = {}
         try:
