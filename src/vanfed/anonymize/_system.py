@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,7 +46,7 @@ class LinkedSystem:
             off += ~np.isin(self.key_codes[:, d], allowed)
         return np.flatnonzero(off <= radius)
 
-    @property
+    @cached_property
     def aggregation(self) -> np.ndarray:
         """Per variable, how many dimensions it is a total over (0 for the finest cells)."""
         lengths = np.array([len(k) for k in self.keys])
