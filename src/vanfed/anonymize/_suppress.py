@@ -13,15 +13,22 @@ joint system of all linked tables. The LP is first solved on the cells within on
 coordinate of the target (not counting totals), where 2-D protection cycles live, and widened
 to two or three coordinates when that is infeasible or loses more.
 The interval attack then checks the result, and any cell still exposed gets another round.
+
+Every perturbation kept is also a *witness*: ``x + y`` is a table the attacker cannot rule
+out (checked: ``A y = 0``, ``x + y >= 0``, only suppressed cells move, and suppression only
+grows), so the cells it moves are known to reach ``x`` and ``x + y``. A target already
+moved ``s`` apart by earlier witnesses needs no LP of its own, and the closing interval
+attack starts from these ranges instead of solving for them.
 """
 
 from __future__ import annotations
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
 
 from vanfed.anonymize._audit import AuditResult, judge
-from vanfed.anonymize._lp import Polytope
+from vanfed.anonymize._lp import Polytope, new_solver
 from vanfed.anonymize._system import LinkedSystem
 from vanfed.errors import ProtectionError
 
@@ -44,6 +51,33 @@ def primary_cells(values: np.ndarray, k: int, protect_zeros: bool = False) -> np
     return small | (values == 0) if protect_zeros else small
 
 
+class _Witnesses:
+    """Per-cell lowest and highest values reached by known feasible tables (x itself first)."""
+
+    def __init__(self, system: LinkedSystem, values: np.ndarray) -> None:
+        self.system = system
+        self.values = values.astype(float)
+        self.lo = self.values.copy()
+        self.hi = self.values.copy()
+
+    def add(self, cells: np.ndarray, y: np.ndarray, suppressed: np.ndarray) -> None:
+        """Record ``x + y`` if it is a table the attacker cannot rule out."""
+        moved = self.values[cells] + y
+        change = np.zeros(self.values.size)
+        change[cells] = y
+        residual = self.system.matrix @ change
+        if (
+            suppressed[cells].all()
+            and moved.min(initial=0.0) >= -1e-7
+            and np.abs(residual).max(initial=0.0) <= 1e-7
+        ):
+            np.minimum.at(self.lo, cells, moved)
+            np.maximum.at(self.hi, cells, moved)
+
+    def spread(self, cell: int) -> float:
+        return float(self.hi[cell] - self.lo[cell])
+
+
 def _perturbation(
     system: LinkedSystem,
     values: np.ndarray,
@@ -51,10 +85,12 @@ def _perturbation(
     target: int,
     s: int,
     radius: int | None,
-) -> np.ndarray | None:
-    """Cells a protecting perturbation touches, or None if none exists within ``radius``."""
+    solver: highspy.Highs,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Cells a protecting perturbation touches and their changes, or None if none exists
+    within ``radius``."""
     cand = np.arange(system.size) if radius is None else system.near(target, radius)
-    a = system.matrix[:, cand]
+    a = system.columns[:, cand].tocsr()
     a = a[a.getnnz(axis=1) > 0]
     n = cand.size
     v = values[cand].astype(float)
@@ -63,18 +99,27 @@ def _perturbation(
         suppressed[cand], REUSE_COST, 1.0 + v / vmax + MARGIN_COST * system.aggregation[cand]
     )
     t = int(np.flatnonzero(cand == target)[0])
+    # Columns [a, -a] for y = y+ - y-, built straight in CSC form.
+    csc = a.tocsc()
+    both = sp.csc_matrix(
+        (
+            np.concatenate([csc.data, -csc.data]),
+            np.concatenate([csc.indices, csc.indices]),
+            np.concatenate([csc.indptr, csc.indptr[1:] + csc.nnz]),
+        ),
+        shape=(a.shape[0], 2 * n),
+    )
     lower = np.zeros(2 * n)
     upper = np.concatenate([np.full(n, np.inf), v])
     lower[t] = upper[t] = float(s)  # the target goes up by exactly s ...
     upper[n + t] = 0.0  # ... and never down
-    poly = Polytope(
-        sp.hstack([a, -a]).tocsr(), np.zeros(a.shape[0]), lower, upper, reoptimise=False
-    )
+    poly = Polytope(both, np.zeros(a.shape[0]), lower, upper, reoptimise=False, solver=solver)
     status, _, x = poly.optimise(np.concatenate([cost, cost]))
     if status != "optimal":
         return None
     y = x[:n] - x[n:]
-    return cand[np.abs(y) > 1e-9]
+    moved = np.abs(y) > 1e-9
+    return cand[moved], y[moved]
 
 
 def _loss(system: LinkedSystem, values: np.ndarray, cells: np.ndarray) -> float:
@@ -84,9 +129,17 @@ def _loss(system: LinkedSystem, values: np.ndarray, cells: np.ndarray) -> float:
 
 
 def _protect_cell(
-    system: LinkedSystem, values: np.ndarray, suppressed: np.ndarray, target: int, s: int
+    system: LinkedSystem,
+    values: np.ndarray,
+    suppressed: np.ndarray,
+    target: int,
+    s: int,
+    witnesses: _Witnesses,
+    solver: highspy.Highs,
 ) -> None:
-    best: np.ndarray | None = None
+    if witnesses.spread(target) >= s - 1e-9:
+        return  # earlier perturbations already move it s apart
+    best: tuple[np.ndarray, np.ndarray] | None = None
     best_loss = np.inf
     # Large tables (thousands of primaries; wide LPs dominate the run time): radius 2 only
     # when radius 1 is infeasible or costly, radius 3 only when nothing closer is feasible.
@@ -94,20 +147,22 @@ def _protect_cell(
     for radius in (1, 2, 3):
         if radius == 3 and best is not None and not thorough:
             break
-        touched = _perturbation(system, values, suppressed, target, s, radius)
-        if touched is None:
+        found = _perturbation(system, values, suppressed, target, s, radius, solver)
+        if found is None:
             continue
+        touched = found[0]
         new = touched[~suppressed[touched]]
         loss = _loss(system, values, new)
         if loss < best_loss:
-            best, best_loss = touched, loss
+            best, best_loss = found, loss
         if new.size <= (0 if thorough else CHEAP_ENOUGH):
             break
     if best is None:
-        best = _perturbation(system, values, suppressed, target, s, None)
+        best = _perturbation(system, values, suppressed, target, s, None, solver)
     if best is None:
         raise ProtectionError(f"cell {dict(system.keys[target])}: no way to protect it")
-    suppressed[best] = True
+    suppressed[best[0]] = True
+    witnesses.add(best[0], best[1], suppressed)
 
 
 def suppress(
@@ -122,11 +177,15 @@ def suppress(
         ProtectionError: no safe pattern was found (never returned unsafe).
     """
     suppressed = primary_cells(values, k, protect_zeros)
+    witnesses = _Witnesses(system, values)
+    # One HiGHS instance for every perturbation LP; presolve costs more than it saves on
+    # these small LPs.
+    solver = new_solver(presolve=False)
     todo = [int(i) for i in np.flatnonzero(suppressed)]
     for _ in range(MAX_ROUNDS):
         for target in todo:
-            _protect_cell(system, values, suppressed, target, s)
-        audit = judge(system, values, suppressed, k=k, s=s)
+            _protect_cell(system, values, suppressed, target, s, witnesses, solver)
+        audit = judge(system, values, suppressed, k=k, s=s, witnessed=(witnesses.lo, witnesses.hi))
         if audit.passed:
             return suppressed, audit
         todo = list(audit.failing)

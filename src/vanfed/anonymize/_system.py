@@ -40,11 +40,21 @@ class LinkedSystem:
         """Variables that differ from ``target`` in at most ``radius`` dimensions, not
         counting a dimension where they hold the target's code or one of its totals."""
         own = self.key_codes[target]
-        off = np.zeros(self.size, np.int64)
+        off = np.zeros(self.size, np.int8)
         for d, code in enumerate(own):
-            allowed = [int(code), 0, *self.ancestors.get(int(code), ())]
-            off += ~np.isin(self.key_codes[:, d], allowed)
+            allowed = np.zeros(self._code_count, bool)
+            allowed[[int(code), 0, *self.ancestors.get(int(code), ())]] = True
+            off += ~allowed[self.key_codes[:, d]]
         return np.flatnonzero(off <= radius)
+
+    @cached_property
+    def _code_count(self) -> int:
+        return int(self.key_codes.max(initial=0)) + 1
+
+    @cached_property
+    def columns(self) -> sp.csc_matrix:
+        """The additivity matrix by columns (fast to slice by variable)."""
+        return self.matrix.tocsc()
 
     @cached_property
     def aggregation(self) -> np.ndarray:
