@@ -26,6 +26,7 @@ PUBLIC = {
         "scaffold_mapping",
     ],
     "vanfed.signing": [
+        "KEY_REASONS",
         "MAX_ENVELOPE_BYTES",
         "REASONS",
         "EncryptionKeyPair",

@@ -60,15 +60,17 @@ EncOpt = Annotated[
     Path | None, typer.Option("--encryption-key", help="X25519 key PREFIX for sealed submissions")
 ]
 OriginOpt = Annotated[str, typer.Option(help="Log origin (first line of checkpoints)")]
+InboxOpt = Annotated[Path, typer.Option(help="Inbox folder")]
+ORIGIN = "armac.vanfed/log"
 
 
 def serve_cmd(
-    inbox: Annotated[Path, typer.Option(help="Inbox folder")],
+    inbox: InboxOpt,
     registry: Registry,
     key: KeyOpt,
     log_key: LogKeyOpt,
     encryption_key: EncOpt = None,
-    origin: OriginOpt = "armac.vanfed/log",
+    origin: OriginOpt = ORIGIN,
     host: str = "127.0.0.1",
     port: int = 8443,
     tls_cert: Annotated[Path | None, typer.Option()] = None,
@@ -165,12 +167,12 @@ inbox_app = typer.Typer(no_args_is_help=True, help="The coordinator's inbox.")
 @inbox_app.command("import")
 def inbox_import(
     paths: Annotated[list[Path], typer.Argument(help="Envelopes, folders or zip bundles")],
-    inbox: Annotated[Path, typer.Option(help="Inbox folder")],
+    inbox: InboxOpt,
     registry: Registry,
     key: KeyOpt,
     log_key: LogKeyOpt,
     encryption_key: EncOpt = None,
-    origin: OriginOpt = "armac.vanfed/log",
+    origin: OriginOpt = ORIGIN,
     receipts: Annotated[Path | None, typer.Option(help="Write receipts here")] = None,
 ) -> None:
     """File drop: the same verification, idempotency and log as HTTP submissions."""

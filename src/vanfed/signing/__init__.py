@@ -23,6 +23,7 @@ from vanfed.signing._registry_ops import (
     sign_registry,
 )
 from vanfed.signing._verify import (
+    KEY_REASONS,
     REASONS,
     Reason,
     VerificationResult,
@@ -34,6 +35,7 @@ from vanfed.signing._verify import (
 )
 
 __all__ = [
+    "KEY_REASONS",
     "MAX_ENVELOPE_BYTES",
     "REASONS",
     "EncryptionKeyPair",

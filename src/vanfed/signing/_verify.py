@@ -29,6 +29,7 @@ from vanfed.signing._dsse import Envelope, envelope_digest
 from vanfed.signing._keys import PublicKey
 
 __all__ = [
+    "KEY_REASONS",
     "REASONS",
     "Reason",
     "VerificationResult",
@@ -57,6 +58,17 @@ REASONS = (
     "non_canonical_payload",
     "policy_violation",
     "too_large",
+)
+# Reasons that concern the signer's authority (as opposed to the bytes).
+KEY_REASONS = frozenset(
+    {
+        "unknown_key",
+        "wrong_country",
+        "wrong_role",
+        "key_revoked",
+        "key_expired",
+        "key_not_yet_valid",
+    }
 )
 M = TypeVar("M", bound=BaseModel)
 
@@ -253,15 +265,7 @@ def verify(data: bytes, registry: TrustRegistry, *, now: dt.datetime, **kwargs: 
     if not result.ok:
         codes = result.codes
         msg = "; ".join(r.message for r in result.reasons)
-        key_codes = {
-            "unknown_key",
-            "wrong_country",
-            "wrong_role",
-            "key_revoked",
-            "key_expired",
-            "key_not_yet_valid",
-        }
-        cls = UntrustedKeyError if key_codes & set(codes) else VerificationError
+        cls = UntrustedKeyError if KEY_REASONS & set(codes) else VerificationError
         raise cls(f"envelope {result.digest[7:19]}…: {msg}", codes)
     return result.payload
 

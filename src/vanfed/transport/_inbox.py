@@ -25,6 +25,7 @@ from vanfed._json import atomic_write, loads_strict, read_limited
 from vanfed.errors import LogError, VerificationError
 from vanfed.schema import LogProof, Receipt, Summary, TrustRegistry
 from vanfed.signing import (
+    KEY_REASONS,
     EncryptionKeyPair,
     Envelope,
     KeyPair,
@@ -50,15 +51,7 @@ _STATUS = {
     "policy_violation": 422,
     "registry_expired": 503,
 }
-_AUTHORITY = {
-    "bad_signature",
-    "unknown_key",
-    "wrong_country",
-    "wrong_role",
-    "key_not_yet_valid",
-    "key_expired",
-    "key_revoked",
-}
+_AUTHORITY = KEY_REASONS | {"bad_signature"}
 
 
 def http_status(code: str) -> int:
