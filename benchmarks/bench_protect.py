@@ -8,7 +8,8 @@ synthetic national data, per default table. Results: benchmarks/results/protect.
 tau-ARGUS (pytauargus) is not compared: its solver is a Windows/Linux binary that no package
 registry reachable here ships, and pytauargus is not on PyPI.
 
-    python benchmarks/bench_protect.py [SIZE ...]     # 1k 10k 20k 50k
+    python benchmarks/bench_protect.py [SIZE ...]     # default 1k 10k 20k -> protect.json
+    python benchmarks/bench_protect.py 50k            # -> protect-50k.json (long re-audit)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from vanfed.schema import load_codebook, load_mapping  # noqa: E402
 from vanfed.synthetic import PROFILES, write_export  # noqa: E402
 
 SHAPES = {"1k": (9, 9, 9), "10k": (9, 9, 9, 9), "20k": (14, 11, 11, 9), "50k": (9, 9, 9, 9, 4)}
+DEFAULT_SIZES = ["1k", "10k", "20k"]
 
 
 def table(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -114,7 +116,9 @@ def main(sizes: list[str]) -> None:
         results.append(r)
     info = information_kept()
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "protect.json").write_text(
+    default = sizes == DEFAULT_SIZES
+    target = "protect.json" if default else f"protect-{'-'.join(sizes)}.json"
+    (HERE / "results" / target).write_text(
         json.dumps(
             {
                 "k": 5,
@@ -130,4 +134,4 @@ def main(sizes: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or list(SHAPES))
+    main(sys.argv[1:] or DEFAULT_SIZES)

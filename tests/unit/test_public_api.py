@@ -59,6 +59,7 @@ PUBLIC = {
         "verify_registry",
     ],
     "vanfed.transport": [
+        "DEFAULT_ORIGIN",
         "EMPTY_ROOT",
         "SEALED_MEDIA_TYPE",
         "Accepted",

@@ -37,8 +37,9 @@ __all__ = ["primary_cells", "suppress"]
 REUSE_COST = 1e-3
 # Margins carry the most-used numbers (totals); each aggregated dimension costs this much more.
 MARGIN_COST = 3.0
-# A protection adding this few new suppressions is taken without trying wider radii.
-CHEAP_ENOUGH = 2
+# A protection adding this few new suppressions (a 2-D cycle: three corners) is taken
+# without trying wider radii.
+CHEAP_ENOUGH = 3
 # Systems up to this many cells (every realistic national publication) get the thorough
 # search: every radius is tried and the least lossy pattern kept.
 THOROUGH_UP_TO = 3000

@@ -17,6 +17,7 @@ from vanfed.errors import InputError, LogError, TransportError, VerificationErro
 from vanfed.schema import TrustRegistry
 from vanfed.signing import Envelope, envelope_digest, load_encryption_key, passphrase_from_env
 from vanfed.transport import (
+    DEFAULT_ORIGIN,
     Inbox,
     Outbox,
     TransparencyLog,
@@ -61,7 +62,7 @@ EncOpt = Annotated[
 ]
 OriginOpt = Annotated[str, typer.Option(help="Log origin (first line of checkpoints)")]
 InboxOpt = Annotated[Path, typer.Option(help="Inbox folder")]
-ORIGIN = "armac.vanfed/log"
+ORIGIN = DEFAULT_ORIGIN
 
 
 def serve_cmd(

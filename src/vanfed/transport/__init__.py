@@ -4,7 +4,7 @@ HPKE sealing, and the transparency log with its checkpoints, proofs and receipts
 from vanfed.transport._bundle import Imported, import_path
 from vanfed.transport._hpke import SEALED_MEDIA_TYPE, open_sealed, seal, sealing_key
 from vanfed.transport._inbox import Accepted, Inbox, Rejected, http_status
-from vanfed.transport._log import LogEntry, TransparencyLog
+from vanfed.transport._log import DEFAULT_ORIGIN, LogEntry, TransparencyLog
 from vanfed.transport._merkle import (
     EMPTY_ROOT,
     MerkleTree,
@@ -28,6 +28,7 @@ from vanfed.transport._serve import serve
 from vanfed.transport._server import create_app
 
 __all__ = [
+    "DEFAULT_ORIGIN",
     "EMPTY_ROOT",
     "SEALED_MEDIA_TYPE",
     "Accepted",

@@ -35,7 +35,7 @@ from vanfed.signing import (
     verification_result,
 )
 from vanfed.transport._hpke import is_sealed, open_sealed
-from vanfed.transport._log import LogEntry, TransparencyLog
+from vanfed.transport._log import DEFAULT_ORIGIN, LogEntry, TransparencyLog
 from vanfed.transport._receipts import make_receipt
 
 __all__ = ["Accepted", "Inbox", "Rejected", "http_status"]
@@ -117,7 +117,7 @@ class Inbox:
         *,
         coordinator: KeyPair,
         log_key: KeyPair,
-        origin: str = "armac.vanfed/log",
+        origin: str = DEFAULT_ORIGIN,
         encryption_keys: list[EncryptionKeyPair] | None = None,
         now: Any = None,
     ) -> None:

@@ -30,7 +30,9 @@ from vanfed.signing import Signer
 from vanfed.transport._merkle import MerkleTree, leaf_hash, verify_consistency
 from vanfed.transport._note import Checkpoint, sign_note, verified_checkpoint
 
-__all__ = ["LogEntry", "TransparencyLog"]
+__all__ = ["DEFAULT_ORIGIN", "LogEntry", "TransparencyLog"]
+
+DEFAULT_ORIGIN = "armac.vanfed/log"
 
 log = logging.getLogger("vanfed.log")
 RECORD = struct.Struct(">32s32sq")

@@ -198,12 +198,12 @@ class Outbox:
             return self._retry(digest, meta, f"{type(exc).__name__}: {exc}")
         if resp.status_code in (200, 201):
             try:
-                _, checkpoint = verify_receipt(
+                checked, checkpoint = verify_receipt(
                     resp.content, self.registry, envelope=envelope, now=self.clock()
                 )
             except VerificationError as exc:
                 return self._retry(digest, meta, f"unverifiable receipt: {exc}")
-            self._check_log(checkpoint, resp.content, meta["to"], client)
+            self._check_log(checkpoint, checked.log.checkpoint.encode(), meta["to"], client)
             with self.cache.transact():
                 self.cache.set(f"receipt/{digest}", resp.content)
                 self.cache.delete(f"env/{digest}")
@@ -226,10 +226,9 @@ class Outbox:
         self._set_meta(digest, meta)
         return Delivery(digest, "queued", detail)
 
-    def _check_log(self, new: Checkpoint, receipt: bytes, url: str, client: httpx.Client) -> None:
+    def _check_log(self, new: Checkpoint, note: bytes, url: str, client: httpx.Client) -> None:
         """Keep the newest checkpoint; any newer one must extend it (else: a forked log)."""
         kept = self.cache.get("checkpoint")
-        note = json.loads(Envelope.from_bytes(receipt).payload)["log"]["checkpoint"].encode()
         if kept is None:
             self.cache.set("checkpoint", note)
             return

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
+from vanfed.errors import InputError
 from vanfed.transport._inbox import Inbox
 from vanfed.transport._server import BODY_DEADLINE_S, create_app
 
@@ -47,8 +48,6 @@ def serve(
     """Serve until interrupted. Prints (and writes to ``ready``) the URL once listening."""
     _configure_logging()
     if (tls_cert is None) != (tls_key is None):
-        from vanfed.errors import InputError
-
         raise InputError("--tls-cert and --tls-key go together")
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
