@@ -98,18 +98,18 @@ def run(name: str) -> dict[str, object]:
 
 def main(sizes: list[str]) -> None:
     rows = []
-    for name in sizes:
+    for name in sizes:  # results are written after every table: acro is slow on big ones
         r = run(name)
-        print(json.dumps(r), file=sys.stderr)
+        print(json.dumps(r), flush=True)
         rows.append(r)
-    out = {
-        "acro_version": getattr(acro, "__version__", "1.0.2"),
-        "k": K,
-        "tables": rows,
-        "measured_at": dt.date.today().isoformat(),
-    }
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "acro.json").write_text(json.dumps(out, indent=1) + "\n")
+        out = {
+            "acro_version": getattr(acro, "__version__", "1.0.2"),
+            "k": K,
+            "tables": rows,
+            "measured_at": dt.date.today().isoformat(),
+        }
+        (HERE / "results").mkdir(exist_ok=True)
+        (HERE / "results" / "acro.json").write_text(json.dumps(out, indent=1) + "\n")
 
 
 if __name__ == "__main__":

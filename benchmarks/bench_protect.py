@@ -34,6 +34,7 @@ from vanfed.synthetic import PROFILES, write_export  # noqa: E402
 
 SHAPES = {"1k": (9, 9, 9), "10k": (9, 9, 9, 9), "20k": (14, 11, 11, 9), "50k": (9, 9, 9, 9, 4)}
 DEFAULT_SIZES = ["1k", "10k", "20k"]
+THRESHOLD_AUDIT_UP_TO = 25_000
 
 
 def table(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -59,7 +60,15 @@ def run_size(name: str, k: int = 5) -> dict[str, object]:
     again = judge(system, np.where(mask, -1, values), mask, k=k, s=k)
     audit_secs = time.perf_counter() - t1
     primary = primary_cells(values, k)
-    threshold_only = judge(system, values, primary, k=k, s=k)
+    if values.size <= THRESHOLD_AUDIT_UP_TO:
+        exposed = judge(system, values, primary, k=k, s=k)
+        threshold_only = {
+            "suppressed": int(primary.sum()),
+            "audit_passed": exposed.passed,
+            "exposed_cells": len(exposed.failing),
+        }
+    else:  # another multi-minute interval attack, telling the same story
+        threshold_only = {"suppressed": int(primary.sum()), "audit_passed": None}
     return {
         "table": name,
         "shape": SHAPES[name],
@@ -73,11 +82,7 @@ def run_size(name: str, k: int = 5) -> dict[str, object]:
             "audit_passed": again.passed,
             "reaudit_seconds": round(audit_secs, 2),
         },
-        "threshold_only": {
-            "suppressed": int(primary.sum()),
-            "audit_passed": threshold_only.passed,
-            "exposed_cells": len(threshold_only.failing),
-        },
+        "threshold_only": threshold_only,
     }
 
 
