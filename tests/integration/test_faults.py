@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,6 +35,18 @@ from vanfed.transport import (
 )
 
 ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def service(tmp_path: Path, trust: Trust) -> Iterator[Service]:
+    svc = Service(tmp_path / "coord", trust)
+    svc.start()
+    yield svc
+    svc.stop()
+
+
+def signed(trust: Trust, country: str) -> bytes:
+    return Node.sign(small_summary(country, "2020"), trust.nodes[country])
 
 
 def check_inbox(service: Service, trust: Trust, expected: set[str]) -> TransparencyLog:
@@ -80,9 +93,18 @@ def test_ten_nodes_thousand_envelopes_server_killed_repeatedly(
                 )
             )
     kills = 0
+
+    def logged() -> int:
+        try:
+            return int(httpx.get(f"{service.url}/v1/status", timeout=5).json()["log_size"])
+        except (httpx.HTTPError, ValueError, KeyError):
+            return -1
+
     try:
-        for pause in (2.0, 1.5, 2.5, 1.0):
-            time.sleep(pause)
+        for more in (50, 150, 100, 80):  # kill only once this life accepted some
+            start, deadline = max(logged(), 0), time.monotonic() + 120
+            while logged() < start + more and time.monotonic() < deadline:
+                time.sleep(0.05)
             service.kill()
             kills += 1
             time.sleep(0.3)
@@ -123,10 +145,8 @@ def test_ten_nodes_thousand_envelopes_server_killed_repeatedly(
     ]
 
 
-def test_server_killed_while_receiving(tmp_path: Path, trust: Trust) -> None:
-    service = Service(tmp_path / "coord", trust)
-    service.start()
-    envelope = Node.sign(small_summary("KHM", "2020"), trust.nodes["KHM"])
+def test_server_killed_while_receiving(service: Service, trust: Trust) -> None:
+    envelope = signed(trust, "KHM")
     sock = socket.create_connection(("127.0.0.1", service.port))
     sock.sendall(
         b"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -148,10 +168,10 @@ def test_server_killed_while_receiving(tmp_path: Path, trust: Trust) -> None:
     check_inbox(service, trust, {envelope_digest(envelope)})
 
 
-def test_client_killed_between_send_and_receipt(tmp_path: Path, trust: Trust) -> None:
-    service = Service(tmp_path / "coord", trust)
-    service.start()
-    envelope = Node.sign(small_summary("LAO", "2020"), trust.nodes["LAO"])
+def test_client_killed_between_send_and_receipt(
+    service: Service, trust: Trust, tmp_path: Path
+) -> None:
+    envelope = signed(trust, "LAO")
     f = tmp_path / "lao.dsse.json"
     f.write_bytes(envelope)
     outbox = tmp_path / "outbox"
@@ -183,10 +203,8 @@ def test_client_killed_between_send_and_receipt(tmp_path: Path, trust: Trust) ->
     check_inbox(service, trust, {envelope_digest(envelope)})
 
 
-def test_duplicate_deliveries_get_one_entry_and_one_receipt(tmp_path: Path, trust: Trust) -> None:
-    service = Service(tmp_path / "coord", trust)
-    service.start()
-    envelope = Node.sign(small_summary("VNM", "2020"), trust.nodes["VNM"])
+def test_duplicate_deliveries_get_one_entry_and_one_receipt(service: Service, trust: Trust) -> None:
+    envelope = signed(trust, "VNM")
 
     def send(_: int) -> httpx.Response:
         return httpx.post(
@@ -212,7 +230,7 @@ def test_crash_inside_accept_is_recovered(tmp_path: Path, trust: Trust, moment: 
     from tests.unit.transport.test_inbox import open_inbox
 
     inbox = open_inbox(trust, tmp_path)
-    envelope = Node.sign(small_summary("MYS", "2020"), trust.nodes["MYS"])
+    envelope = signed(trust, "MYS")
     digest = envelope_digest(envelope)
     inbox.path_of(digest).write_bytes(envelope)
     if moment == "after_append":  # logged, but no checkpoint was signed yet

@@ -32,7 +32,11 @@ def test_log_survives_sigkill_during_appends(tmp_path: Path, trust: Trust) -> No
                 stdout=out,
                 stderr=subprocess.DEVNULL,
             )
-            time.sleep(1.0 + rng.random())
+            out_path = tmp_path / f"out-{round_}.txt"
+            deadline = time.monotonic() + 60
+            while out_path.stat().st_size == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)  # started (imports can be slow on a busy machine)
+            time.sleep(0.3 + rng.random())
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
         lines = (tmp_path / f"out-{round_}.txt").read_bytes().splitlines()
