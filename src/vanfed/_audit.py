@@ -35,7 +35,13 @@ from vanfed.schema import (
     load_codebook,
 )
 from vanfed.signing import Envelope, Reason, verification_result
-from vanfed.transport import TransparencyLog, log_keys, verified_checkpoint, verify_receipt
+from vanfed.transport import (
+    TransparencyLog,
+    log_folder,
+    log_keys,
+    verified_checkpoint,
+    verify_receipt,
+)
 
 __all__ = ["AuditVerdict", "audit"]
 
@@ -184,7 +190,7 @@ def _log_view(
         cp, _ = verified_checkpoint(note, log_keys(registry))
     except VerificationError as exc:
         return None, [Reason("log_checkpoint_invalid", f"report checkpoint: {exc}")]
-    folder = inputs / ".vanfed" / "log"
+    folder = log_folder(inputs)
     try:
         log = TransparencyLog.read(folder, log_keys(registry))
     except LogError as exc:

@@ -14,7 +14,7 @@ from vanfed.aggregate import merge, select_inputs
 from vanfed.report import render_csv, render_html
 from vanfed.schema import REPORT_TYPE, Codebook, RegionalReport, TrustRegistry, load_codebook
 from vanfed.signing import Signer, sign_envelope, timestamp
-from vanfed.transport import TransparencyLog, log_keys
+from vanfed.transport import TransparencyLog, log_folder, log_keys
 
 __all__ = [
     "ARTIFACTS",
@@ -57,7 +57,7 @@ class LogView:
     @classmethod
     def of_inbox(cls, inbox: str | Path, registry: TrustRegistry) -> LogView | None:
         """The inbox's log at its latest checkpoint (None for an inbox without a log)."""
-        folder = Path(inbox) / ".vanfed" / "log"
+        folder = log_folder(inbox)
         if not folder.is_dir():
             return None
         log = TransparencyLog.read(folder, log_keys(registry))

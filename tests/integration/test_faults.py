@@ -28,6 +28,7 @@ from vanfed.signing import envelope_digest
 from vanfed.transport import (
     Outbox,
     TransparencyLog,
+    log_folder,
     log_keys,
     verified_checkpoint,
     verify_consistency,
@@ -56,7 +57,7 @@ def check_inbox(service: Service, trust: Trust, expected: set[str]) -> Transpare
     assert names == expected
     for p in files:
         assert "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest() == "sha256:" + p.name[:64]
-    log = TransparencyLog.read(service.inbox / ".vanfed" / "log", log_keys(trust.registry))
+    log = TransparencyLog.read(log_folder(service.inbox), log_keys(trust.registry))
     assert log.tree.size == len(expected) and set(log.by_digest) == expected
     assert not list(service.inbox.glob(".*.tmp"))
     return log

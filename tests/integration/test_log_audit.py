@@ -18,7 +18,7 @@ from vanfed._coordinator import build_report
 from vanfed._demo import DEMO_PASSPHRASE
 from vanfed.schema import REPORT_TYPE, TrustRegistry, load_codebook
 from vanfed.signing import Envelope, KeyPair, load_private, sign_envelope, verify_registry
-from vanfed.transport import Inbox, TransparencyLog, log_keys
+from vanfed.transport import Inbox, TransparencyLog, log_folder, log_keys
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def dishonest_report(fed: Path, inbox: Path, hide: str) -> Path:
         scratch, period="2024", now=NOW
     )
     shutil.move(aside, src)
-    log = TransparencyLog.read(inbox / ".vanfed" / "log", log_keys(registry(fed)))
+    log = TransparencyLog.read(log_folder(inbox), log_keys(registry(fed)))
     report = out.report.model_copy(
         update={
             "log_checkpoint": log.checkpoints[-1][1].decode(),

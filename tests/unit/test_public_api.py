@@ -80,6 +80,7 @@ PUBLIC = {
         "http_status",
         "import_path",
         "leaf_hash",
+        "log_folder",
         "log_keys",
         "make_receipt",
         "node_hash",

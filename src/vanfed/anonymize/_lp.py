@@ -66,26 +66,12 @@ class Polytope:
         h.passModel(lp)
         self._h = h
         self._n = n
-        self._last: int | None = None
 
     def optimise(self, cost: np.ndarray) -> tuple[str, float, np.ndarray]:
         """Minimise ``cost @ x``: (status, value, x), status in optimal|unbounded|infeasible."""
         idx = np.arange(self._n, dtype=np.int32)
         self._h.changeColsCost(self._n, idx, np.asarray(cost, float))
         return self._run()
-
-    def extreme(self, j: int, sign: float) -> float | None:
-        """``min x_j`` (sign = 1) or ``-max x_j`` (sign = -1); None if unbounded."""
-        if self._last is not None and self._last != j:
-            self._h.changeColCost(self._last, 0.0)
-        self._h.changeColCost(j, sign)
-        self._last = j
-        status, value, _ = self._run()
-        if status == "unbounded":
-            return None
-        if status != "optimal":
-            raise ArithmeticError(f"interval attack LP is {status}")
-        return value
 
     def _run(self) -> tuple[str, float, np.ndarray]:
         self._h.run()

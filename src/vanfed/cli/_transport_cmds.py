@@ -24,6 +24,7 @@ from vanfed.transport import (
     deliver_error,
     import_path,
     leaf_hash,
+    log_folder,
     log_keys,
     serve,
     verified_checkpoint,
@@ -208,7 +209,7 @@ LogDir = Annotated[Path, typer.Option("--inbox", help="Inbox folder holding .van
 
 
 def _read_log(inbox: Path, reg: TrustRegistry) -> TransparencyLog:
-    return TransparencyLog.read(inbox / ".vanfed" / "log", log_keys(reg))
+    return TransparencyLog.read(log_folder(inbox), log_keys(reg))
 
 
 @log_app.command("checkpoint")

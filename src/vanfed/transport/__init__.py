@@ -4,7 +4,7 @@ HPKE sealing, and the transparency log with its checkpoints, proofs and receipts
 from vanfed.transport._bundle import Imported, import_path
 from vanfed.transport._hpke import SEALED_MEDIA_TYPE, open_sealed, seal, sealing_key
 from vanfed.transport._inbox import Accepted, Inbox, Rejected, http_status
-from vanfed.transport._log import DEFAULT_ORIGIN, LogEntry, TransparencyLog
+from vanfed.transport._log import DEFAULT_ORIGIN, LogEntry, TransparencyLog, log_folder
 from vanfed.transport._merkle import (
     EMPTY_ROOT,
     MerkleTree,
@@ -49,6 +49,7 @@ __all__ = [
     "http_status",
     "import_path",
     "leaf_hash",
+    "log_folder",
     "log_keys",
     "make_receipt",
     "node_hash",

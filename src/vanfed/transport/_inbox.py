@@ -35,7 +35,7 @@ from vanfed.signing import (
     verification_result,
 )
 from vanfed.transport._hpke import is_sealed, open_sealed
-from vanfed.transport._log import DEFAULT_ORIGIN, LogEntry, TransparencyLog
+from vanfed.transport._log import DEFAULT_ORIGIN, LogEntry, TransparencyLog, log_folder
 from vanfed.transport._receipts import make_receipt
 
 __all__ = ["Accepted", "Inbox", "Rejected", "http_status"]
@@ -128,7 +128,7 @@ class Inbox:
         self.encryption_keys = encryption_keys or []
         self.clock = now or (lambda: dt.datetime.now(dt.UTC))
         self.log = TransparencyLog(
-            self.folder / ".vanfed" / "log",
+            log_folder(self.folder),
             origin=origin,
             signer=log_key,
             public=log_key.public.raw,

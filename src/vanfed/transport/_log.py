@@ -30,9 +30,15 @@ from vanfed.signing import Signer
 from vanfed.transport._merkle import MerkleTree, leaf_hash, verify_consistency
 from vanfed.transport._note import Checkpoint, sign_note, verified_checkpoint
 
-__all__ = ["DEFAULT_ORIGIN", "LogEntry", "TransparencyLog"]
+__all__ = ["DEFAULT_ORIGIN", "LogEntry", "TransparencyLog", "log_folder"]
 
 DEFAULT_ORIGIN = "armac.vanfed/log"
+
+
+def log_folder(inbox: str | Path) -> Path:
+    """Where an inbox keeps its transparency log."""
+    return Path(inbox) / ".vanfed" / "log"
+
 
 log = logging.getLogger("vanfed.log")
 RECORD = struct.Struct(">32s32sq")
