@@ -47,10 +47,7 @@ def run(name: str) -> dict[str, object]:
     cells = np.repeat(np.arange(interior.size), interior.ravel())
     coords = np.unravel_index(cells, shape)
     df = pd.DataFrame(
-        {
-            f"d{i}": pd.Categorical(coords[i], categories=range(shape[i]))
-            for i in range(len(shape))
-        }
+        {f"d{i}": pd.Categorical(coords[i], categories=range(shape[i])) for i in range(len(shape))}
     )
     logging.disable(logging.CRITICAL)
     session = acro.ACRO(suppress=True)

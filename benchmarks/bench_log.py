@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from tests.conftest import Trust  # noqa: E402
 
-from vanfed.transport import TransparencyLog, verify_consistency, verify_inclusion  # noqa: E402
+from vanfed.tlog import TransparencyLog, verify_consistency, verify_inclusion  # noqa: E402
 
 
 def one(n: int, trust: Trust) -> dict:

@@ -5,8 +5,7 @@ suppressed total, audit verdict), and the threshold rule alone (primary suppress
 rule acro applies) run through the same audit. Also the information kept on realistic
 synthetic national data, per default table. Results: benchmarks/results/protect.json.
 
-tau-ARGUS (pytauargus) is not compared: its solver is a Windows/Linux binary that no package
-registry reachable here ships, and pytauargus is not on PyPI.
+tau-ARGUS is compared in ``bench_tauargus.py`` (pytauargus 0.6.0 from PyPI).
 
     python benchmarks/bench_protect.py [SIZE ...]     # default 1k 10k 20k -> protect.json
     python benchmarks/bench_protect.py 50k            # -> protect-50k.json (long re-audit)

@@ -34,7 +34,8 @@ from tests.integration._service import Service  # noqa: E402
 from vanfed import Node  # noqa: E402
 from vanfed.schema import load_mapping  # noqa: E402
 from vanfed.synthetic import write_export  # noqa: E402
-from vanfed.transport import SEALED_MEDIA_TYPE, seal, sealing_key, verify_receipt  # noqa: E402
+from vanfed.tlog import verify_receipt  # noqa: E402
+from vanfed.transport import SEALED_MEDIA_TYPE, seal, sealing_key  # noqa: E402
 
 
 def envelopes(trust: Trust, n: int) -> list[tuple[str, bytes]]:

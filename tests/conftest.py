@@ -13,7 +13,6 @@ from hypothesis import settings
 from vanfed.schema import (
     AuditRecord,
     CodebookRef,
-    DataQuality,
     Protection,
     PublishedAxis,
     PublishedTable,
@@ -25,6 +24,7 @@ from vanfed.signing import (
     KeyPair,
     init_registry,
     key_entry,
+    pin_trust_root,
     sign_registry,
     verify_registry,
 )
@@ -84,12 +84,14 @@ def small_summary(
     """A valid, tiny summary for transport tests (not produced by protection: the tables are
     a fixed, safe pattern; verification does not rerun the audit)."""
     cb = load_codebook()
+    rng = Random(f"{country}{period}{seed}")
+    # each revision adds k records per cell: a change the history audit lets through
+    a, b = rng.randint(5, 40) + 5 * (revision - 1), rng.randint(5, 40) + 5 * (revision - 1)
     rng = Random(f"{country}{period}{revision}{seed}")
-    a, b = rng.randint(5, 40), rng.randint(5, 40)
     table = PublishedTable(
         name="casualties_by_sex",
-        axes=(PublishedAxis(dim="sex", codes=("F", "M", "_T")),),
-        values=(a, b, a + b),
+        axes=(PublishedAxis(dim="sex", codes=("f", "m", "_U", "_T")),),
+        values=(a, b, 0, a + b),
     )
     return Summary(
         country=country,
@@ -100,10 +102,9 @@ def small_summary(
         created_at="2026-11-22T11:00:00Z",
         codebook=CodebookRef(id=cb.id, version=cb.version, digest=cb.digest),
         protection=Protection(
-            k=5, s=5, audit=AuditRecord(passed=True, published_cells=3, suppressed_cells=0)
+            k=5, s=5, audit=AuditRecord(passed=True, published_cells=4, suppressed_cells=0)
         ),
         software="vanfed tests",
-        quality=DataQuality(records_read=a + b, records_accepted=a + b, records_rejected=0),
         tables=(table,),
     )
 
@@ -127,3 +128,23 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_demo(out, now=NOW, seed=7)
     assert result.verdict is not None and result.verdict.ok, result.verdict
     return out
+
+
+@pytest.fixture(autouse=True)
+def _own_trust_root(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test keeps its own pinned trust root (never the user's ~/.config one); CLI
+    subprocesses inherit it through VANFED_TRUST_ROOT."""
+    path = tmp_path_factory.mktemp("trust") / "trust-root.json"
+    monkeypatch.setenv("VANFED_TRUST_ROOT", str(path))
+    # and its own node ledger: the CLI's default is ./vanfed-ledger in the working folder
+    monkeypatch.setenv("VANFED_LEDGER", str(path.parent / "ledger"))
+    return path
+
+
+def pin(registry_bytes: bytes) -> None:
+    """Pin a registry's roots as the test's trust root (what a user does once)."""
+    reg = verify_registry(registry_bytes, now=NOW)
+    path = Path(os.environ["VANFED_TRUST_ROOT"])
+    path.write_bytes(pin_trust_root(reg).canonical_bytes())

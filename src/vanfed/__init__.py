@@ -6,6 +6,7 @@ The three roles are thin compositions of the packages: :class:`Node` (national I
 
 from vanfed._audit import AuditVerdict, audit
 from vanfed._coordinator import Coordinator, RegionalOutput
+from vanfed._ledger import Ledger
 from vanfed._node import Node
 from vanfed._version import __version__
 from vanfed.errors import VanfedError
@@ -13,6 +14,7 @@ from vanfed.errors import VanfedError
 __all__ = [
     "AuditVerdict",
     "Coordinator",
+    "Ledger",
     "Node",
     "RegionalOutput",
     "VanfedError",

@@ -4,8 +4,9 @@ Checks, each failing with a stable reason code: the report's signature by a coor
 (``report_invalid``); every input present (``missing_input``) and valid (``input_invalid``);
 the inbox holds no newer or extra valid input that the report left out (``input_dropped``);
 the merge replays to the same canonical bytes (``replay_mismatch``); every input passes the
-interval-attack audit again (``protection_failed``); every artifact matches its digest and
-re-renders identically (``artifact_mismatch``, ``artifact_missing``).
+interval-attack audit again, or for a cell key method input follows the registry's agreed
+noise with a ptable its parameters rebuild (``protection_failed``); every artifact matches
+its digest and re-renders identically (``artifact_mismatch``, ``artifact_missing``).
 
 When the report is bound to the transparency log: its checkpoint is signed by a log key in
 the registry (``log_checkpoint_invalid``); the inbox's log reproduces that checkpoint
@@ -13,6 +14,12 @@ the registry (``log_checkpoint_invalid``); the inbox's log reproduces that check
 (``log_entry_missing``); each input sits at its stated index (``log_index_mismatch``); only
 logged envelopes count, so one left out is ``input_dropped``; and every node receipt given
 is consistent with the report's log (``log_forked``, ``receipt_invalid``).
+
+The report may not be bound to an older checkpoint than it should: a log entry, or a node
+receipt, received before the report was made must be inside the report's checkpoint
+(``stale_checkpoint``). The ``skipped`` list is rebuilt from the inputs, never trusted
+(``skipped_mismatch``). Keys are judged at the time the log received each envelope, and the
+registry the report names must be the one given or older than it (``registry_mismatch``).
 """
 
 from __future__ import annotations
@@ -22,19 +29,35 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vanfed._coordinator import ARTIFACTS, LogView, bind_to_log, build_report, logged_below
+from vanfed._audit_checks import (
+    rebuild_skipped,
+    receipts_inside,
+    registry_ref,
+    stale_checkpoint,
+    verified_report,
+)
+from vanfed._coordinator import (
+    ARTIFACTS,
+    LogView,
+    bind_to_log,
+    build_report,
+    languages_of,
+    logged_below,
+)
 from vanfed._json import loads_strict, read_limited
 from vanfed.aggregate import Selected, merge, select_inputs
-from vanfed.anonymize import reaudit
+from vanfed.anonymize import build_ptable, reaudit
 from vanfed.errors import LogError, VanfedError, VerificationError
+from vanfed.report import workbook_values
 from vanfed.schema import (
-    REPORT_TYPE,
     Codebook,
+    InboxLayout,
     RegionalReport,
     TrustRegistry,
+    ckm_violations,
     load_codebook,
 )
-from vanfed.signing import Envelope, Reason, verification_result
+from vanfed.signing import Envelope, Reason, require_aware
 from vanfed.transport import (
     TransparencyLog,
     log_folder,
@@ -54,11 +77,8 @@ class AuditVerdict:
 
     @property
     def ok(self) -> bool:
+        """True when every check passed."""
         return self.report is not None and not self.reasons
-
-
-def _no_checks(*_: object) -> list[Reason]:
-    return []
 
 
 def audit(
@@ -73,41 +93,48 @@ def audit(
     """Audit a signed regional report against the folder of input envelopes.
 
     Args:
+        report_path: the signed regional report (``regional.dsse.json``).
+        inputs: the folder of input envelopes (the coordinator's inbox).
+        registry: the verified trust registry.
+        now: an aware datetime (key validity).
+        codebook: defaults to the shipped v1.
         receipts: a folder of node receipts (``*.dsse.json``) to hold the log to.
+
+    Returns:
+        The verdict: ``ok`` and, if not, each failure's reason code and message.
+
+    Raises:
+        InputError: a naive ``now``.
     """
     cb = codebook or load_codebook()
     path = Path(report_path)
-    data = read_limited(path, registry.policy.max_envelope_bytes * 16)
-    res = verification_result(
-        data,
-        registry,
-        now=now,
-        payload_type=REPORT_TYPE,
-        model=RegionalReport,
-        role="coordinator",
-        check=_no_checks,
-    )
-    if not res.ok or res.payload is None:
-        return AuditVerdict(
-            None,
-            [Reason("report_invalid", f"{path.name}: {r.code}: {r.message}") for r in res.reasons],
-        )
-    report: RegionalReport = res.payload
-    reasons: list[Reason] = []
-    checked = [f"report signature by coordinator key {res.signer}"]
+    report, signer, failed = verified_report(path, registry, require_aware(now))
+    if report is None:
+        return AuditVerdict(None, failed)
+    checked = [f"report signature by coordinator key {signer}"]
+    reasons = registry_ref(report, registry, checked)
     view = None
     if report.log_checkpoint is not None:
         view, log_reasons = _log_view(report, Path(inputs), registry, checked)
         if view is None:
             return AuditVerdict(report, log_reasons, checked)
-        reasons += log_reasons
+        reasons += log_reasons + stale_checkpoint(report, view, checked)
         if receipts is not None:
             reasons += _receipts(Path(receipts), Path(inputs), view, registry, now, checked)
+            reasons += receipts_inside(report, Path(receipts), view, registry, now)
     # One pass over the inbox verifies every envelope; the report's inputs must be exactly
     # the current valid ones (nothing missing, invalid, superseded or left out).
     current, skipped = select_inputs(
-        inputs, registry, period=report.period, now=now, logged=view.logged if view else None
+        inputs,
+        registry,
+        period=report.period,
+        now=now,
+        logged=view.logged if view else None,
+        codebook=cb,
+        received_at=view.received_at if view else None,
     )
+    rebuilt_skipped, mismatch = rebuild_skipped(report, skipped, view)
+    reasons += mismatch
     valid = {sel.digest: sel for sel in current}
     unused = {s.envelope_sha256: s for s in skipped if s.envelope_sha256}
     chosen: list[Selected] = []
@@ -136,17 +163,7 @@ def audit(
                     f"{view.logged.get(ref.envelope_sha256)}, the report says {ref.log_index}",
                 )
             )
-        summary = sel.summary
-        _, _, verdict = reaudit(
-            summary.tables, cb, summary.country, k=summary.protection.k, s=summary.protection.s
-        )
-        if not verdict.passed:
-            reasons.append(
-                Reason(
-                    "protection_failed",
-                    f"{sel.file}: {len(verdict.failing)} cells fail the interval attack",
-                )
-            )
+        reasons += _reaudit(sel, cb, registry)
     checked.append(f"{len(chosen)} input envelopes verified and re-audited")
     listed = {r.envelope_sha256 for r in report.inputs}
     for sel in current:
@@ -166,10 +183,22 @@ def audit(
             report_id=report.report_id,
             created_at=report.created_at,
             codebook=cb,
-            skipped=report.skipped,
+            skipped=rebuilt_skipped,  # rebuilt, never the report's own claim
         )
-        rebuilt, files = build_report(bind_to_log(replay, view), cb)
-        if rebuilt.canonical_bytes() != report.canonical_bytes():
+        replay = replay.model_copy(update={"registry": report.registry})  # checked above
+        rebuilt, files = build_report(
+            bind_to_log(replay, view),
+            cb,
+            summaries=[sel.summary for sel in chosen],
+            langs=languages_of(report.artifacts),
+            printed={n: d for n, d in report.artifacts.items() if n.endswith(".pdf")},
+        )
+        # Artifact digests are held to the files and re-renders by _artifacts (a workbook by
+        # content: its bytes depend on the openpyxl build); here the same names must be signed.
+        same = rebuilt.model_copy(update={"artifacts": report.artifacts})
+        if set(rebuilt.artifacts) != set(report.artifacts) or (
+            same.canonical_bytes() != report.canonical_bytes()
+        ):
             reasons.append(
                 Reason(
                     "replay_mismatch", "the merge of the inputs does not give the report's bytes"
@@ -179,6 +208,28 @@ def audit(
             checked.append("merge replayed byte for byte")
         reasons += _artifacts(path.parent, report, files)
     return AuditVerdict(report, reasons, checked)
+
+
+def _reaudit(sel: Selected, cb: Codebook, registry: TrustRegistry) -> list[Reason]:
+    """Suppression: the interval attack again. Cell key method: the registry's noise, a
+    ptable rebuilt from its parameters with the agreed digest, nothing in 1 … js."""
+    summary = sel.summary
+    prot = summary.protection
+    if prot.ckm is not None:
+        values = tuple(v for t in summary.tables for v in t.values)
+        why = ckm_violations(prot.ckm, registry.policy.ckm, values)
+        if build_ptable(prot.ckm.params).digest != prot.ckm.ptable_digest:
+            why.append("its ptable digest is not that of the ptable its parameters give")
+        return [Reason("protection_failed", f"{sel.file}: cell key method: {w}") for w in why]
+    _, _, verdict = reaudit(summary.tables, cb, summary.country, k=prot.k, s=prot.s)
+    if verdict.passed:
+        return []
+    return [
+        Reason(
+            "protection_failed",
+            f"{sel.file}: {len(verdict.failing)} cells fail the interval attack",
+        )
+    ]
 
 
 def _log_view(
@@ -207,7 +258,7 @@ def _log_view(
     view = LogView(note, cp.size, logged_below(log, cp.size), log)
     reasons = []
     for digest, index in sorted(view.logged.items(), key=lambda kv: kv[1]):
-        if not (inputs / f"{digest[7:]}.dsse.json").is_file():
+        if not InboxLayout(inputs).envelope(digest).is_file():
             reasons.append(
                 Reason(
                     "log_entry_missing",
@@ -236,7 +287,7 @@ def _receipts(
         try:
             payload = loads_strict(Envelope.from_bytes(receipt_bytes).payload)
             digest = str(payload["envelope_sha256"])
-            envelope = read_limited(inputs / f"{digest[7:]}.dsse.json", limit)
+            envelope = read_limited(InboxLayout(inputs).envelope(digest), limit)
         except (VanfedError, KeyError, TypeError) as exc:
             reasons.append(Reason("log_entry_missing", f"{f.name}: receipted envelope: {exc}"))
             continue
@@ -260,10 +311,23 @@ def _receipts(
     return reasons
 
 
+def _same_render(name: str, published: bytes, rendered: bytes) -> bool:
+    """Byte for byte; a workbook by its sheets and cell values (the zip and XML bytes of an
+    .xlsx depend on the openpyxl version and on whether lxml is installed)."""
+    if published == rendered:
+        return True
+    return name.endswith(".xlsx") and workbook_values(published) == workbook_values(rendered)
+
+
 def _artifacts(folder: Path, report: RegionalReport, rendered: dict[str, bytes]) -> list[Reason]:
+    """Every artifact the report signs (and the required ones) matches its digest; all but
+    the PDFs (a browser's print is not byte-reproducible) also re-render identically."""
     out = []
-    for name in ARTIFACTS:
+    for name in dict.fromkeys([*ARTIFACTS, *report.artifacts]):
         want = report.artifacts.get(name)
+        if Path(name).name != name or name.startswith("."):
+            out.append(Reason("artifact_mismatch", f"{name!r}: not a file name beside the report"))
+            continue
         f = folder / name
         if want is None or not f.exists():
             out.append(Reason("artifact_missing", f"{name}: not found beside the report"))
@@ -273,6 +337,6 @@ def _artifacts(folder: Path, report: RegionalReport, rendered: dict[str, bytes])
             out.append(
                 Reason("artifact_mismatch", f"{name}: SHA-256 {got} differs from the signed {want}")
             )
-        elif "sha256:" + hashlib.sha256(rendered[name]).hexdigest() != want:
+        elif name in rendered and not _same_render(name, f.read_bytes(), rendered[name]):
             out.append(Reason("artifact_mismatch", f"{name}: does not re-render identically"))
     return out

@@ -5,15 +5,26 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
 
 from vanfed._json import atomic_write
 from vanfed.aggregate import merge, select_inputs
-from vanfed.report import render_csv, render_html
-from vanfed.schema import REPORT_TYPE, Codebook, RegionalReport, TrustRegistry, load_codebook
-from vanfed.signing import Signer, sign_envelope, timestamp
+from vanfed.errors import InputError, UntrustedKeyError
+from vanfed.report import LANGUAGES, render_csv, render_html, render_pdf, render_xlsx
+from vanfed.schema import (
+    REPORT_TYPE,
+    Codebook,
+    RegionalReport,
+    Skipped,
+    Summary,
+    TrustRegistry,
+    load_codebook,
+    period_years,
+)
+from vanfed.signing import Signer, require_aware, sign_envelope, timestamp
 from vanfed.transport import TransparencyLog, log_folder, log_keys
 
 __all__ = [
@@ -23,10 +34,25 @@ __all__ = [
     "RegionalOutput",
     "bind_to_log",
     "build_report",
+    "html_name",
+    "languages_of",
     "logged_below",
+    "report_skipped",
 ]
 
-ARTIFACTS = ("regional.csv", "report.html")
+# Written by every merge; report.<lang>.html per extra language and report[.<lang>].pdf with
+# --pdf. All are signed by digest; all but the PDFs re-render byte for byte in the audit.
+ARTIFACTS = ("regional.csv", "regional.xlsx", "report.html")
+
+
+def html_name(lang: str) -> str:
+    """``report.html`` for English (the contract name), ``report.<lang>.html`` otherwise."""
+    return "report.html" if lang == "en" else f"report.{lang}.html"
+
+
+def languages_of(artifacts: Iterable[str]) -> tuple[str, ...]:
+    """The report's languages, read back from its artifact names."""
+    return tuple(lang for lang in LANGUAGES if html_name(lang) in set(artifacts))
 
 
 @dataclass(frozen=True)
@@ -34,8 +60,12 @@ class RegionalOutput:
     report: RegionalReport
     envelope: bytes
     files: dict[str, bytes]
+    # Files in the inbox outside the report's log checkpoint: no input of the report, so
+    # not in its signed ``skipped`` list, but still told to the operator.
+    outside_log: tuple[Skipped, ...] = ()
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write the signed report and its artifacts into ``out_dir``; returns name -> path."""
         out = Path(out_dir)
         written = {name: atomic_write(out / name, data) for name, data in self.files.items()}
         written["regional.dsse.json"] = atomic_write(out / "regional.dsse.json", self.envelope)
@@ -66,6 +96,23 @@ class LogView:
         cp, note = log.checkpoints[-1]
         return cls(note, cp.size, logged_below(log, cp.size), log)
 
+    @property
+    def received_at(self) -> dict[str, dt.datetime]:
+        """Envelope digest → the time the log received it (for key validity), below size."""
+        return {
+            e.digest: dt.datetime.fromtimestamp(e.received_at, dt.UTC)
+            for e in self.log.entries[: self.size]
+        }
+
+
+def report_skipped(skipped: list[Skipped], view: LogView | None) -> tuple[Skipped, ...]:
+    """What a report lists as skipped: with a log, only what the log holds at the report's
+    checkpoint (an envelope outside it is no input of the report, and an auditor could not
+    check a claim about it), so that the list is a pure function of the log prefix."""
+    if view is None:
+        return tuple(skipped)
+    return tuple(s for s in skipped if s.reason != "not_logged")
+
 
 def logged_below(log: TransparencyLog, size: int) -> dict[str, int]:
     return {d: i for d, i in log.by_digest.items() if i < size}
@@ -83,27 +130,93 @@ def bind_to_log(body: RegionalReport, view: LogView | None) -> RegionalReport:
 
 
 def build_report(
-    body: RegionalReport, codebook: Codebook
+    body: RegionalReport,
+    codebook: Codebook,
+    *,
+    summaries: Sequence[Summary] = (),
+    langs: Sequence[str] = ("en",),
+    pdf: Callable[[bytes], bytes] | None = None,
+    printed: Mapping[str, str] | None = None,
 ) -> tuple[RegionalReport, dict[str, bytes]]:
-    """Render the artifacts from the body and attach their SHA-256 digests."""
-    files = {"regional.csv": render_csv(body, codebook), "report.html": render_html(body, codebook)}
+    """Render the artifacts from the body and attach their SHA-256 digests.
+
+    Args:
+        summaries: the inputs' verified summaries (national sections, admin-1 rows).
+        langs: languages of the HTML report; English is always included.
+        pdf: a printer (``render_pdf``) to add ``report[.<lang>].pdf`` for each language.
+        printed: digests of PDFs already signed (the audit cannot re-print them).
+    """
+    for lang in langs:
+        if lang not in LANGUAGES:
+            raise InputError(f"--lang {lang!r}: not one of {', '.join(LANGUAGES)}")
+    files = {
+        "regional.csv": render_csv(body, codebook, summaries=summaries),
+        "regional.xlsx": render_xlsx(body, codebook, summaries=summaries),
+    }
+    every = tuple(lang for lang in LANGUAGES if lang in {"en", *langs})  # one order, always
+    for lang in every:
+        files[html_name(lang)] = render_html(
+            body, codebook, summaries=summaries, lang=lang, languages=every
+        )
+        if pdf is not None:
+            files[html_name(lang).removesuffix(".html") + ".pdf"] = pdf(files[html_name(lang)])
     digests = {n: "sha256:" + hashlib.sha256(d).hexdigest() for n, d in files.items()}
-    return body.model_copy(update={"artifacts": digests}), files
+    return body.model_copy(update={"artifacts": {**digests, **(printed or {})}}), files
 
 
 class Coordinator:
-    """The regional coordinator, with its trust registry and signing key injected."""
+    """The regional coordinator, with its trust registry and signing key injected.
+
+    Raises:
+        UntrustedKeyError: ``signer`` is not an unrevoked coordinator key of the registry
+            (a report it signed would fail every audit).
+    """
 
     def __init__(
         self, registry: TrustRegistry, signer: Signer, *, codebook: Codebook | None = None
     ) -> None:
+        entry = registry.key(signer.keyid)
+        if entry is None or entry.role != "coordinator" or entry.revoked_at is not None:
+            what = "not in the registry" if entry is None else f"a {entry.role} key"
+            if entry is not None and entry.revoked_at is not None:
+                what = f"revoked since {entry.revoked_at}"
+            raise UntrustedKeyError(
+                f"key {signer.keyid[:12]}… is {what}, not the registry's coordinator key: "
+                "sign reports with the coordinator key",
+                ("wrong_role",),
+            )
         self.registry = registry
         self.signer = signer
         self.codebook = codebook or load_codebook()
 
     def merge(
-        self, inbox: str | Path, *, period: str, now: dt.datetime, rng: Random | None = None
+        self,
+        inbox: str | Path,
+        *,
+        period: str,
+        now: dt.datetime,
+        rng: Random | None = None,
+        langs: Sequence[str] = ("en",),
+        pdf: bool = False,
     ) -> RegionalOutput:
+        """Select each country's current summary in ``inbox``, merge them and sign the report.
+
+        Args:
+            inbox: the folder of received envelopes (with its transparency log, if any).
+            period: ``YYYY`` or ``YYYY-Qn``.
+            now: an aware datetime (key validity, ``created_at``).
+            rng: source of the random report id (default: the OS's).
+            langs: languages of the HTML report (``report.html`` is always English).
+            pdf: also print each language to PDF with headless Chromium.
+
+        Raises:
+            InputError: a malformed period or a naive ``now``.
+        """
+        try:
+            period_years(period)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+        require_aware(now)
         view = LogView.of_inbox(inbox, self.registry)
         chosen, skipped = select_inputs(
             inbox,
@@ -111,7 +224,15 @@ class Coordinator:
             period=period,
             now=now,
             logged=view.logged if view else None,
+            codebook=self.codebook,
+            received_at=view.received_at if view else None,
         )
+        if not chosen:  # an empty signed report would say the region reported nothing
+            raise InputError(
+                f"{inbox}: no valid summary for period {period}"
+                + (f" ({len(skipped)} skipped)" if skipped else "")
+                + "; nothing to merge"
+            )
         report_id = f"{rng.getrandbits(128):032x}" if rng else secrets.token_hex(16)
         body = merge(
             chosen,
@@ -119,8 +240,16 @@ class Coordinator:
             report_id=report_id,
             created_at=timestamp(now),
             codebook=self.codebook,
-            skipped=skipped,
+            skipped=report_skipped(skipped, view),
         )
-        report, files = build_report(bind_to_log(body, view), self.codebook)
+        body = body.model_copy(update={"registry": self.registry.ref})
+        report, files = build_report(
+            bind_to_log(body, view),
+            self.codebook,
+            summaries=[sel.summary for sel in chosen],
+            langs=langs,
+            pdf=render_pdf if pdf else None,
+        )
         envelope = sign_envelope(report.canonical_bytes(), REPORT_TYPE, [self.signer]).to_bytes()
-        return RegionalOutput(report, envelope, files)
+        kept = set(report.skipped)
+        return RegionalOutput(report, envelope, files, tuple(s for s in skipped if s not in kept))

@@ -14,8 +14,8 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
@@ -24,13 +24,15 @@ from vanfed._audit import AuditVerdict, audit
 from vanfed._coordinator import Coordinator, RegionalOutput
 from vanfed._json import atomic_write
 from vanfed._node import Node
-from vanfed.errors import TransportError
+from vanfed.errors import InputError, TransportError
+from vanfed.report import LANGUAGES
 from vanfed.schema import TrustRegistry, load_mapping
 from vanfed.signing import (
     EncryptionKeyPair,
     KeyPair,
     init_registry,
     key_entry,
+    pin_trust_root,
     save_keypair,
     sign_registry,
     verify_registry,
@@ -65,82 +67,40 @@ def run_demo(
     period: str = "2024",
     countries: tuple[str, ...] = tuple(PROFILES),
     http: bool = False,
+    serve_command: Sequence[str] = (),
+    langs: tuple[str, ...] = LANGUAGES,
+    pdf: bool = False,
 ) -> DemoResult:
-    """Run the whole federation into ``out``; deterministic for a given seed and time."""
+    """Run the whole federation into ``out``; deterministic for a given seed and time.
+
+    Args:
+        http: deliver through a real service on 127.0.0.1 and each node's outbox.
+        serve_command: with ``http``, the command that runs the ``vanfed`` CLI (the caller
+            says which; the library starts no interpreter of its own).
+        langs: languages of the HTML report (all five by default).
+        pdf: also print the report to PDF with headless Chromium.
+    """
+    if http and not serve_command:
+        raise InputError("demo over HTTP: give the command that runs `vanfed` (serve_command)")
     root = Path(out)
     rng = Random(seed)  # noqa: S311 - demo keys and ids are meant to be reproducible
     result = DemoResult(root, period)
-    roots = [_seeded_key(rng) for _ in range(3)]
-    coordinator = _seeded_key(rng)
-    nodes = {c: _seeded_key(rng) for c in countries}
-    log_key = _seeded_key(rng)
-    sealing = EncryptionKeyPair.from_seed(rng.randbytes(32))
-    keys = root / "keys"
-    for i, k in enumerate(roots):
-        save_keypair(k, keys / f"root{i + 1}", DEMO_PASSPHRASE)
-    save_keypair(coordinator, keys / "coordinator", DEMO_PASSPHRASE)
-    save_keypair(log_key, keys / "log", DEMO_PASSPHRASE)
-    save_keypair(sealing, keys / "encryption", DEMO_PASSPHRASE)
-    entries = [
-        key_entry(coordinator.public, "coordinator", now=now),
-        key_entry(log_key.public, "log", now=now),
-        key_entry(sealing.public, "encryption", now=now),
-    ]
-    entries += [key_entry(k.public, "node", now=now, country=c) for c, k in nodes.items()]
-    registry = init_registry([k.public for k in roots], threshold=2, now=now, keys=entries)
-    reg_bytes = sign_registry(registry, roots[:2])
-    atomic_write(root / "registry.dsse.json", reg_bytes)
-    registry = verify_registry(reg_bytes, now=now)
-    year = int(period[:4])
-    envelopes: dict[str, Path] = {}
-    for c in countries:
-        save_keypair(nodes[c], keys / f"node-{c.lower()}", DEMO_PASSPHRASE)
-        export = write_export(c, root / "exports", years=range(year - 2, year + 1), seed=seed)
-        node = Node(c)
-        records = node.ingest(
-            export.path,
-            load_mapping(export.mapping_path),
-            rejects=root / "nodes" / c / "rejects.csv",
-            today=now.date(),
-        )
-        summary = node.summarize(records, period=period, now=now, rng=rng)
-        atomic_write(root / "nodes" / c / "summary.json", summary.canonical_bytes())
-        envelopes[c] = atomic_write(
-            root / "nodes" / c / "summary.dsse.json", node.sign(summary, nodes[c])
-        )
-        q = summary.quality
-        result.rows.append(
-            {
-                "country": c,
-                "file": export.path.name,
-                "read": q.records_read,
-                "accepted": q.records_accepted,
-                "rejected": q.records_rejected,
-                "published": summary.protection.audit.published_cells,
-                "suppressed": summary.protection.audit.suppressed_cells,
-            }
-        )
+    keys = _Keys.seeded(rng, countries)
+    registry = keys.write(root, now)
+    envelopes = {c: _run_node(root, c, keys, period, now, rng, seed, result) for c in countries}
     inbox = root / "inbox"
-    receipts = root / "receipts"
     if http:
-        result.delivery = _deliver_http(root, envelopes, registry, now)
+        result.delivery = _deliver_http(root, envelopes, registry, serve_command)
     else:
-        box = Inbox(inbox, registry, coordinator=coordinator, log_key=log_key, now=lambda: now)
-        try:
-            for c, path in envelopes.items():
-                (item,) = import_path(box, path)
-                if item.accepted is None:
-                    raise TransportError(f"{path}: the coordinator refused it: {item.rejected}")
-                atomic_write(root / "nodes" / c / "receipt.dsse.json", item.accepted.receipt)
-        finally:
-            box.close()
+        _deliver_file_drop(root, envelopes, registry, keys, now)
+    receipts = root / "receipts"
     for c in countries:
         atomic_write(
             receipts / f"{c.lower()}.dsse.json",
             (root / "nodes" / c / "receipt.dsse.json").read_bytes(),
         )
-    coord = Coordinator(registry, coordinator)
-    result.regional = coord.merge(inbox, period=period, now=now, rng=rng)
+    coord = Coordinator(registry, keys.coordinator)
+    result.regional = coord.merge(inbox, period=period, now=now, rng=rng, langs=langs, pdf=pdf)
     result.regional.write(root / "regional")
     result.verdict = audit(
         root / "regional" / "regional.dsse.json",
@@ -152,19 +112,124 @@ def run_demo(
     return result
 
 
+def _write_registry(root: Path, reg_bytes: bytes, now: dt.datetime) -> TrustRegistry:
+    atomic_write(root / "registry.dsse.json", reg_bytes)
+    registry = verify_registry(reg_bytes, now=now)
+    # The demo's own anchor (never the user's): VANFED_TRUST_ROOT=<out>/trust-root.json.
+    atomic_write(root / "trust-root.json", pin_trust_root(registry).canonical_bytes() + b"\n")
+    return registry
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """Every key of the demo federation, from one seeded generator."""
+
+    roots: list[KeyPair]
+    coordinator: KeyPair
+    nodes: dict[str, KeyPair]
+    log: KeyPair
+    sealing: EncryptionKeyPair
+
+    @classmethod
+    def seeded(cls, rng: Random, countries: tuple[str, ...]) -> _Keys:
+        roots = [_seeded_key(rng) for _ in range(3)]
+        coordinator = _seeded_key(rng)
+        nodes = {c: _seeded_key(rng) for c in countries}
+        log_key = _seeded_key(rng)
+        return cls(
+            roots, coordinator, nodes, log_key, EncryptionKeyPair.from_seed(rng.randbytes(32))
+        )
+
+    def write(self, root: Path, now: dt.datetime) -> TrustRegistry:
+        """Save every key (encrypted) and the 2-of-3 root-signed registry; the registry."""
+        keys = root / "keys"
+        for i, k in enumerate(self.roots):
+            save_keypair(k, keys / f"root{i + 1}", DEMO_PASSPHRASE)
+        save_keypair(self.coordinator, keys / "coordinator", DEMO_PASSPHRASE)
+        save_keypair(self.log, keys / "log", DEMO_PASSPHRASE)
+        save_keypair(self.sealing, keys / "encryption", DEMO_PASSPHRASE)
+        for c, k in self.nodes.items():
+            save_keypair(k, keys / f"node-{c.lower()}", DEMO_PASSPHRASE)
+        entries = [
+            key_entry(self.coordinator.public, "coordinator", now=now),
+            key_entry(self.log.public, "log", now=now),
+            key_entry(self.sealing.public, "encryption", now=now),
+        ]
+        entries += [key_entry(k.public, "node", now=now, country=c) for c, k in self.nodes.items()]
+        registry = init_registry([k.public for k in self.roots], threshold=2, now=now, keys=entries)
+        return _write_registry(root, sign_registry(registry, self.roots[:2]), now)
+
+
+def _run_node(
+    root: Path,
+    c: str,
+    keys: _Keys,
+    period: str,
+    now: dt.datetime,
+    rng: Random,
+    seed: int,
+    result: DemoResult,
+) -> Path:
+    """One member state: export → ingest → protect → sign; its signed summary's path."""
+    year = int(period[:4])
+    export = write_export(c, root / "exports", years=range(year - 2, year + 1), seed=seed)
+    node = Node(c, ledger=root / "nodes" / c / "ledger")
+    records = node.ingest(
+        export.path,
+        load_mapping(export.mapping_path),
+        rejects=root / "nodes" / c / "rejects.csv",
+        today=now.date(),
+    )
+    summary = node.summarize(records, period=period, now=now, rng=rng)
+    atomic_write(root / "nodes" / c / "summary.json", summary.canonical_bytes())
+    q = records.quality
+    result.rows.append(
+        {
+            "country": c,
+            "file": export.path.name,
+            "read": q.records_read,
+            "accepted": q.records_accepted,
+            "rejected": q.records_rejected,
+            "published": summary.protection.audit.published_cells,
+            "suppressed": summary.protection.audit.suppressed_cells,
+        }
+    )
+    return atomic_write(root / "nodes" / c / "summary.dsse.json", node.sign(summary, keys.nodes[c]))
+
+
+def _deliver_file_drop(
+    root: Path, envelopes: dict[str, Path], registry: TrustRegistry, keys: _Keys, now: dt.datetime
+) -> None:
+    box = Inbox(
+        root / "inbox", registry, coordinator=keys.coordinator, log_key=keys.log, now=lambda: now
+    )
+    try:
+        for c, path in envelopes.items():
+            (item,) = import_path(box, path)
+            if item.accepted is None:
+                raise TransportError(f"{path}: the coordinator refused it: {item.rejected}")
+            atomic_write(root / "nodes" / c / "receipt.dsse.json", item.accepted.receipt)
+    finally:
+        box.close()
+
+
 def _deliver_http(
-    root: Path, envelopes: dict[str, Path], registry: TrustRegistry, now: dt.datetime
+    root: Path, envelopes: dict[str, Path], registry: TrustRegistry, command: Sequence[str]
 ) -> str:
-    """Start ``vanfed serve`` on 127.0.0.1 and deliver each envelope through its node's
+    """Start ``<command> serve`` on 127.0.0.1 and deliver each envelope through its node's
     outbox, sealed to the coordinator's encryption key."""
     ready = root / "serve.url"
     ready.unlink(missing_ok=True)
-    env = {**os.environ, "VANFED_PASSPHRASE": DEMO_PASSPHRASE.decode()}
+    env = {
+        **os.environ,
+        "VANFED_PASSPHRASE": DEMO_PASSPHRASE.decode(),
+        "VANFED_TRUST_ROOT": str(root / "trust-root.json"),
+    }
     keys = root / "keys"
     with (root / "serve.log").open("wb") as log:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "vanfed", "serve",
+                *command, "serve",
                 "--inbox", str(root / "inbox"),
                 "--registry", str(root / "registry.dsse.json"),
                 "--key", str(keys / "coordinator"),

@@ -3,22 +3,92 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from random import Random
+from typing import Literal
 
+from vanfed._json import loads_strict, read_limited
+from vanfed._ledger import Ledger
 from vanfed._version import __version__
-from vanfed.anonymize import DEFAULT_TABLES, TableSpec, protect
+from vanfed.aggregate import Refusal, check_history
+from vanfed.anonymize import (
+    DEFAULT_TABLES,
+    Protected,
+    ProtectionSettings,
+    RecordKeys,
+    TableSpec,
+    build_ptable,
+    from_summary,
+    perturb,
+    protect,
+)
+from vanfed.errors import InputError, ProtectionError, VerificationError
 from vanfed.ingest import CodedRecords, ingest
-from vanfed.schema import SUMMARY_TYPE, Codebook, CodebookRef, Mapping, Summary, load_codebook
-from vanfed.signing import Signer, sign_envelope, timestamp
+from vanfed.schema import (
+    SUMMARY_TYPE,
+    CkmParams,
+    CkmRecord,
+    Codebook,
+    CodebookRef,
+    Mapping,
+    Protection,
+    PublishedTable,
+    Summary,
+    load_codebook,
+    load_mapping,
+    load_summary,
+    period_years,
+)
+from vanfed.signing import (
+    MAX_ENVELOPE_BYTES,
+    Envelope,
+    Signer,
+    envelope_digest,
+    require_aware,
+    sign_envelope,
+    timestamp,
+)
 
-__all__ = ["Node"]
+__all__ = ["DEFAULT_CKM", "METHODS", "Node", "check_against"]
+
+METHODS = ("heuristic", "optimal", "ckm")
+# Default noise: |noise| <= 5, variance 3, no count 1 … 4 (the k = 5 of suppression).
+DEFAULT_CKM = CkmParams(max_noise=5, variance=3.0, js=4)
+RECORD_KEYS_FOLDER = "record-keys"
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class Node:
-    """A national node: its country, protection settings and table specs."""
+    """A national node: its country, protection settings, table specs and ledger.
+
+    Args:
+        country: ISO 3166-1 alpha-3 code.
+        k: the threshold (counts 1..k-1 are unsafe); s: the protection level (default k).
+        protect_zeros: treat zero counts as unsafe too.
+        tables: the table specs to publish (linked: protected jointly).
+        codebook: the vocabulary (default: the bundled codebook).
+        ledger: the node's publication ledger (a folder or a :class:`Ledger`). With it, every
+            new summary is protected jointly with everything the country already published,
+            revisions are numbered from it, and :meth:`sign` keeps each signed envelope.
+            Without it, a summary is protected on its own: only right for a first publication.
+        settings: loss model, public margins, suppression method (see
+            :class:`ProtectionSettings`); takes precedence over ``k``, ``s`` and
+            ``protect_zeros``.
+        method: ``"heuristic"`` or ``"optimal"`` protects by suppression (threshold rule,
+            secondary suppression, interval-attack audit; the method goes into
+            ``settings``); ``"ckm"`` by the cell key method: every cell published with
+            noise from the ptable of ``ckm`` (default :data:`DEFAULT_CKM`), nothing
+            suppressed. Default: ``settings.method`` (``"heuristic"`` without settings).
+        ckm: the cell key method's noise parameters.
+        agreed: the registry policy's ckm record; pins the parameters and the ptable digest
+            (a ptable this machine builds differently is refused).
+        record_keys: the folder of the node's secret record keys (default: ``record-keys``
+            inside the ledger; one of the two is needed for ``"ckm"``).
+    """
 
     def __init__(
         self,
@@ -29,31 +99,133 @@ class Node:
         protect_zeros: bool = False,
         tables: Sequence[TableSpec] = DEFAULT_TABLES,
         codebook: Codebook | None = None,
+        ledger: str | Path | Ledger | None = None,
+        settings: ProtectionSettings | None = None,
+        method: str | None = None,
+        ckm: CkmParams | None = None,
+        agreed: CkmRecord | None = None,
+        record_keys: str | Path | None = None,
     ) -> None:
         self.codebook = codebook or load_codebook()
         self.codebook.country(country)
         self.country = country
-        self.k, self.s, self.protect_zeros = k, (k if s is None else s), protect_zeros
+        settings = _settings(settings, k, s, protect_zeros, method)
+        self.settings = settings
+        self.k, self.s, self.protect_zeros = settings.k, settings.level, settings.protect_zeros
         self.tables = tuple(tables)
+        self.ledger = ledger if isinstance(ledger, Ledger) or ledger is None else Ledger(ledger)
+        self.method: str = "ckm" if method == "ckm" else settings.method
+        self.ckm = ckm or (agreed.params if agreed else DEFAULT_CKM)
+        self.agreed = agreed
+        if record_keys is None and self.ledger is not None:
+            record_keys = self.ledger.folder / RECORD_KEYS_FOLDER
+        self.record_keys = None if record_keys is None else Path(record_keys)
+        if method == "ckm" and self.record_keys is None:
+            raise InputError(
+                "method ckm: give a ledger or record_keys (--record-keys DIR), the folder "
+                "where the node keeps its secret record keys from one publication to the next"
+            )
 
     def ingest(
         self,
         path: str | Path,
-        mapping: Mapping,
+        mapping: Mapping | str | Path,
         *,
         rejects: str | Path | None = None,
         today: dt.date | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> CodedRecords:
+        """Read an export through a mapping into coded records, writing rejects as it goes.
+
+        Args:
+            path: the export (CSV, XLSX, JSON Lines or Parquet), a data frame (pandas,
+                pyarrow) or a :class:`~vanfed.ingest.SqlTable`.
+            mapping: a :class:`~vanfed.schema.Mapping` or the path of its TOML file.
+            rejects: where to write the rejects CSV, if anywhere.
+            today: incident dates after it are rejected (default: today).
+            progress: called with the number of rows read after each chunk.
+
+        Raises:
+            InputError: the export or mapping is unusable as a whole.
+        """
         return ingest(
             path,
-            mapping,
+            mapping if isinstance(mapping, Mapping) else load_mapping(mapping),
             country=self.country,
             rejects=rejects,
             today=today,
             codebook=self.codebook,
             progress=progress,
+            keep_ids=self.method == "ckm",
         )
+
+    def supersedes_digest(
+        self, *, period: str, revision: int | None, supersedes: str | Path | None
+    ) -> str | None:
+        """The ``sha256:`` digest a revision names as its parent, checked before any work.
+
+        Args:
+            period: the period being summarised.
+            revision: 1 for a first publication, N > 1 for a revision; ``None`` with no
+                ``supersedes`` leaves both to the ledger.
+            supersedes: ``sha256:<64 hex>`` of the superseded envelope, or the path of that
+                envelope file (its digest is computed; it must be this country's summary of
+                the same period with a lower revision).
+
+        Raises:
+            InputError: revision 1 names a parent, a later revision names none, or the
+                parent is neither a digest nor a readable earlier summary envelope.
+        """
+        if revision is None:
+            if supersedes is not None:
+                raise InputError("--supersedes: give --revision too (the number of this one)")
+            return None
+        if revision < 1:
+            raise InputError(f"--revision {revision}: revisions count from 1")
+        if revision == 1:
+            if supersedes is not None:
+                raise InputError("--supersedes: revision 1 supersedes nothing; drop it")
+            return None
+        if supersedes is None:
+            raise InputError(
+                f"--revision {revision}: a revision names the envelope it supersedes: "
+                "--supersedes sha256:<64 hex> or --supersedes PATH/TO/ENVELOPE"
+            )
+        text = str(supersedes)
+        if _DIGEST.fullmatch(text):
+            return text
+        path = Path(supersedes)
+        if not path.is_file():
+            raise InputError(
+                f"--supersedes {text!r}: neither sha256:<64 lowercase hex> (the superseded "
+                "envelope's digest) nor an envelope file"
+            )
+        return self._parent_digest(path, period, revision)
+
+    def _parent_digest(self, path: Path, period: str, revision: int) -> str:
+        data = read_limited(path, MAX_ENVELOPE_BYTES)
+        try:
+            env = Envelope.from_bytes(data)
+            if env.payload_type != SUMMARY_TYPE:
+                raise InputError(f"{path}: a {env.payload_type} envelope, not a summary")
+            unverified = loads_strict(env.payload, subject=str(path))
+        except (VerificationError, InputError) as exc:
+            raise InputError(f"--supersedes {path}: not a summary envelope ({exc})") from exc
+        parent = (
+            (unverified.get("country"), unverified.get("period"), unverified.get("revision"))
+            if isinstance(unverified, dict)
+            else None
+        )
+        if (
+            parent is None
+            or parent[:2] != (self.country, period)
+            or not (isinstance(parent[2], int) and parent[2] < revision)
+        ):
+            raise InputError(
+                f"--supersedes {path}: revision {revision} of {self.country} {period} can only "
+                f"supersede an earlier revision of it, this envelope holds {parent}"
+            )
+        return envelope_digest(data)
 
     def summarize(
         self,
@@ -61,20 +233,144 @@ class Node:
         *,
         period: str,
         now: dt.datetime,
-        revision: int = 1,
+        revision: int | None = None,
         supersedes: str | None = None,
         rng: Random | None = None,
+        allow_empty: bool = False,
+        on_protected: Callable[[Protected], None] | None = None,
     ) -> Summary:
-        """Protect the period's tables jointly and build the summary (audit passed)."""
-        protected = protect(
+        """Protect the period's tables jointly with the ledger and build the summary.
+
+        With a ledger, ``revision`` and ``supersedes`` default to the next revision of the
+        period's latest published summary. ``on_protected`` receives the protection (true
+        counts included: for the local protection report only).
+
+        Raises:
+            InputError: bad period or revision, no records in the period.
+            ProtectionError: no safe publication exists (``reason`` says why, e.g.
+                ``history_disclosure`` when the change since the last revision is too small).
+        """
+        return self.summarize_many(
             records,
-            self.codebook,
-            period=period,
-            k=self.k,
-            s=self.s,
-            protect_zeros=self.protect_zeros,
-            tables=self.tables,
+            periods=[period],
+            now=now,
+            revision=revision,
+            supersedes=supersedes,
+            rng=rng,
+            allow_empty=allow_empty,
+            on_protected=on_protected,
+        )[0]
+
+    def summarize_many(
+        self,
+        records: CodedRecords,
+        *,
+        periods: Sequence[str],
+        now: dt.datetime,
+        revision: int | None = None,
+        supersedes: str | None = None,
+        rng: Random | None = None,
+        allow_empty: bool = False,
+        on_protected: Callable[[Protected], None] | None = None,
+    ) -> list[Summary]:
+        """One summary per period, protected jointly with each other and the ledger.
+
+        Periods counted in one run share their snapshot (``created_at``), so a year and its
+        quarters are exactly linked; quarters are protected first, then their year. With
+        ``method="ckm"`` each period is perturbed instead (new records get keys from ``rng``).
+        """
+        require_aware(now)
+        for period in periods:
+            try:
+                period_years(period)
+            except ValueError as exc:
+                raise InputError(str(exc)) from exc
+        created = timestamp(now)
+        history = self.ledger.history(self.country, self.codebook) if self.ledger else []
+        out = []
+        for period in sorted(periods, key=lambda p: (period_years(p)[0], -len(p), p)):
+            rev, parent = self._revision(period, revision, supersedes, len(periods))
+            if self.method == "ckm":
+                protection, tables = self._perturb(records, period, rng)
+                out.append(self._summary(protection, tables, period, rev, parent, created, rng))
+                continue
+            protected = protect(
+                records,
+                self.codebook,
+                period=period,
+                tables=self.tables,
+                history=history,
+                snapshot=created,
+                revision=rev,
+                allow_empty=allow_empty,
+                settings=self.settings,
+            )
+            if on_protected is not None:
+                on_protected(protected)
+            summary = self._summary(
+                protected.protection(self.protect_zeros),
+                protected.published(),
+                period,
+                rev,
+                parent,
+                created,
+                rng,
+            )
+            history.append(from_summary(summary, self.codebook))
+            out.append(summary)
+        return out
+
+    def _revision(
+        self, period: str, revision: int | None, supersedes: str | None, n: int
+    ) -> tuple[int, str | None]:
+        latest = self.ledger.latest(self.country, period) if self.ledger else None
+        if revision is None and supersedes is None:
+            if latest is None:
+                return 1, None
+            return latest.summary.revision + 1, latest.digest
+        if n > 1:
+            raise InputError("revision/supersedes: give them for one period at a time")
+        rev = revision if revision is not None else 1
+        if latest is not None and rev <= latest.summary.revision:
+            raise InputError(
+                f"{self.country} {period}: revision {rev} is already published "
+                f"(latest {latest.summary.revision}); use {latest.summary.revision + 1}"
+            )
+        return rev, self.supersedes_digest(period=period, revision=rev, supersedes=supersedes)
+
+    def _perturb(
+        self, records: CodedRecords, period: str, rng: Random | None
+    ) -> tuple[Protection, tuple[PublishedTable, ...]]:
+        if records.ids is None:
+            raise InputError(
+                f"{records.source or 'records'}: the cell key method needs a record id "
+                "(map [fields.record_id] and ingest with this node): keys follow records "
+                "across revisions"
+            )
+        ptable = build_ptable(self.ckm)
+        if self.agreed is not None and ptable.record() != self.agreed:
+            raise InputError(
+                f"ckm: this machine's ptable for D={self.ckm.max_noise}, "
+                f"V={self.ckm.variance:g}, js={self.ckm.js} ({ptable.digest[:19]}…) is not the "
+                f"one the registry names ({self.agreed.ptable_digest[:19]}…)"
+            )
+        assert self.record_keys is not None
+        keys = RecordKeys(self.record_keys).keys_for(records.ids, rng=rng)
+        done = perturb(
+            records, self.codebook, period=period, keys=keys, ptable=ptable, tables=self.tables
         )
+        return done.protection(), done.published()
+
+    def _summary(
+        self,
+        protection: Protection,
+        tables: tuple[PublishedTable, ...],
+        period: str,
+        revision: int,
+        supersedes: str | None,
+        created: str,
+        rng: Random | None,
+    ) -> Summary:
         report_id = f"{rng.getrandbits(128):032x}" if rng else secrets.token_hex(16)
         cb = self.codebook
         return Summary(
@@ -83,15 +379,68 @@ class Node:
             revision=revision,
             supersedes=supersedes,
             report_id=report_id,
-            created_at=timestamp(now),
+            created_at=created,
             codebook=CodebookRef(id=cb.id, version=cb.version, digest=cb.digest),
-            protection=protected.protection(self.protect_zeros),
+            protection=protection,
             software=f"vanfed {__version__}",
-            quality=records.quality,
-            tables=protected.published(),
+            tables=tables,
         )
 
-    @staticmethod
-    def sign(summary: Summary, signer: Signer) -> bytes:
-        """DSSE envelope bytes of the summary's canonical JSON."""
-        return sign_envelope(summary.canonical_bytes(), SUMMARY_TYPE, [signer]).to_bytes()
+    def sign(self, summary: Summary | str | Path, signer: Signer) -> bytes:
+        """DSSE envelope bytes of the summary's canonical JSON; kept in the ledger.
+
+        Args:
+            summary: a :class:`~vanfed.schema.Summary` or the path of its JSON file.
+            signer: the node's key (e.g. from :func:`vanfed.signing.load_private`).
+
+        Raises:
+            InputError: the file is not a valid summary.
+            ProtectionError: the summary is not safe beside what the ledger already holds
+                (e.g. it was made before another summary of the same year was signed).
+        """
+        if not isinstance(summary, Summary):
+            summary = load_summary(summary)
+        if self.ledger is not None:
+            check_against(summary, self.ledger, self.codebook)
+        envelope = sign_envelope(summary.canonical_bytes(), SUMMARY_TYPE, [signer]).to_bytes()
+        if self.ledger is not None:
+            self.ledger.add(envelope)
+        return envelope
+
+
+def _settings(
+    settings: ProtectionSettings | None,
+    k: int,
+    s: int | None,
+    protect_zeros: bool,
+    method: str | None,
+) -> ProtectionSettings:
+    """The suppression settings: ``settings`` as given, or built from ``k``, ``s``,
+    ``protect_zeros`` and a suppression ``method``."""
+    if method is not None and method not in METHODS:
+        raise InputError(f"method {method!r}: use one of {', '.join(METHODS)}")
+    if settings is not None:
+        if method in ("heuristic", "optimal") and method != settings.method:
+            raise InputError(
+                f"method {method!r}: the settings say {settings.method!r}; give one of the two"
+            )
+        return settings
+    if k < 2:
+        raise InputError(f"k = {k}: the threshold must be at least 2")
+    if s is not None and s < 1:
+        raise InputError(f"s = {s}: the protection level must be at least 1")
+    suppression: Literal["heuristic", "optimal"] = "optimal" if method == "optimal" else "heuristic"
+    return ProtectionSettings(k=k, s=s, protect_zeros=protect_zeros, method=suppression)
+
+
+def check_against(summary: Summary, ledger: Ledger, codebook: Codebook) -> None:
+    """Refuse a summary that the ledger's publications would expose.
+
+    Raises:
+        ProtectionError: reason ``history_disclosure``.
+    """
+    earlier = [e.summary for e in ledger.entries(summary.country) if e.summary != summary]
+    try:
+        check_history(summary, earlier, codebook)
+    except Refusal as exc:
+        raise ProtectionError(str(exc), reason=exc.reason) from exc

@@ -62,9 +62,16 @@ class TooLargeError(InputError):
 
 
 class ProtectionError(VanfedError):
-    """A table could not be protected, or the interval-attack audit failed."""
+    """A table could not be protected, or the interval-attack audit failed.
+
+    ``reason`` is a stable code (``protection_failed``, ``history_disclosure``, …).
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, *, reason: str = "protection_failed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class VerificationError(VanfedError):

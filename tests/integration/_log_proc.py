@@ -12,7 +12,7 @@ from random import Random
 
 from tests.conftest import Trust
 
-from vanfed.transport import TransparencyLog
+from vanfed.tlog import TransparencyLog
 
 
 def main(folder: str, seed: str) -> None:

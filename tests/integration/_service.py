@@ -9,16 +9,28 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import Trust
+from tests.conftest import NOW, Trust, pin
 
 from vanfed._json import atomic_write
-from vanfed.signing import save_keypair
+from vanfed.signing import pin_trust_root, save_keypair, verify_registry
 
 PASSPHRASE = "test-passphrase"
 
 
-def env() -> dict[str, str]:
-    return {**os.environ, "VANFED_PASSPHRASE": PASSPHRASE, "PYTHONUNBUFFERED": "1"}
+def env(trust_root: Path | None = None) -> dict[str, str]:
+    """The environment of a CLI subprocess: the test passphrase, and a trust root (the given
+    one, else the test's own, pinned to the test registry if the test has not pinned one)."""
+    if trust_root is None:
+        _pinned_default()
+    extra = {"VANFED_TRUST_ROOT": str(trust_root)} if trust_root else {}
+    return {**os.environ, "VANFED_PASSPHRASE": PASSPHRASE, "PYTHONUNBUFFERED": "1", **extra}
+
+
+def _pinned_default() -> None:
+    """Tests that have not pinned a trust root trust the test registry's roots (Trust)."""
+    path = Path(os.environ.get("VANFED_TRUST_ROOT", ""))
+    if path.name and not path.exists():
+        pin(Trust().registry_bytes)
 
 
 def vanfed(*args: str, timeout: float = 120, **kw: object) -> subprocess.CompletedProcess[str]:
@@ -57,13 +69,18 @@ class Service:
         ):
             save_keypair(key, self.keys / name, PASSPHRASE.encode())
         self.registry = atomic_write(root / "registry.dsse.json", trust.registry_bytes)
+        # The service's own anchor: it may be started before a test pins its own.
+        self.trust_root = atomic_write(
+            root / "trust-root.json",
+            pin_trust_root(verify_registry(trust.registry_bytes, now=NOW)).canonical_bytes(),
+        )
         self.body_deadline = body_deadline
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.restarts = 0
 
-    def start(self, timeout: float = 30.0) -> str:
+    def start(self, timeout: float = 120.0) -> str:
         ready = self.root / "ready"
         ready.unlink(missing_ok=True)
         with (self.root / f"serve-{self.restarts}.log").open("wb") as log:
@@ -109,7 +126,7 @@ class Service:
                     else []
                 ),
             ],
-            env=env(),
+            env=env(self.trust_root),
             stdin=subprocess.DEVNULL,
             stdout=log,  # type: ignore[arg-type]
             stderr=subprocess.STDOUT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from vanfed.schema import RegionalReport
 from vanfed.synthetic import write_export
 
 ROOT = Path(__file__).parents[2]
@@ -57,6 +59,13 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     for name in ("regional.dsse.json", "regional.csv", "report.html"):
         assert (tmp_path / "demo" / "regional" / name).stat().st_size > 0
     assert len(list((tmp_path / "demo" / "inbox").glob("*.dsse.json"))) == 5
+    # Grand totals are published, so every merged interval is bounded (no "1176–∞").
+    envelope = json.loads((tmp_path / "demo" / "regional" / "regional.dsse.json").read_text())
+    report = RegionalReport.model_validate_json(base64.b64decode(envelope["payload"]))
+    bounds = [hi for table in report.tables for hi in table.hi]
+    assert bounds and None not in bounds
+    html = (tmp_path / "demo" / "regional" / "report.html").read_text()
+    assert "–∞" not in html  # no unbounded interval shown (the legend may still explain ∞)
 
 
 def test_node_workflow_keygen_summarize_sign_verify(tmp_path: Path) -> None:
@@ -116,6 +125,9 @@ def test_node_workflow_keygen_summarize_sign_verify(tmp_path: Path) -> None:
         str(tmp_path / "s.json"),
         "--rejects",
         str(tmp_path / "rejects.csv"),
+        "--accept-quality",  # the LAO export has no disability column
+        "--ledger",
+        str(tmp_path / "ledger"),
     )
     assert summ.returncode == 0, summ.stderr
     assert "audit passed" in summ.stdout
@@ -128,6 +140,9 @@ def test_node_workflow_keygen_summarize_sign_verify(tmp_path: Path) -> None:
         str(tmp_path / "node"),
         "--out",
         str(tmp_path / "s.dsse.json"),
+        "--accept-quality",
+        "--ledger",
+        str(tmp_path / "ledger"),
         env=PASS,
     )
     assert sign.returncode == 0, sign.stderr
@@ -136,8 +151,16 @@ def test_node_workflow_keygen_summarize_sign_verify(tmp_path: Path) -> None:
     )
     assert ok.returncode == 0 and json.loads(ok.stdout)[0]["ok"] is True
     # the same envelope against the registry without the node key: exit 1 with a reason
+    # (under a trust root that has not seen v2 yet: for this one, v1 would be a rollback)
+    fresh = {"VANFED_TRUST_ROOT": str(tmp_path / "other-trust-root.json")}
+    assert vanfed("registry", "trust-root", str(tmp_path / "r1.json"), env=fresh).returncode == 0
     bad = vanfed(
-        "verify", str(tmp_path / "s.dsse.json"), "--registry", str(tmp_path / "r1.json"), "--json"
+        "verify",
+        str(tmp_path / "s.dsse.json"),
+        "--registry",
+        str(tmp_path / "r1.json"),
+        "--json",
+        env=fresh,
     )
     assert bad.returncode == 1
     assert json.loads(bad.stdout)[0]["reasons"][0]["code"] == "unknown_key"
@@ -295,3 +318,39 @@ def test_schema_prints_json_schema() -> None:
     proc = vanfed("schema", "summary")
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["title"] == "Summary"
+
+
+def test_summarize_with_policy_optimal_mode_and_protection_report(tmp_path: Path) -> None:
+    ex = write_export("KHM", tmp_path, seed=2024)
+    base = ["summarize", str(ex.path), "--mapping", str(ex.mapping_path), "--country", "KHM"]
+    base += ["--period", "2024", "--ledger", str(tmp_path / "ledger")]
+    base += ["--accept-quality"]  # the synthetic export's planted faults reject 7 % of rows
+    policy = tmp_path / "policy.toml"
+    policy.write_text('public_margins = [["outcome"], ["sex"], ["device"]]\n')
+    report = tmp_path / "protection.json"
+    opts = ["--policy", str(policy), "--method", "optimal", "--time-limit", "30"]
+    proc = vanfed(
+        *base, "--out", str(tmp_path / "s.json"), *opts, "--protection-report", str(report)
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(report.read_text())
+    assert data["method"] in ("optimal-milp", "heuristic") and data["gap"] is not None
+    assert data["policy"]["public_margins"] == [["outcome"], ["sex"], ["device"]]
+    statuses = {c["status"] for c in data["table_cells"]}
+    assert {"primary", "secondary", "public", "empty"} <= statuses
+    assert data["unbounded"] == 0
+    assert oct(report.stat().st_mode & 0o777) == "0o600"  # true counts: owner only
+    summary = json.loads((tmp_path / "s.json").read_text())
+    published = {t["name"]: t["values"] for t in summary["tables"]}
+    for cell in data["table_cells"]:
+        if cell["status"] == "public":  # published with its true value
+            assert cell["value"] in published[cell["table"]]
+    text = (tmp_path / "protection.json.txt").read_text()
+    assert "optimality gap" in text and "primary" in text and "∞" not in text
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('public_margins = [["sex", "sex"]]\n')
+    err = one_line_error(vanfed(*base, "--out", str(tmp_path / "t.json"), "--policy", str(bad)))
+    assert "bad.toml" in err and "public_margins" in err and "twice" in err
+    err = one_line_error(vanfed(*base, "--out", str(tmp_path / "t.json"), "--method", "magic"))
+    assert "--method" in err

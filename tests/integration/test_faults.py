@@ -23,10 +23,8 @@ import pytest
 from tests.conftest import NOW, Trust, small_summary
 from tests.integration._service import Service, env, vanfed
 
-from vanfed import Node
-from vanfed.signing import envelope_digest
-from vanfed.transport import (
-    Outbox,
+from vanfed.signing import envelope_digest, sign_summary
+from vanfed.tlog import (
     TransparencyLog,
     log_folder,
     log_keys,
@@ -34,6 +32,7 @@ from vanfed.transport import (
     verify_consistency,
     verify_receipt,
 )
+from vanfed.transport import Outbox
 
 ROOT = Path(__file__).parents[2]
 
@@ -47,7 +46,7 @@ def service(tmp_path: Path, trust: Trust) -> Iterator[Service]:
 
 
 def signed(trust: Trust, country: str) -> bytes:
-    return Node.sign(small_summary(country, "2020"), trust.nodes[country])
+    return sign_summary(small_summary(country, "2020"), trust.nodes[country])
 
 
 def check_inbox(service: Service, trust: Trust, expected: set[str]) -> TransparencyLog:
@@ -124,7 +123,7 @@ def test_ten_nodes_thousand_envelopes_server_killed_repeatedly(
         with Outbox(tmp_path / f"outbox-{country}", trust.registry) as box:
             assert box.pending() == []
             for year in range(1950, 2050):
-                envelope = Node.sign(small_summary(country, str(year)), trust.nodes[country])
+                envelope = sign_summary(small_summary(country, str(year)), trust.nodes[country])
                 digest = envelope_digest(envelope)
                 receipt = box.receipt(digest)
                 assert receipt is not None, (country, year)
@@ -186,7 +185,12 @@ def test_client_killed_between_send_and_receipt(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    time.sleep(2.0)  # queued in the outbox, sent, waiting for the answer
+    # queued in the outbox (its database appears; a loaded machine takes seconds to start
+    # an interpreter), then sent, waiting for the answer
+    deadline = time.monotonic() + 120
+    while not any(outbox.glob("*.db")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(3.0)
     client.send_signal(signal.SIGKILL)
     client.wait(timeout=10)
     os.kill(service.proc.pid, signal.SIGCONT)

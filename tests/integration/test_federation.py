@@ -189,6 +189,11 @@ def test_audit_passes_then_fails_for_each_kind_of_tampering(
     (r / "regional.csv").write_bytes(csv.replace(b",", b";", 1))
     assert "artifact_mismatch" in codes(r, i)
 
+    r, i = copy()  # altered workbook
+    book = (r / "regional.xlsx").read_bytes()
+    (r / "regional.xlsx").write_bytes(book[:-1] + bytes([book[-1] ^ 1]))
+    assert "artifact_mismatch" in codes(r, i)
+
     r, i = copy()  # altered report (signature breaks)
     env = json.loads((r / "regional.dsse.json").read_text())
     env["payload"] = env["payload"].replace("A", "B", 1)
@@ -273,13 +278,14 @@ def test_regional_csv_is_valid_hxl(fed) -> None:
 
     with (root / "regional" / "regional.csv").open(encoding="utf-8", newline="") as fh:
         raw = list(csv.reader(fh))
-    assert raw[0][0] == "country_code"  # human header first, hashtag row second
+    assert raw[0][0] == "table"  # human header first, hashtag row second
     source = hxl.data(raw)
     tags = [c.display_tag for c in source.columns]
-    assert "#country+code" in tags
-    assert any(t.startswith("#affected+killed") for t in tags)
+    assert len(set(tags)) == len(tags)  # every hashtag+attributes spec names one column
+    assert "#country+code" in tags and "#adm1+code" in tags
     rows = list(source)
-    assert len(rows) == len(out.report.coverage.countries) + 1
+    regional = [r for r in rows if r.get("#meta+scope") == "regional"]
+    assert len(regional) == sum(len(t.values) for t in out.report.tables)
     report = hxl.validate(
         source, schema=hxl.schema([{"#valid_tag": "#country+code", "#valid_required": "true"}])
     )

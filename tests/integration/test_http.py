@@ -4,6 +4,7 @@ plain submissions, receipts, read endpoints, and a service that keeps serving.""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -15,9 +16,10 @@ import pytest
 from tests.conftest import NOW, Trust, small_summary
 from tests.integration._service import Service, vanfed
 
-from vanfed import Node
-from vanfed.signing import EncryptionKeyPair, envelope_digest
-from vanfed.transport import SEALED_MEDIA_TYPE, seal, sealing_key, verify_receipt
+from vanfed.schema import RECEIPT_TYPE
+from vanfed.signing import EncryptionKeyPair, envelope_digest, sign_summary
+from vanfed.tlog import verify_receipt
+from vanfed.transport import SEALED_MEDIA_TYPE, seal, sealing_key
 
 JSON = {"content-type": "application/json"}
 
@@ -31,7 +33,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> Iterator[
 
 
 def env_of(trust: Trust, country: str, period: str, **kw) -> bytes:
-    return Node.sign(small_summary(country, period, **kw), trust.nodes[country])
+    return sign_summary(small_summary(country, period, **kw), trust.nodes[country])
 
 
 def post(service: Service, body: bytes, headers: dict[str, str] = JSON) -> httpx.Response:
@@ -112,7 +114,7 @@ def test_rejections(service: Service, trust: Trust, case: str, status: int, code
         i = env.index(b'"sig":"') + 8
         body = env[:i] + (b"B" if env[i : i + 1] != b"B" else b"C") + env[i + 1 :]
     elif case == "another_countrys_key":
-        body = Node.sign(small_summary("THA", "2011"), trust.nodes["VNM"])
+        body = sign_summary(small_summary("THA", "2011"), trust.nodes["VNM"])
     elif case == "older_revision_replayed":
         r1 = env_of(trust, "MMR", "2012")
         r2 = env_of(trust, "MMR", "2012", revision=2, supersedes=envelope_digest(r1))
@@ -182,8 +184,13 @@ def test_submit_and_outbox_cli(service: Service, trust: Trust, tmp_path: Path) -
     proc = vanfed("submit", str(env_file), "--to", service.url, "--seal", *common)
     assert proc.returncode == 0, proc.stderr
     assert "delivered" in proc.stdout
+    receipt_file = tmp_path / "idn.receipt.dsse.json"  # beside the envelope
+    assert f"receipt: {receipt_file}" in proc.stdout
+    receipt = json.loads(receipt_file.read_bytes())
+    assert receipt["payloadType"] == RECEIPT_TYPE
     listing = vanfed("outbox", "list", "--json", *common)
-    assert '"state": "delivered"' in listing.stdout
+    (entry,) = json.loads(listing.stdout)
+    assert entry["state"] == "delivered" and entry["receipt"] == receipt
     # A coordinator that is down: queued, exit 1 with what to do, nothing lost.
     env2 = tmp_path / "phl.dsse.json"
     env2.write_bytes(env_of(trust, "PHL", "2014"))

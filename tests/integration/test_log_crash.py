@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.conftest import Trust
 from tests.integration._service import env
 
-from vanfed.transport import TransparencyLog, verified_checkpoint, verify_consistency
+from vanfed.tlog import TransparencyLog, verified_checkpoint, verify_consistency
 
 ROOT = Path(__file__).parents[2]
 

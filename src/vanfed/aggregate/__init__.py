@@ -1,6 +1,16 @@
 """Selecting current national summaries and merging them into regional statistics."""
 
+from vanfed.aggregate._checks import DOOR_REASONS, Refusal, check_history, check_summary
 from vanfed.aggregate._merge import NATIONAL_ONLY, merge
 from vanfed.aggregate._select import Selected, select_inputs
 
-__all__ = ["NATIONAL_ONLY", "Selected", "merge", "select_inputs"]
+__all__ = [
+    "DOOR_REASONS",
+    "NATIONAL_ONLY",
+    "Refusal",
+    "Selected",
+    "check_history",
+    "check_summary",
+    "merge",
+    "select_inputs",
+]

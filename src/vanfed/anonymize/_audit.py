@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,10 +46,12 @@ class AuditResult:
 
     @property
     def passed(self) -> bool:
+        """True when no suppressed cell is exposed."""
         return not self.failing
 
     @property
     def min_width(self) -> float | None:
+        """The narrowest interval the attack found over the suppressed cells."""
         widths = (self.hi - self.lo)[self.suppressed]
         return float(widths.min()) if widths.size else None
 
@@ -66,6 +69,7 @@ def interval_attack(
     *,
     width: float | None = None,
     witnessed: tuple[np.ndarray, np.ndarray] | None = None,
+    on_solution: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Attacker's [lo, hi] for every suppressed variable (or only ``targets``).
 
@@ -80,6 +84,8 @@ def interval_attack(
         witnessed: per-variable (low, high) values that feasible tables already known to
             the caller reach (e.g. the perturbations secondary suppression built); they
             seed the ``width`` shortcut. Only a caller holding the true table has them.
+        on_solution: called with (variables, values) of every LP solution found: each is
+            a table the attacker cannot rule out (a witness for later checks).
 
     Returns:
         ``lo`` and ``hi`` arrays over all variables (published: the value itself).
@@ -111,7 +117,8 @@ def interval_attack(
         seed = None
         if witnessed is not None:
             seed = (witnessed[0][s_idx[members]], witnessed[1][s_idx[members]])
-        c_lo, c_hi = _bound_component(polytope, m, want[members], width, seed)
+        report = None if on_solution is None else partial(on_solution, s_idx[members])
+        c_lo, c_hi = _bound_component(polytope, m, want[members], width, seed, report)
         lo[s_idx[members]] = c_lo
         hi[s_idx[members]] = c_hi
     return lo, hi
@@ -123,6 +130,7 @@ def _bound_component(
     want: np.ndarray,
     width: float | None,
     seed: tuple[np.ndarray, np.ndarray] | None = None,
+    report: Callable[[np.ndarray], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bounds for the wanted cells of one component. Large components are split over worker
     threads (HiGHS releases the GIL), each with its own warm-started model; they share the
@@ -152,6 +160,8 @@ def _bound_component(
                 raise ArithmeticError(f"interval attack LP is {status}")
             np.minimum(seen_lo, x, out=seen_lo)  # every solution is a table the attacker
             np.maximum(seen_hi, x, out=seen_hi)  # cannot rule out
+            if report is not None:
+                report(x)
             return value
 
         for j in map(int, cells):
@@ -190,6 +200,7 @@ def judge(
     k: int,
     s: int,
     witnessed: tuple[np.ndarray, np.ndarray] | None = None,
+    targets: np.ndarray | None = None,
 ) -> AuditResult:
     """Run the interval attack on a publication and give the verdict.
 
@@ -198,11 +209,15 @@ def judge(
     tables already put ``s`` apart needs no further LP; its reported interval is then the
     witnessed (inner) range. Use :func:`interval_attack` for exact intervals. ``witnessed``
     (see :func:`interval_attack`) only saves work; the verdict is the same without it.
+    ``targets`` restricts the verdict to those cells (the others count as passing): the
+    history audit uses it to look only at what a new publication can change.
     """
-    lo, hi = interval_attack(system, values, suppressed, width=s, witnessed=witnessed)
+    lo, hi = interval_attack(system, values, suppressed, targets, width=s, witnessed=witnessed)
     narrow = (hi - lo) < s - TOL
     meets_small = (hi > TOL) & (lo < k - TOL)
     small_published = ~suppressed & (values > 0) & (values < k)
     bad = (suppressed & narrow & meets_small) | small_published
+    if targets is not None:
+        bad &= targets
     failing = tuple(int(i) for i in np.flatnonzero(bad))
     return AuditResult(lo, hi, suppressed.copy(), failing, k, s)

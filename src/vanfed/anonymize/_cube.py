@@ -63,6 +63,7 @@ class Cube:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """Cells per axis, margins included."""
         return tuple(len(c) for c in self.codes)
 
 
@@ -111,9 +112,16 @@ def _aggregation(dim: Dimension, codes: tuple[str, ...], leaves: tuple[str, ...]
 
 
 def build_cube(
-    records: CodedRecords, spec: TableSpec, codebook: Codebook, mask: np.ndarray | None = None
+    records: CodedRecords,
+    spec: TableSpec,
+    codebook: Codebook,
+    mask: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> Cube:
     """Count ``records`` (those in ``mask``) into the cube of ``spec`` with all margins.
+
+    With ``weights`` (one non-negative integer per record, sums below 2**53), each cell
+    holds the sum of its records' weights instead of their number.
 
     Raises:
         InputError: the spec names an unknown dimension, level or filter code, or the cube
@@ -140,7 +148,8 @@ def build_cube(
         leaf_idx.append(idx[keep])
         leaf_sizes.append(len(leaves))
     flat = np.ravel_multi_index(leaf_idx, leaf_sizes) if leaf_idx[0].size else np.empty(0, int)
-    counts = np.bincount(flat, minlength=prod(leaf_sizes)).reshape(leaf_sizes)
+    w = None if weights is None else np.asarray(weights, np.float64)[keep]
+    counts = np.bincount(flat, weights=w, minlength=prod(leaf_sizes)).reshape(leaf_sizes)
     for axis, (d, (codes, _)) in enumerate(zip(dims, axes, strict=True)):
         agg = _aggregation(d, codes, d.leaves())
         counts = np.moveaxis(np.tensordot(agg, counts, axes=([1], [axis])), 0, axis)
@@ -149,5 +158,5 @@ def build_cube(
         tuple(d.id for d in dims),
         tuple(c for c, _ in axes),
         tuple(ch for _, ch in axes),
-        counts.astype(np.int64),
+        np.rint(counts).astype(np.int64) if weights is not None else counts.astype(np.int64),
     )

@@ -73,6 +73,28 @@ class Polytope:
         self._h.changeColsCost(self._n, idx, np.asarray(cost, float))
         return self._run()
 
+    def change_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        """New bounds for some columns; the basis is kept (dual simplex restarts from it)."""
+        idx = np.asarray(idx, np.int32)
+        self._h.changeColsBounds(idx.size, idx, np.asarray(lower, float), np.asarray(upper, float))
+
+    def set_cost(self, cost: np.ndarray) -> None:
+        idx = np.arange(self._n, dtype=np.int32)
+        self._h.changeColsCost(self._n, idx, np.asarray(cost, float))
+
+    def solve(self) -> tuple[str, float, np.ndarray]:
+        """Re-solve with the current cost and bounds."""
+        return self._run()
+
+    def set_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        """New column bounds; the basis is kept for the next solve."""
+        idx = np.arange(self._n, dtype=np.int32)
+        self._h.changeColsBounds(self._n, idx, np.asarray(lower, float), np.asarray(upper, float))
+
+    def row_duals(self) -> np.ndarray:
+        """Row duals of the last optimal solve (HiGHS: col_dual = cost - A^T row_dual)."""
+        return np.asarray(self._h.getSolution().row_dual)
+
     def _run(self) -> tuple[str, float, np.ndarray]:
         self._h.run()
         status = self._h.getModelStatus()

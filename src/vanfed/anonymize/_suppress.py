@@ -25,18 +25,18 @@ from __future__ import annotations
 
 import highspy
 import numpy as np
-import scipy.sparse as sp
 
-from vanfed.anonymize._audit import AuditResult, judge
-from vanfed.anonymize._lp import Polytope, new_solver
+from vanfed.anonymize._audit import AuditResult, interval_attack, judge
+from vanfed.anonymize._lp import new_solver
+from vanfed.anonymize._perturb import perturbation
+from vanfed.anonymize._release import release_secondaries
+from vanfed.anonymize._settings import LossModel, loss_weights
 from vanfed.anonymize._system import LinkedSystem
 from vanfed.errors import ProtectionError
 
-__all__ = ["primary_cells", "suppress"]
+__all__ = ["primary_cells", "reinforce", "suppress"]
 
 REUSE_COST = 1e-3
-# Margins carry the most-used numbers (totals); each aggregated dimension costs this much more.
-MARGIN_COST = 3.0
 # A protection adding this few new suppressions (a 2-D cycle: three corners) is taken
 # without trying wider radii.
 CHEAP_ENOUGH = 3
@@ -44,6 +44,7 @@ CHEAP_ENOUGH = 3
 # search: every radius is tried and the least lossy pattern kept.
 THOROUGH_UP_TO = 3000
 MAX_ROUNDS = 6
+RELEASE_UP_TO = 3000
 
 
 def primary_cells(values: np.ndarray, k: int, protect_zeros: bool = False) -> np.ndarray:
@@ -60,6 +61,7 @@ class _Witnesses:
         self.values = values.astype(float)
         self.lo = self.values.copy()
         self.hi = self.values.copy()
+        self.kept: list[tuple[np.ndarray, np.ndarray]] = []  # (cells, y) of each x + y
 
     def add(self, cells: np.ndarray, y: np.ndarray, suppressed: np.ndarray) -> None:
         """Record ``x + y`` if it is a table the attacker cannot rule out."""
@@ -74,59 +76,10 @@ class _Witnesses:
         ):
             np.minimum.at(self.lo, cells, moved)
             np.maximum.at(self.hi, cells, moved)
+            self.kept.append((cells, y))
 
     def spread(self, cell: int) -> float:
         return float(self.hi[cell] - self.lo[cell])
-
-
-def _perturbation(
-    system: LinkedSystem,
-    values: np.ndarray,
-    suppressed: np.ndarray,
-    target: int,
-    s: int,
-    radius: int | None,
-    solver: highspy.Highs,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Cells a protecting perturbation touches and their changes, or None if none exists
-    within ``radius``."""
-    cand = np.arange(system.size) if radius is None else system.near(target, radius)
-    a = system.columns[:, cand].tocsr()
-    a = a[a.getnnz(axis=1) > 0]
-    n = cand.size
-    v = values[cand].astype(float)
-    vmax = float(values.max()) + 1.0
-    cost = np.where(
-        suppressed[cand], REUSE_COST, 1.0 + v / vmax + MARGIN_COST * system.aggregation[cand]
-    )
-    t = int(np.flatnonzero(cand == target)[0])
-    # Columns [a, -a] for y = y+ - y-, built straight in CSC form.
-    csc = a.tocsc()
-    both = sp.csc_matrix(
-        (
-            np.concatenate([csc.data, -csc.data]),
-            np.concatenate([csc.indices, csc.indices]),
-            np.concatenate([csc.indptr, csc.indptr[1:] + csc.nnz]),
-        ),
-        shape=(a.shape[0], 2 * n),
-    )
-    lower = np.zeros(2 * n)
-    upper = np.concatenate([np.full(n, np.inf), v])
-    lower[t] = upper[t] = float(s)  # the target goes up by exactly s ...
-    upper[n + t] = 0.0  # ... and never down
-    poly = Polytope(both, np.zeros(a.shape[0]), lower, upper, reoptimise=False, solver=solver)
-    status, _, x = poly.optimise(np.concatenate([cost, cost]))
-    if status != "optimal":
-        return None
-    y = x[:n] - x[n:]
-    moved = np.abs(y) > 1e-9
-    return cand[moved], y[moved]
-
-
-def _loss(system: LinkedSystem, values: np.ndarray, cells: np.ndarray) -> float:
-    """Information lost by suppressing ``cells``: count first, then value and aggregation."""
-    vmax = float(values.max()) + 1.0
-    return float(np.sum(1.0 + values[cells] / vmax + MARGIN_COST * system.aggregation[cells]))
 
 
 def _protect_cell(
@@ -137,39 +90,112 @@ def _protect_cell(
     s: int,
     witnesses: _Witnesses,
     solver: highspy.Highs,
+    weights: np.ndarray,
+    fixed: np.ndarray,
 ) -> None:
     if witnesses.spread(target) >= s - 1e-9:
         return  # earlier perturbations already move it s apart
     best: tuple[np.ndarray, np.ndarray] | None = None
     best_loss = np.inf
+    cost = np.where(suppressed, REUSE_COST, weights)
     # Large tables (thousands of primaries; wide LPs dominate the run time): radius 2 only
     # when radius 1 is infeasible or costly, radius 3 only when nothing closer is feasible.
     thorough = system.size <= THOROUGH_UP_TO
     for radius in (1, 2, 3):
         if radius == 3 and best is not None and not thorough:
             break
-        found = _perturbation(system, values, suppressed, target, s, radius, solver)
+        found = perturbation(
+            system, values, system.near(target, radius), target, s, cost, fixed, solver
+        )
         if found is None:
             continue
         touched = found[0]
         new = touched[~suppressed[touched]]
-        loss = _loss(system, values, new)
+        loss = float(weights[new].sum())
         if loss < best_loss:
             best, best_loss = found, loss
         if new.size <= (0 if thorough else CHEAP_ENOUGH):
             break
     if best is None:
-        best = _perturbation(system, values, suppressed, target, s, None, solver)
-    if best is None:
-        raise ProtectionError(f"cell {dict(system.keys[target])}: no way to protect it")
-    suppressed[best[0]] = True
-    witnesses.add(best[0], best[1], suppressed)
+        everything = np.arange(system.size)
+        best = perturbation(system, values, everything, target, s, cost, fixed, solver)
+    chosen = [best] if best is not None else _two_sided(system, values, target, s, cost, fixed)
+    for cells, _ in chosen:
+        suppressed[cells] = True
+    for cells, y in chosen:
+        witnesses.add(cells, y, suppressed)
+
+
+def _two_sided(
+    system: LinkedSystem,
+    values: np.ndarray,
+    target: int,
+    s: int,
+    cost: np.ndarray,
+    fixed: np.ndarray,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Protect a cell that cannot move up by ``s`` (e.g. near a published total): move it
+    down as far as needed and up by the rest, two witnesses ``d + u = s`` apart.
+
+    Raises:
+        ProtectionError: even hiding every cell that may be hidden leaves it narrower.
+    """
+    free = ~fixed
+    free[target] = True
+    lo, hi = interval_attack(system, values, free, _only(system.size, target))
+    x = float(values[target])
+    room_down, room_up = x - lo[target], hi[target] - x
+    if room_down + room_up < s - 1e-9:
+        raise ProtectionError(
+            f"cell {dict(system.keys[target])}: cannot be protected (at most "
+            f"{room_down + room_up:g} wide even with every other cell hidden); publish fewer "
+            "fixed margins or known cells, or lower s"
+        )
+    down = min(room_down, float(s))
+    everything = np.arange(system.size)
+    solver = new_solver(presolve=False)
+    out = []
+    for amount, is_down in ((down, True), (s - down, False)):
+        if amount > 1e-9:
+            found = perturbation(
+                system, values, everything, target, amount, cost, fixed, solver, down=is_down
+            )
+            if found is None:  # cannot happen: the attack just reached this far
+                raise ProtectionError(f"cell {dict(system.keys[target])}: no way to protect it")
+            out.append(found)
+    return out
+
+
+def _only(n: int, i: int) -> np.ndarray:
+    mask = np.zeros(n, bool)
+    mask[i] = True
+    return mask
 
 
 def suppress(
-    system: LinkedSystem, values: np.ndarray, *, k: int, s: int, protect_zeros: bool = False
+    system: LinkedSystem,
+    values: np.ndarray,
+    *,
+    k: int,
+    s: int,
+    protect_zeros: bool = False,
+    weights: np.ndarray | None = None,
+    fixed: np.ndarray | None = None,
+    release: bool | None = None,
+    deadline: float | None = None,
 ) -> tuple[np.ndarray, AuditResult]:
     """Choose the cells to suppress and prove the choice with the interval attack.
+
+    Args:
+        system, values: the linked tables and their per-variable counts.
+        k, s, protect_zeros: the threshold rule and the protection level.
+        weights: per-variable price of hiding it (see :func:`loss_weights`); default: one
+            per cell with a small tie-break by value.
+        fixed: variables that are never suppressed (known to the attacker: public margins,
+            earlier publications); one the threshold rule makes unsafe is an error.
+        release: after protecting, publish again every secondary cell the audit does not
+            need (:func:`release_secondaries`).
+        deadline: ``time.monotonic()`` after which the release pass stops early.
 
     Returns:
         The suppression mask over variables and the passing audit.
@@ -177,7 +203,15 @@ def suppress(
     Raises:
         ProtectionError: no safe pattern was found (never returned unsafe).
     """
-    suppressed = primary_cells(values, k, protect_zeros)
+    primary = primary_cells(values, k, protect_zeros)
+    if fixed is not None and (primary & fixed).any():
+        cell = dict(system.keys[int(np.flatnonzero(primary & fixed)[0])])
+        raise ProtectionError(f"cell {cell}: must be published but holds a count below {k}")
+    fixed = np.zeros(system.size, bool) if fixed is None else fixed
+    if weights is None:
+        weights = loss_weights(system, values, LossModel())
+    weights = np.asarray(weights, float) / float(weights.min(initial=1.0) or 1.0)
+    suppressed = primary.copy()
     witnesses = _Witnesses(system, values)
     # One HiGHS instance for every perturbation LP; presolve costs more than it saves on
     # these small LPs.
@@ -185,12 +219,51 @@ def suppress(
     todo = [int(i) for i in np.flatnonzero(suppressed)]
     for _ in range(MAX_ROUNDS):
         for target in todo:
-            _protect_cell(system, values, suppressed, target, s, witnesses, solver)
+            _protect_cell(system, values, suppressed, target, s, witnesses, solver, weights, fixed)
         audit = judge(system, values, suppressed, k=k, s=s, witnessed=(witnesses.lo, witnesses.hi))
         if audit.passed:
+            if release or (release is None and system.size <= RELEASE_UP_TO):
+                return release_secondaries(
+                    system,
+                    values,
+                    suppressed,
+                    k=k,
+                    s=s,
+                    weights=weights,
+                    primary=primary,
+                    witnesses=witnesses.kept,
+                    deadline=deadline,
+                )
             return suppressed, audit
         todo = list(audit.failing)
     raise ProtectionError(
         f"protection did not converge after {MAX_ROUNDS} rounds; "
         f"{len(todo)} cells still exposed, e.g. {dict(system.keys[todo[0]])}"
     )
+
+
+def reinforce(
+    system: LinkedSystem,
+    values: np.ndarray,
+    suppressed: np.ndarray,
+    targets: np.ndarray,
+    *,
+    s: int,
+    fixed: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> None:
+    """Suppress more cells (``suppressed`` is updated in place) until each target has a
+    perturbation ``s`` wide. ``values`` is any table the attacker cannot rule out (the true
+    one, or a completion of a publication); ``fixed`` cells are known and never move.
+
+    Raises:
+        ProtectionError: a target cannot be protected (e.g. only fixed cells could hide it).
+    """
+    if weights is None:
+        weights = loss_weights(system, values, LossModel())
+    weights = np.asarray(weights, float) / float(weights.min(initial=1.0) or 1.0)
+    fixed = np.zeros(system.size, bool) if fixed is None else fixed
+    witnesses = _Witnesses(system, values)
+    solver = new_solver(presolve=False)
+    for target in map(int, targets):
+        _protect_cell(system, values, suppressed, target, s, witnesses, solver, weights, fixed)

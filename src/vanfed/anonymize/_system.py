@@ -64,6 +64,7 @@ class LinkedSystem:
 
     @property
     def size(self) -> int:
+        """Number of cells over all linked tables."""
         return len(self.keys)
 
     def gather(self, cubes: Sequence[Cube]) -> np.ndarray:

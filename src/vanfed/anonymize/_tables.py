@@ -7,6 +7,7 @@ auditors run: rebuild the joint system from the *published* tables alone and att
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,7 +15,10 @@ import numpy as np
 
 from vanfed.anonymize._audit import AuditResult, interval_attack, judge
 from vanfed.anonymize._cube import AxisSpec, Cube, TableSpec, axis_codes, build_cube
-from vanfed.anonymize._suppress import suppress
+from vanfed.anonymize._history import Publication, protect_with_history
+from vanfed.anonymize._optimal import optimal_suppress
+from vanfed.anonymize._settings import ProtectionSettings, loss_weights, public_cells
+from vanfed.anonymize._suppress import primary_cells, suppress
 from vanfed.anonymize._system import LinkedSystem, build_system
 from vanfed.errors import InputError
 from vanfed.ingest import CodedRecords
@@ -30,8 +34,10 @@ from vanfed.schema import (
 __all__ = [
     "DEFAULT_TABLES",
     "Protected",
+    "Solve",
     "intervals",
     "protect",
+    "protect_cubes",
     "published_cubes",
     "reaudit",
     "select_period",
@@ -103,6 +109,28 @@ DEFAULT_TABLES: tuple[TableSpec, ...] = (
 
 
 @dataclass(frozen=True)
+class Solve:
+    """How a suppression pattern was found and what it costs (for the protection report)."""
+
+    method: str  # "heuristic" or "optimal-milp"
+    settings: ProtectionSettings
+    primary: np.ndarray
+    public: np.ndarray
+    weights: np.ndarray
+    loss: float
+    lower_bound: float | None  # a proven lower bound on the loss (optimal mode only)
+    proven: bool
+    seconds: float
+
+    @property
+    def gap(self) -> float | None:
+        """Relative gap to the lower bound (0 when proven optimal), None without a bound."""
+        if self.lower_bound is None:
+            return None
+        return 0.0 if self.loss <= 0 else max(0.0, (self.loss - self.lower_bound) / self.loss)
+
+
+@dataclass(frozen=True)
 class Protected:
     """Protected linked tables: cubes, their joint system, the suppression and its audit."""
 
@@ -110,35 +138,27 @@ class Protected:
     system: LinkedSystem
     suppressed: np.ndarray
     audit: AuditResult
+    solve: Solve | None = None
 
     def published(self) -> tuple[PublishedTable, ...]:
+        """The protected tables as published (suppressed cells are None)."""
         out = []
         for cube, ids in zip(self.cubes, self.system.cell_var, strict=True):
             hidden = self.suppressed[ids].ravel()
             vals = tuple(
                 None if h else int(v) for v, h in zip(cube.values.ravel(), hidden, strict=True)
             )
-            axes = tuple(
-                PublishedAxis(dim=d, level=a.level, codes=c)
-                for d, a, c in zip(cube.dims, cube.spec.axes, cube.codes, strict=True)
-            )
-            out.append(
-                PublishedTable(
-                    name=cube.spec.name,
-                    title=cube.spec.title,
-                    hxl=cube.spec.hxl,
-                    filter=cube.spec.filter,
-                    axes=axes,
-                    values=vals,
-                )
-            )
+            out.append(published_table(cube, vals))
         return tuple(out)
 
     def protection(self, protect_zeros: bool) -> Protection:
+        """The protection record (k, s, method, audit) a summary carries."""
+        optimal = self.solve is not None and self.solve.method == "optimal-milp"
         return Protection(
             k=self.audit.k,
             s=self.audit.s,
             protect_zeros=protect_zeros,
+            method="vanfed-milp-suppression/1" if optimal else "vanfed-lp-suppression/1",
             audit=AuditRecord(
                 passed=self.audit.passed,
                 published_cells=int((~self.suppressed).sum()),
@@ -147,8 +167,26 @@ class Protected:
         )
 
 
-def select_period(records: CodedRecords, period: str) -> np.ndarray:
-    """Mask of records whose incident date falls in ``period`` (YYYY or YYYY-Qn)."""
+def published_table(cube: Cube, values: Sequence[int | None]) -> PublishedTable:
+    """A cube's spec and axes with the values to publish (``None`` = suppressed)."""
+    axes = tuple(
+        PublishedAxis(dim=d, level=a.level, codes=c)
+        for d, a, c in zip(cube.dims, cube.spec.axes, cube.codes, strict=True)
+    )
+    return PublishedTable(
+        name=cube.spec.name,
+        title=cube.spec.title,
+        hxl=cube.spec.hxl,
+        filter=cube.spec.filter,
+        axes=axes,
+        values=tuple(values),
+    )
+
+
+def select_period(records: CodedRecords, period: str, *, allow_empty: bool = False) -> np.ndarray:
+    """Mask of records whose incident date falls in ``period`` (YYYY or YYYY-Qn).
+
+    ``allow_empty`` accepts a period without records (a zero return)."""
     try:
         year, quarter = period_years(period)
     except ValueError as exc:
@@ -156,9 +194,34 @@ def select_period(records: CodedRecords, period: str) -> np.ndarray:
     mask = records.fields["year"] == year
     if quarter is not None:
         mask &= records.fields["quarter"] == quarter
-    if not mask.any():
-        raise InputError(f"{records.source or 'records'}: no accepted records in period {period}")
+    if not mask.any() and not allow_empty:
+        raise InputError(_why_empty(records, period))
     return mask
+
+
+def _why_empty(records: CodedRecords, period: str) -> str:
+    """'No accepted records in period' with the reason: all rejected (why), or other years."""
+    source, q = records.source or "records", records.quality
+    head = f"{source}: no accepted records in period {period}"
+    if q.records_accepted == 0 and q.records_read:
+        reasons = ", ".join(
+            f"{r} {n}" for r, n in sorted(q.rejected_by_reason.items(), key=lambda kv: -kv[1])
+        )
+        hint = (
+            "; check the mapping's date 'format' (vanfed mapping check shows what parses)"
+            if "bad_date" in q.rejected_by_reason
+            else ""
+        )
+        return f"{head}: all {q.records_read} rows were rejected ({reasons}){hint}"
+    years = np.unique(records.fields["year"])
+    if years.size:
+        return f"{head}: the {q.records_accepted} accepted records are from {_span(years)}"
+    return head
+
+
+def _span(years: np.ndarray) -> str:
+    listed = [int(y) for y in years]
+    return ", ".join(map(str, listed)) if len(listed) <= 6 else f"{listed[0]}–{listed[-1]}"
 
 
 def protect(
@@ -170,24 +233,92 @@ def protect(
     s: int | None = None,
     protect_zeros: bool = False,
     tables: Sequence[TableSpec] = DEFAULT_TABLES,
+    history: Sequence[Publication] = (),
+    snapshot: str = "",
+    revision: int = 1,
+    allow_empty: bool = False,
+    settings: ProtectionSettings | None = None,
 ) -> Protected:
     """Count, protect jointly and audit the tables of one period.
+
+    Args:
+        history: everything the country already published (see :class:`Publication`);
+            the new tables are protected jointly with it.
+        snapshot: when the records were counted (the summary's ``created_at``): tables of
+            one snapshot describe the same records.
+        revision: the revision being made (for messages and for ordering revisions).
+        allow_empty: publish a period without records (a zero return).
+        settings: loss model, public margins and method; takes precedence over ``k``,
+            ``s`` and ``protect_zeros`` when given.
 
     Raises:
         InputError: bad k or s, unknown dimension in a spec, no records in the period.
         ProtectionError: no safe suppression pattern was found.
     """
-    s = k if s is None else s
-    if k < 2:
-        raise InputError(f"k = {k}: the threshold must be at least 2")
-    if s < 1:
-        raise InputError(f"s = {s}: the protection level must be at least 1")
-    mask = select_period(records, period)
+    if settings is None:
+        if k < 2:
+            raise InputError(f"k = {k}: the threshold must be at least 2")
+        if s is not None and s < 1:
+            raise InputError(f"s = {s}: the protection level must be at least 1")
+        settings = ProtectionSettings(k=k, s=s, protect_zeros=protect_zeros)
+    mask = select_period(records, period, allow_empty=allow_empty)
     cubes = tuple(build_cube(records, spec, codebook, mask) for spec in tables)
+    new = Publication(period, revision, snapshot, cubes)
+    return protect_cubes(cubes, settings, history=history, publication=new)
+
+
+def protect_cubes(
+    cubes: Sequence[Cube],
+    settings: ProtectionSettings,
+    *,
+    history: Sequence[Publication] = (),
+    publication: Publication | None = None,
+) -> Protected:
+    """Protect counted linked tables jointly under ``settings`` (the audit passes), and
+    jointly with ``history`` (earlier publications) when given.
+
+    Raises:
+        ProtectionError: no safe suppression pattern was found.
+    """
+    t0 = time.monotonic()
+    cubes = tuple(cubes)
     system = build_system(cubes)
     values = system.gather(cubes)
-    suppressed, audit = suppress(system, values, k=k, s=s, protect_zeros=protect_zeros)
-    return Protected(cubes, system, suppressed, audit)
+    k, s = settings.k, settings.level
+    weights = loss_weights(system, values, settings.loss, tuple(c.spec.name for c in cubes))
+    primary = primary_cells(values, k, settings.protect_zeros)
+    public = public_cells(
+        system, values, settings.policy, k=k, s=s, protect_zeros=settings.protect_zeros
+    )
+    z = settings.protect_zeros
+    suppressed, audit = suppress(
+        system, values, k=k, s=s, protect_zeros=z, weights=weights, fixed=public
+    )
+    method, lower, proven = "heuristic", None, False
+    if settings.method == "optimal":
+        opt = optimal_suppress(
+            system,
+            values,
+            k=k,
+            s=s,
+            primary=primary,
+            weights=weights,
+            public=public,
+            start=(suppressed, audit),
+            time_limit=max(settings.time_limit - (time.monotonic() - t0), 0.1),
+        )
+        suppressed, audit = opt.suppressed, opt.audit
+        method, lower, proven = opt.method, opt.lower_bound, opt.proven
+    if history:
+        new = publication or Publication("", 1, "", cubes)
+        _, _, suppressed, audit = protect_with_history(
+            new, history, k=k, s=s, protect_zeros=z, fixed=public, initial=suppressed
+        )
+    loss = float(weights[suppressed].sum())
+    solve = Solve(
+        method, settings, primary, public, weights, loss, lower, proven, time.monotonic() - t0
+    )
+    return Protected(cubes, system, suppressed, audit, solve)
 
 
 def published_cubes(

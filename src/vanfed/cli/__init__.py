@@ -7,10 +7,13 @@ import sys
 import click
 import typer
 
+from vanfed._version import __version__
 from vanfed.cli import (
     _audit_cmd,
+    _codebook,
     _demo,
     _keys,
+    _ledger,
     _mapping,
     _merge,
     _node_cmds,
@@ -37,10 +40,28 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Privacy-preserving federated statistics for mine-action victim assistance.",
 )
-for module in (_demo, _keys, _node_cmds, _transport_cmds, _merge, _audit_cmd, _schema):
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, help="Print vanfed's version and exit"
+    ),
+) -> None:
+    """Privacy-preserving federated statistics for mine-action victim assistance."""
+    if version:
+        sys.stdout.write(f"vanfed {__version__}\n")
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        sys.stdout.write(ctx.get_help() + "\n")
+
+
+for module in (_demo, _keys, _node_cmds, _transport_cmds, _merge, _audit_cmd, _schema, _codebook):
     module.register(app)
 app.add_typer(_registry.app, name="registry")
 app.add_typer(_mapping.app, name="mapping")
+app.add_typer(_ledger.app, name="ledger")
 
 
 def main(argv: list[str] | None = None) -> None:

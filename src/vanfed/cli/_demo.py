@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +10,9 @@ import typer
 from rich.table import Table
 
 from vanfed._demo import DEMO_PASSPHRASE, run_demo
-from vanfed.cli._common import now, out
+from vanfed.cli._common import LANG_HELP, languages, now, out
+from vanfed.report import LANGUAGES
+from vanfed.schema import InboxLayout
 
 
 def demo(
@@ -21,9 +24,24 @@ def demo(
     http: Annotated[
         bool, typer.Option("--http", help="Deliver through a real `vanfed serve` on 127.0.0.1")
     ] = False,
+    lang: Annotated[list[str] | None, typer.Option("--lang", help=LANG_HELP)] = None,
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also print report.pdf with headless Chromium")
+    ] = False,
 ) -> None:
     """Run a synthetic ASEAN federation end to end: nodes → coordinator → audit."""
-    result = run_demo(out_dir, now=now(), seed=seed, period=period, http=http)
+    langs = languages(lang, LANGUAGES)
+    command = (sys.executable, "-m", "vanfed")  # the CLI names how to run itself
+    result = run_demo(
+        out_dir,
+        now=now(),
+        seed=seed,
+        period=period,
+        http=http,
+        serve_command=command,
+        langs=langs,
+        pdf=pdf,
+    )
     table = Table(title=f"vanfed demo — period {period}")
     for col in (
         "country",
@@ -61,13 +79,17 @@ def demo(
     base = out_dir
     out.print("Open:")
     out.print(f"  {base / 'regional' / 'report.html'}   the regional report (charts, tables)")
-    out.print(f"  {base / 'regional' / 'regional.csv'}  HXL-tagged CSV")
+    out.print(f"  {base / 'regional' / 'regional.csv'}  HXL-tagged CSV (long layout)")
+    out.print(f"  {base / 'regional' / 'regional.xlsx'}  workbook for ministries")
+    if len(langs) > 1 or pdf:
+        out.print(f"  {base / 'regional'}/report.<lang>.html|pdf  {', '.join(langs)}")
     out.print(f"  {base / 'regional' / 'regional.dsse.json'}  signed report (DSSE)")
     out.print(f"  {base / 'inbox'}/  signed national summaries;  {base / 'nodes'}/*/rejects.csv")
-    out.print(
-        f"  {base / 'inbox' / '.vanfed' / 'log'}/  the transparency log;  {base / 'receipts'}/"
-    )
+    out.print(f"  {InboxLayout(base / 'inbox').log}/  the transparency log;  {base / 'receipts'}/")
     out.print(f"Demo keys are encrypted with the passphrase '{DEMO_PASSPHRASE.decode()}'.")
+    out.print(
+        f"The demo registry's trust root: export VANFED_TRUST_ROOT={base / 'trust-root.json'}"
+    )
     if not verdict.ok:
         raise typer.Exit(1)
 

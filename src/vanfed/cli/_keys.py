@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vanfed.cli._common import out
+from vanfed.cli._common import JsonOpt, emit
 from vanfed.errors import InputError
 from vanfed.signing import (
     EncryptionKeyPair,
@@ -26,6 +26,7 @@ def keygen(
     role: Annotated[str, typer.Option(help="root | coordinator | node | log | encryption")],
     out_prefix: Annotated[Path, typer.Option("--out", help="Writes PREFIX.key/.pub/.keyid")],
     country: Annotated[str | None, typer.Option(help="ISO3, for node keys")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Generate a key; the private half is encrypted (VANFED_PASSPHRASE or prompt).
 
@@ -40,8 +41,19 @@ def keygen(
     )
     passphrase = passphrase_from_env(confirm=True, prompt=sys.stdin.isatty())
     priv, pub = save_keypair(key, out_prefix, passphrase)
-    out.print(f"{role} key {key.keyid} ({key.public.algorithm})")
-    out.print(f"  private (encrypted, 0600): {priv}\n  public: {pub}")
+    emit(
+        as_json,
+        {
+            "role": role,
+            "country": country,
+            "keyid": key.keyid,
+            "algorithm": key.public.algorithm,
+            "private": str(priv),
+            "public": str(pub),
+        },
+        f"{role} key {key.keyid} ({key.public.algorithm})",
+        f"  private (encrypted, 0600): {priv}\n  public: {pub}",
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -7,8 +7,22 @@ from typing import Annotated
 
 import typer
 
+from vanfed._audit_checks import verified_report
 from vanfed._coordinator import Coordinator
-from vanfed.cli._common import load_registry, now, out, signing_key
+from vanfed._json import atomic_write
+from vanfed.cli._common import (
+    LANG_HELP,
+    JsonOpt,
+    emit,
+    languages,
+    load_registry,
+    now,
+    out,
+    signing_key,
+)
+from vanfed.errors import VerificationError
+from vanfed.report import render_pdf, render_trends
+from vanfed.schema import RegionalReport, TrustRegistry, load_codebook
 
 
 def merge(
@@ -17,19 +31,63 @@ def merge(
     key: Annotated[Path, typer.Option(help="Coordinator private key PREFIX")],
     period: Annotated[str, typer.Option()],
     out_dir: Annotated[Path, typer.Option("--out")],
+    lang: Annotated[list[str] | None, typer.Option("--lang", help=LANG_HELP)] = None,
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also print report.pdf with headless Chromium")
+    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Merge the inbox's current summaries into a signed regional report."""
+    """Merge the inbox's current summaries into a signed regional report.
+
+    Writes regional.dsse.json, regional.json, regional.csv (HXL, long layout),
+    regional.xlsx, report.html (English) and report.<lang>.html per extra --lang.
+    """
+    langs = languages(lang, ("en",))
     coord = Coordinator(load_registry(registry), signing_key(key))
-    result = coord.merge(inbox, period=period, now=now())
+    result = coord.merge(inbox, period=period, now=now(), langs=langs, pdf=pdf)
     result.write(out_dir)
     cov = result.report.coverage
-    out.print(
+    skipped = (*result.report.skipped, *result.outside_log)
+    emit(
+        as_json,
+        {
+            "period": period,
+            "out": str(out_dir),
+            "coverage": cov.to_json_obj(),
+            "skipped": [s.to_json_obj() for s in skipped],
+        },
         f"regional report {period}: {', '.join(cov.countries) or 'no countries'}; "
-        f"missing: {', '.join(cov.missing)} -> {out_dir}"
+        f"missing: {', '.join(cov.missing)} -> {out_dir}",
+        *(f"  skipped {s.file}: {s.reason}: {s.message}" for s in skipped),
     )
-    for s in result.report.skipped:
-        out.print(f"  skipped {s.file}: {s.reason}: {s.message}", markup=False)
+
+
+def trends(
+    reports: Annotated[list[Path], typer.Argument(help="Signed regional reports (.dsse.json)")],
+    registry: Annotated[Path, typer.Option()],
+    out_file: Annotated[Path, typer.Option("--out", help="The HTML page to write")],
+    lang: Annotated[str, typer.Option("--lang", help="en, km, lo, th or vi")] = "en",
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also print it to PDF beside")] = False,
+) -> None:
+    """Casualties over several periods from signed regional reports (one per period)."""
+    reg = load_registry(registry)
+    verified = [_verified(p, reg) for p in reports]
+    page = render_trends(verified, load_codebook(), lang=languages([lang], ("en",))[0])
+    atomic_write(out_file, page)
+    if pdf:
+        atomic_write(out_file.with_suffix(".pdf"), render_pdf(page))
+    periods = ", ".join(sorted(r.period for r in verified))
+    out.print(f"trends over {periods} -> {out_file}", markup=False)
+
+
+def _verified(path: Path, registry: TrustRegistry) -> RegionalReport:
+    """A signed regional report whose coordinator signature verifies (one home: the audit's)."""
+    report, _, failed = verified_report(path, registry, now())
+    if report is None:
+        raise VerificationError("; ".join(r.message for r in failed), ("report_invalid",))
+    return report
 
 
 def register(app: typer.Typer) -> None:
     app.command()(merge)
+    app.command()(trends)

@@ -3,37 +3,143 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.progress import Progress
 
-from vanfed._json import atomic_write, loads_strict, read_limited
-from vanfed._node import Node
-from vanfed.cli._common import console, load_registry, now, out, print_json, signing_key
-from vanfed.schema import Summary, load_mapping
-from vanfed.signing import MAX_ENVELOPE_BYTES, VerificationResult, verification_result
+from vanfed._json import atomic_write, read_limited
+from vanfed._node import METHODS, Node
+from vanfed.anonymize import Protected
+from vanfed.cli._common import (
+    console,
+    emit,
+    load_registry,
+    now,
+    out,
+    print_json,
+    require_output,
+    signing_key,
+)
+from vanfed.cli._protection import protection_settings, write_protection_report
+from vanfed.errors import InputError
+from vanfed.schema import (
+    DEFAULT_MAX_REJECT_RATE,
+    CkmParams,
+    DataQuality,
+    Summary,
+    expand_periods,
+    load_mapping,
+    load_summary,
+    quality_issues,
+)
+from vanfed.signing import (
+    MAX_ENVELOPE_BYTES,
+    VerificationResult,
+    envelope_digest,
+    verification_result,
+)
 
-MAX_SUMMARY_BYTES = 64 * 1024 * 1024
+MaxRejectRate = Annotated[
+    float, typer.Option(help="Share of rejected rows above which to refuse (0.05 = 5 %)")
+]
+AcceptQuality = Annotated[
+    bool, typer.Option(help="Accept the quality gate's issues (listed in the output)")
+]
+
+
+LedgerOption = Annotated[
+    Path,
+    typer.Option(
+        envvar="VANFED_LEDGER",
+        help="The node's publication ledger (every signed summary; new ones are protected "
+        "jointly with it)",
+    ),
+]
 
 
 def summarize(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT")],
     mapping: Annotated[Path, typer.Option(help="Mapping TOML")],
     country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-3")],
-    period: Annotated[str, typer.Option(help="YYYY or YYYY-Qn")],
-    out_path: Annotated[Path, typer.Option("--out")],
+    period: Annotated[str, typer.Option(help="YYYY, YYYY-Qn, a range 2020..2024, or a comma list")],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Summary file; a folder when several periods")
+    ],
+    ledger: LedgerOption = Path("vanfed-ledger"),
     k: Annotated[int, typer.Option(help="Threshold: counts 1..k-1 are unsafe")] = 5,
     s: Annotated[int | None, typer.Option(help="Protection level (default k)")] = None,
     protect_zeros: bool = False,
+    zero_return: Annotated[
+        bool, typer.Option(help="Publish a period without records as zeros")
+    ] = False,
     rejects: Annotated[Path | None, typer.Option(help="Rejects CSV")] = None,
-    revision: int = 1,
-    supersedes: Annotated[
-        str | None, typer.Option(help="sha256:… of the envelope this revises")
+    revision: Annotated[
+        int | None, typer.Option(help="Default: the ledger's next revision of the period")
     ] = None,
+    supersedes: Annotated[
+        str | None,
+        typer.Option(help="sha256:… of the envelope this revises, or that envelope's file"),
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option(help="Protection policy TOML (public margins, known cells)")
+    ] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="heuristic (suppression), optimal (minimum-loss MILP within --time-limit) "
+            "or ckm (cell key method: noise, nothing suppressed)"
+        ),
+    ] = "heuristic",
+    time_limit: Annotated[float, typer.Option(help="Seconds for --method optimal")] = 60.0,
+    loss: Annotated[str, typer.Option(help="What a hidden cell costs: value|cells|log_value")] = (
+        "value"
+    ),
+    protection_report: Annotated[
+        Path | None,
+        typer.Option(help="Write the local protection report: FILE (JSON) and FILE.txt"),
+    ] = None,
+    record_keys: Annotated[
+        Path | None,
+        typer.Option(help="ckm: folder of the node's secret record keys (default: in the ledger)"),
+    ] = None,
+    registry: Annotated[
+        Path | None, typer.Option(help="ckm: take the noise the registry's policy agrees on")
+    ] = None,
+    ckm_max_noise: Annotated[int, typer.Option(help="ckm: maximum noise D")] = 5,
+    ckm_variance: Annotated[float, typer.Option(help="ckm: noise variance V")] = 3.0,
+    ckm_js: Annotated[int, typer.Option(help="ckm: counts 1..js are never published")] = 4,
+    max_reject_rate: MaxRejectRate = DEFAULT_MAX_REJECT_RATE,
+    accept_quality: AcceptQuality = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Ingest an export, protect its tables (audit must pass) and write the summary."""
-    node = Node(country, k=k, s=s, protect_zeros=protect_zeros)
+    """Ingest an export, protect its tables jointly with the ledger and write the summary.
+
+    Refuses (exit 2) when a field is unknown for every record or more than
+    --max-reject-rate of the rows were rejected, unless --accept-quality is given.
+    """
+    periods = expand_periods(period)
+    if method not in METHODS:
+        raise InputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
+    ckm = method == "ckm"
+    suppression = "heuristic" if ckm else method
+    settings = protection_settings(k, s, protect_zeros, policy, suppression, time_limit, loss)
+    if ckm and protection_report is not None:
+        raise InputError("--protection-report: --method ckm suppresses nothing; leave it out")
+    node = Node(
+        country,
+        ledger=ledger,
+        settings=settings,
+        method=method if ckm else None,
+        record_keys=record_keys,
+        **_ckm_options(method, registry, ckm_max_noise, ckm_variance, ckm_js),
+    )
+    protections: list[Protected] = []
+    parent = supersedes
+    if len(periods) == 1:  # checked before the export is read; ranges are refused later
+        require_output(out_path, input_path, mapping, rejects)
+        parent = node.supersedes_digest(period=periods[0], revision=revision, supersedes=supersedes)
     m = load_mapping(mapping)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"reading {input_path.name}", total=None)
@@ -41,32 +147,141 @@ def summarize(
             input_path, m, rejects=rejects, progress=lambda n: progress.update(task, completed=n)
         )
         progress.update(task, description="protecting tables (suppression + interval attack)")
-        summary = node.summarize(
-            records, period=period, now=now(), revision=revision, supersedes=supersedes
+        summaries = node.summarize_many(
+            records,
+            periods=periods,
+            now=now(),
+            revision=revision,
+            supersedes=parent,
+            allow_empty=zero_return,
+            on_protected=protections.append,
         )
-    atomic_write(out_path, summary.canonical_bytes())
-    q, a = summary.quality, summary.protection.audit
+    q = records.quality
+    issues = sorted(
+        {i for sm in summaries for i in _gate(sm, q, max_reject_rate, accept_quality)},
+        key=lambda i: (not i[0].isdigit(), i),
+    )
+    if protection_report is not None:
+        for summary, protected in zip(summaries, protections, strict=True):
+            target = protection_report
+            if len(summaries) > 1:
+                name = f"{target.stem}-{summary.period}{target.suffix}"
+                target = target.with_name(name)
+            write_protection_report(protected, target)
+    written = []
+    for summary in summaries:
+        target = out_path
+        if len(summaries) > 1:
+            target = out_path / f"{country.lower()}-{summary.period}-r{summary.revision}.json"
+        atomic_write(target, summary.canonical_bytes())
+        written.append(
+            {
+                "summary": str(target),
+                "period": summary.period,
+                "revision": summary.revision,
+                "protection": summary.protection.to_json_obj(),
+            }
+        )
+    if as_json:
+        print_json(
+            {
+                "country": country,
+                "quality": q.to_json_obj(),
+                "summaries": written,
+                "accepted_quality_issues": issues,
+                "rejects": str(rejects) if rejects else None,
+            }
+        )
+        return
     out.print(
         f"{input_path.name}: {q.records_read} rows read, {q.records_accepted} accepted, "
         f"{q.records_rejected} rejected" + (f" (see {rejects})" if rejects else "")
     )
-    out.print(
-        f"{len(summary.tables)} tables: {a.published_cells} cells published, "
-        f"{a.suppressed_cells} suppressed; interval-attack audit passed (k={k}, "
-        f"s={summary.protection.s}) -> {out_path}"
-    )
+    for issue in issues:
+        out.print(f"accepted: {issue}", markup=False)
+    for summary, entry in zip(summaries, written, strict=True):
+        target = Path(entry["summary"])
+        a, noise = summary.protection.audit, summary.protection.ckm
+        if noise is not None:
+            out.print(
+                f"{summary.period} r{summary.revision}: {len(summary.tables)} tables, all "
+                f"{a.published_cells} cells published with cell-key noise (D={noise.max_noise}, "
+                f"V={noise.variance:g}, js={noise.js}; ptable {noise.ptable_digest[:19]}…); "
+                f"margins are perturbed on their own, so tables do not add up -> {target}",
+                markup=False,
+            )
+            continue
+        out.print(
+            f"{summary.period} r{summary.revision}: audit passed with the ledger history "
+            f"(k={k}, s={summary.protection.s}); {len(summary.tables)} tables, "
+            f"{a.published_cells} cells published, {a.suppressed_cells} suppressed -> {target}"
+        )
+
+
+def _ckm_options(
+    method: str, registry: Path | None, max_noise: int, variance: float, js: int
+) -> dict[str, Any]:
+    """Node keyword arguments for the cell key method's noise (the registry's, if given)."""
+    if method != "ckm":
+        return {}
+    if registry is not None:
+        agreed = load_registry(registry).policy.ckm
+        if agreed is None:
+            raise InputError(f"{registry}: the registry's policy agrees on no ckm noise")
+        return {"agreed": agreed}
+    try:
+        return {"ckm": CkmParams(max_noise=max_noise, variance=variance, js=js)}
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = "--ckm-" + str(err["loc"][-1] if err["loc"] else "options").replace("_", "-")
+        raise InputError(f"{where}: {err['msg']}") from exc
 
 
 def sign(
     summary_path: Annotated[Path, typer.Argument(metavar="SUMMARY")],
     key: Annotated[Path, typer.Option(help="Private key PREFIX")],
     out_path: Annotated[Path, typer.Option("--out")],
+    ledger: LedgerOption = Path("vanfed-ledger"),
+    accept_quality: AcceptQuality = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Sign a summary into a DSSE envelope."""
-    data = read_limited(summary_path, MAX_SUMMARY_BYTES)
-    summary = Summary.model_validate(loads_strict(data, subject=str(summary_path)))
-    atomic_write(out_path, Node.sign(summary, signing_key(key)))
-    out.print(f"signed {summary.country} {summary.period} r{summary.revision} -> {out_path}")
+    """Sign a summary into a DSSE envelope and keep it in the ledger (refused if the
+    ledger's publications would expose it, or if a field is unknown for every record
+    unless --accept-quality)."""
+    require_output(out_path, summary_path)
+    summary = load_summary(summary_path)
+    issues = _gate(summary, None, DEFAULT_MAX_REJECT_RATE, accept_quality)
+    node = Node(summary.country, ledger=ledger)
+    envelope = node.sign(summary, signing_key(key))
+    atomic_write(out_path, envelope)
+    emit(
+        as_json,
+        {
+            "envelope": str(out_path),
+            "digest": envelope_digest(envelope),
+            "country": summary.country,
+            "period": summary.period,
+            "revision": summary.revision,
+            "accepted_quality_issues": issues,
+        },
+        f"signed {summary.country} {summary.period} r{summary.revision} -> {out_path}",
+    )
+
+
+def _gate(
+    summary: Summary, quality: DataQuality | None, max_rate: float, accept: bool
+) -> list[str]:
+    """The summary's quality issues; refuses (exit 2) unless the user accepted them."""
+    if not 0 <= max_rate <= 1:
+        raise InputError(f"--max-reject-rate {max_rate}: must be a share between 0 and 1")
+    issues = quality_issues(summary, quality, max_reject_rate=max_rate)
+    if issues and not accept:
+        listed = "; ".join(f"({i}) {text}" for i, text in enumerate(issues, 1))
+        raise InputError(
+            f"{summary.country} {summary.period}: quality gate: {listed}; nothing written. "
+            "Fix the mapping or export, or accept explicitly with --accept-quality"
+        )
+    return issues
 
 
 def verify(

@@ -8,28 +8,43 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from vanfed._json import atomic_write, loads_strict, read_limited
-from vanfed.cli._common import load_registry, out, print_json, require_file, signing_key
-from vanfed.errors import InputError, LogError, TransportError, VerificationError
+from vanfed.cli._common import (
+    JsonOpt,
+    emit,
+    load_registry,
+    now,
+    out,
+    print_json,
+    require_file,
+    signing_key,
+)
+from vanfed.errors import InputError, TransportError, VerificationError
 from vanfed.schema import TrustRegistry
 from vanfed.signing import Envelope, envelope_digest, load_encryption_key, passphrase_from_env
-from vanfed.transport import (
+from vanfed.tlog import (
     DEFAULT_ORIGIN,
-    Inbox,
-    Outbox,
+    InclusionProof,
     TransparencyLog,
-    deliver_error,
-    import_path,
-    leaf_hash,
+    check_consistency,
+    inclusion_proof,
     log_folder,
     log_keys,
-    serve,
     verified_checkpoint,
-    verify_consistency,
-    verify_inclusion,
+    verify_included,
+)
+from vanfed.transport import (
+    CoordinatorClient,
+    Delivery,
+    Imported,
+    Inbox,
+    Outbox,
+    deliver_error,
+    import_path,
+    import_remote,
+    serve,
 )
 
 DEFAULT_OUTBOX = Path.home() / ".vanfed" / "outbox"
@@ -53,6 +68,7 @@ def _open_inbox(
         log_key=signing_key(log_key),
         origin=origin,
         encryption_keys=enc,
+        registry_file=registry,
     )
 
 
@@ -104,21 +120,66 @@ def submit(
     max_wait: Annotated[float, typer.Option(help="Seconds to keep retrying")] = 300.0,
     max_backoff: Annotated[float, typer.Option(help="Longest pause between attempts")] = 300.0,
     ca_cert: CaCert = None,
+    receipts: Annotated[
+        Path | None,
+        typer.Option(help="Folder for receipts (default: beside each envelope)"),
+    ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Queue envelopes in the outbox and deliver them; retries until a receipt arrives."""
+    """Queue envelopes in the outbox and deliver them; retries until a receipt arrives.
+
+    Each verified receipt is written as ENVELOPE.receipt.dsse.json (or into --receipts).
+    """
     reg = load_registry(registry)
     with Outbox(outbox, reg, max_backoff=max_backoff, ca_cert=ca_cert) as box:
+        where: dict[str, Path] = {}
         for f in files:
             data = read_limited(require_file(f, "envelope"), reg.policy.max_envelope_bytes)
-            box.queue(data, to, sealed=seal)
-        results = box.flush(max_wait=max_wait)
-        for d in results:
-            out.print(
-                f"{d.digest[:19]}… {d.state}" + (f": {d.detail}" if d.detail else ""), markup=False
-            )
-        err = deliver_error(results)
-        if err is not None:
-            raise TransportError(f"{err}; left in {outbox}: run `vanfed outbox flush` later")
+            where[box.queue(data, to, sealed=seal)] = f
+        results = box.flush(max_wait=max_wait, on_attempt=None if as_json else _progress)
+        written = {}
+        for digest, f in where.items():  # delivered now or on an earlier run
+            receipt = box.receipt(digest)
+            if receipt is not None:
+                written[digest] = str(_write_receipt(f, receipt, receipts))
+        rows: list[dict[str, Any]] = [
+            {"digest": d.digest, "state": d.state, "detail": d.detail}
+            | ({"receipt_file": written[d.digest]} if d.digest in written else {})
+            for d in results
+        ]
+        emit(
+            as_json,
+            rows,
+            *(
+                f"{r['digest'][:19]}… receipt: {r['receipt_file']}"
+                for r in rows
+                if "receipt_file" in r
+            ),
+        )
+    _raise_undelivered(results, outbox)
+
+
+def _progress(d: Delivery) -> None:
+    """One line per attempt, so a retrying submit shows what it is waiting for."""
+    out.print(f"{d.digest[:19]}… {d.state}" + (f": {d.detail}" if d.detail else ""), markup=False)
+
+
+def _raise_undelivered(results: list[Delivery], outbox: Path) -> None:
+    """A refusal is final (fix the summary, send a new revision); only what is still
+    queued is worth `vanfed outbox flush` later."""
+    err = deliver_error(results)
+    if err is None:
+        return
+    if any(d.state == "queued" for d in results):
+        raise TransportError(f"{err}; left in {outbox}: run `vanfed outbox flush` later")
+    raise TransportError(f"{err}; refused by the coordinator: retrying cannot help")
+
+
+def _write_receipt(envelope: Path, receipt: bytes, folder: Path | None) -> Path:
+    name = envelope.name.removesuffix(".json").removesuffix(".dsse") + ".receipt.dsse.json"
+    target = (folder or envelope.parent) / name
+    atomic_write(target, receipt)
+    return target
 
 
 outbox_app = typer.Typer(no_args_is_help=True, help="The node's store-and-forward queue.")
@@ -133,6 +194,10 @@ def outbox_list(
     """Every entry: queued, rejected (with the reason) or delivered."""
     with Outbox(outbox, load_registry(registry)) as box:
         entries = box.entries()
+        for e in entries:  # the verified receipt, as the coordinator signed it
+            receipt = box.receipt(e["digest"])
+            if receipt is not None:
+                e["receipt"] = json.loads(receipt)
     if as_json:
         print_json(entries)
         return
@@ -152,15 +217,18 @@ def outbox_flush(
     max_wait: Annotated[float, typer.Option()] = 300.0,
     max_backoff: Annotated[float, typer.Option(help="Longest pause between attempts")] = 300.0,
     ca_cert: CaCert = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Deliver everything queued (e.g. after a restart or an outage)."""
     reg = load_registry(registry)
     with Outbox(outbox, reg, max_backoff=max_backoff, ca_cert=ca_cert) as box:
-        results = box.flush(max_wait=max_wait)
-    err = deliver_error(results)
-    out.print(f"{sum(d.state == 'delivered' for d in results)} delivered")
-    if err is not None:
-        raise err
+        results = box.flush(max_wait=max_wait, on_attempt=None if as_json else _progress)
+    emit(
+        as_json,
+        [{"digest": d.digest, "state": d.state, "detail": d.detail} for d in results],
+        f"{sum(d.state == 'delivered' for d in results)} delivered",
+    )
+    _raise_undelivered(results, outbox)
 
 
 inbox_app = typer.Typer(no_args_is_help=True, help="The coordinator's inbox.")
@@ -169,39 +237,58 @@ inbox_app = typer.Typer(no_args_is_help=True, help="The coordinator's inbox.")
 @inbox_app.command("import")
 def inbox_import(
     paths: Annotated[list[Path], typer.Argument(help="Envelopes, folders or zip bundles")],
-    inbox: InboxOpt,
     registry: Registry,
-    key: KeyOpt,
-    log_key: LogKeyOpt,
+    inbox: Annotated[Path | None, typer.Option(help="Inbox folder (service not running)")] = None,
+    to: Annotated[
+        str | None, typer.Option(help="Import through the running service at this URL")
+    ] = None,
+    key: Annotated[Path | None, typer.Option("--key", help="Coordinator key PREFIX")] = None,
+    log_key: Annotated[Path | None, typer.Option("--log-key", help="Log key PREFIX")] = None,
     encryption_key: EncOpt = None,
     origin: OriginOpt = ORIGIN,
     receipts: Annotated[Path | None, typer.Option(help="Write receipts here")] = None,
+    ca_cert: CaCert = None,
 ) -> None:
-    """File drop: the same verification, idempotency and log as HTTP submissions."""
-    box = _open_inbox(inbox, registry, key, log_key, encryption_key, origin)
+    """File drop: the same verification, idempotency and log as HTTP submissions. With
+    --to, through the running service (which holds the inbox's log); else in process."""
+    if (inbox is None) == (to is None):
+        raise InputError("give --inbox (service stopped) or --to URL (service running)")
+    items: list[Imported] = []
+    if to is not None:
+        reg = load_registry(registry)
+        with CoordinatorClient(to, verify=str(ca_cert) if ca_cert else True) as client:
+            for p in paths:
+                items += import_remote(client, p, reg, now=now())
+    else:
+        if key is None or log_key is None:
+            raise InputError("--inbox needs --key and --log-key")
+        assert inbox is not None
+        box = _open_inbox(inbox, registry, key, log_key, encryption_key, origin)
+        try:
+            for p in paths:
+                items += import_path(box, p)
+        finally:
+            box.close()
+    _report_imported(items, receipts)
+
+
+def _report_imported(items: list[Imported], receipts: Path | None) -> None:
+    """One line per item; a receipt file for each accepted one; exit 1 if any refused."""
     rejected = 0
-    try:
-        for p in paths:
-            for item in import_path(box, p):
-                if item.accepted is not None:
-                    a = item.accepted
-                    out.print(
-                        f"{item.source}: {'accepted' if a.new else 'already accepted'} "
-                        f"as log entry {a.index}",
-                        markup=False,
-                    )
-                    if receipts is not None:
-                        atomic_write(receipts / f"{a.digest[7:]}.receipt.dsse.json", a.receipt)
-                else:
-                    rejected += 1
-                    r = item.rejected
-                    out.print(
-                        f"{item.source}: rejected: {r.reasons[0] if r else '?'}: {r}", markup=False
-                    )
-    finally:
-        box.close()
+    for item in items:
+        if item.accepted is not None:
+            a = item.accepted
+            where = f" as log entry {a.index}" if a.index >= 0 else ""
+            state = "accepted" if a.new else "already accepted"
+            out.print(f"{item.source}: {state}{where}", markup=False)
+            if receipts is not None:
+                atomic_write(receipts / f"{a.digest[7:]}.receipt.dsse.json", a.receipt)
+        else:
+            rejected += 1
+            r = item.rejected
+            out.print(f"{item.source}: rejected: {r.reasons[0] if r else '?'}: {r}", markup=False)
     if rejected:
-        raise VerificationError(f"{rejected} item(s) rejected")
+        raise VerificationError(f"{rejected} of {len(items)} item(s) rejected")
 
 
 log_app = typer.Typer(no_args_is_help=True, help="The transparency log, for auditors.")
@@ -223,10 +310,8 @@ def log_checkpoint(
     if (inbox is None) == (url is None):
         raise InputError("give --inbox or --from")
     if url is not None:
-        try:
-            note = httpx.get(f"{url.rstrip('/')}/v1/log/checkpoint", timeout=30).content
-        except httpx.HTTPError as exc:
-            raise TransportError(f"{url}: {exc}") from exc
+        with CoordinatorClient(url) as client:
+            note = client.checkpoint()
     else:
         log = _read_log(inbox, reg)  # type: ignore[arg-type]
         if not log.checkpoints:
@@ -247,24 +332,11 @@ def log_prove(
     reg = load_registry(registry)
     log = _read_log(inbox, reg)
     data = read_limited(require_file(envelope, "envelope"), reg.policy.max_envelope_bytes)
-    digest = envelope_digest(data)
-    if digest not in log.by_digest:
-        raise VerificationError(f"{envelope}: not in the log", ("not_in_log",))
-    notes = {cp.size: note for cp, note in log.checkpoints}
-    size = size if size is not None else max(notes, default=0)
-    if size not in notes:
-        raise InputError(f"no checkpoint of size {size}; sizes signed: {sorted(notes)[-5:]}…")
-    index = log.by_digest[digest]
-    if index >= size:
-        raise InputError(f"entry {index} is not within size {size}")
-    print_json(
-        {
-            "envelope_sha256": digest,
-            "index": index,
-            "checkpoint": notes[size].decode(),
-            "inclusion": [h.hex() for h in log.tree.inclusion_proof(index, size)],
-        }
-    )
+    try:
+        proof = inclusion_proof(log, envelope_digest(data), size)
+    except VerificationError as exc:
+        raise VerificationError(f"{envelope}: {exc}", exc.reasons) from exc
+    print_json(proof.to_json_obj())
 
 
 @log_app.command("verify")
@@ -272,6 +344,7 @@ def log_verify(
     envelope: Annotated[Path, typer.Argument()],
     proof: Annotated[Path, typer.Option(help="Proof JSON (log prove) or a receipt (.dsse.json)")],
     registry: Registry,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check that an envelope is in the log, from a proof or a receipt alone."""
     reg = load_registry(registry)
@@ -279,20 +352,24 @@ def log_verify(
     raw = read_limited(require_file(proof, "proof"), reg.policy.max_envelope_bytes)
     obj: Any = loads_strict(raw, subject=str(proof))
     if isinstance(obj, dict) and "payloadType" in obj:  # a receipt
-        obj = json.loads(Envelope.from_bytes(raw).payload)["log"]
+        obj = loads_strict(Envelope.from_bytes(raw).payload, subject=str(proof)).get("log")
+    if not isinstance(obj, dict):
+        raise InputError(f"{proof}: not an inclusion proof")
+    parsed = InclusionProof.from_json_obj(obj, subject=str(proof))
     try:
-        checkpoint, _ = verified_checkpoint(str(obj["checkpoint"]).encode(), log_keys(reg))
-        path = [bytes.fromhex(h) for h in obj["inclusion"]]
-        index = int(obj["index"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{proof}: not an inclusion proof ({exc})") from exc
-    if not verify_inclusion(leaf_hash(data), index, checkpoint.size, path, checkpoint.root):
-        raise VerificationError(
-            f"{envelope}: NOT at index {index} of the log of size {checkpoint.size}",
-            ("inclusion_failed",),
-        )
-    out.print(
-        f"{envelope}: included at index {index} of {checkpoint.origin} size {checkpoint.size}"
+        checkpoint = verify_included(data, parsed, log_keys(reg))
+    except VerificationError as exc:
+        raise VerificationError(f"{envelope}: {exc}", exc.reasons) from exc
+    emit(
+        as_json,
+        {
+            "included": True,
+            "index": parsed.index,
+            "origin": checkpoint.origin,
+            "size": checkpoint.size,
+        },
+        f"{envelope}: included at index {parsed.index} of {checkpoint.origin} "
+        f"size {checkpoint.size}",
     )
 
 
@@ -303,6 +380,7 @@ def log_consistency(
     registry: Registry,
     inbox: Annotated[Path | None, typer.Option(help="Inbox folder holding .vanfed/log")] = None,
     url: Annotated[str | None, typer.Option("--from", help="Coordinator base URL")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Check that the newer checkpoint extends the older one (the log did not fork)."""
     reg = load_registry(registry)
@@ -312,25 +390,18 @@ def log_consistency(
     if a.size > b.size:
         raise InputError(f"{old} (size {a.size}) is newer than {new} (size {b.size})")
     if url is not None:
-        try:
-            resp = httpx.get(
-                f"{url.rstrip('/')}/v1/log/consistency",
-                params={"first": a.size, "second": b.size},
-                timeout=30,
-            )
-            proof = [bytes.fromhex(h) for h in resp.json()["consistency"]]
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
-            raise TransportError(f"{url}: no consistency proof ({exc})") from exc
+        with CoordinatorClient(url) as client:
+            proof = client.consistency(a.size, b.size)
     elif inbox is not None:
         proof = _read_log(inbox, reg).tree.consistency_proof(a.size, b.size)
     else:
         raise InputError("give --inbox or --from to obtain the proof")
-    if not verify_consistency(a.size, b.size, a.root, b.root, proof):
-        raise LogError(
-            f"checkpoints of size {a.size} and {b.size} are INCONSISTENT: the log forked",
-            ("log_forked",),
-        )
-    out.print(f"consistent: size {a.size} is a prefix of size {b.size}")
+    check_consistency(a, b, proof)
+    emit(
+        as_json,
+        {"consistent": True, "old_size": a.size, "new_size": b.size},
+        f"consistent: size {a.size} is a prefix of size {b.size}",
+    )
 
 
 def register(app: typer.Typer) -> None:

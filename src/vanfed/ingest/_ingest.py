@@ -8,7 +8,6 @@ Work is vectorised over the *distinct* values of each column in a chunk.
 from __future__ import annotations
 
 import bisect
-import csv
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator
@@ -21,8 +20,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vanfed._csv import SafeWriter
 from vanfed.errors import InputError
-from vanfed.ingest._readers import Chunk, read_chunks
+from vanfed.ingest._readers import Chunk
+from vanfed.ingest._sources import Source, WeightedChunk, open_source, source_name
 from vanfed.ingest._values import REASONS, CodeTable, parse_age, parse_date
 from vanfed.schema import CATEGORICAL_FIELDS, UNKNOWN, Codebook, DataQuality, Mapping, load_codebook
 
@@ -39,7 +40,9 @@ class CodedRecords:
     """Accepted records of one country as integer arrays.
 
     ``fields[name]`` holds indices into ``codes[name]`` (int8) for categorical fields; ``age``
-    holds whole years (-1 unknown); ``year`` and ``quarter`` the incident date's.
+    holds whole years (-1 unknown); ``year`` and ``quarter`` the incident date's. ``ids``
+    holds each record's 64-bit record-id hash when the mapping reads a record id (the
+    identity that follows a record across revisions: cell-key record keys hang on it).
     """
 
     country: str
@@ -47,6 +50,7 @@ class CodedRecords:
     codes: dict[str, tuple[str, ...]]
     quality: DataQuality
     source: str = ""
+    ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.fields["year"].shape[0])
@@ -108,14 +112,17 @@ class _Rejects:
     HEADER = ("file", "row", "column", "value", "reason_code", "reason")
 
     def __init__(self, fh: IO[str] | None, source: str) -> None:
-        self.writer = csv.writer(fh) if fh is not None else None
+        self.writer = SafeWriter(fh) if fh is not None else None
         if self.writer:
             self.writer.writerow(self.HEADER)
         self.source = source
 
-    def write(self, row: int, column: str, value: str, reason: str) -> None:
+    def write(self, row: int, column: str, value: str, reason: str, detail: str = "") -> None:
+        """One reject; ``detail`` replaces the reason code's standard sentence."""
         if self.writer:
-            self.writer.writerow((self.source, row, column, value[:200], reason, REASONS[reason]))
+            self.writer.writerow(
+                (self.source, row, column, value[:200], reason, detail or REASONS[reason])
+            )
 
 
 @contextmanager
@@ -125,6 +132,8 @@ def _open_rejects(path: str | Path | None) -> Iterator[IO[str] | None]:
         yield None
         return
     target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{target}: is a folder; name the rejects file to write")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.partial")
@@ -142,7 +151,7 @@ def _open_rejects(path: str | Path | None) -> Iterator[IO[str] | None]:
 
 
 def ingest(
-    path: str | Path,
+    path: Source,
     mapping: Mapping,
     *,
     country: str,
@@ -150,24 +159,34 @@ def ingest(
     today: dt.date | None = None,
     codebook: Codebook | None = None,
     progress: Callable[[int], None] | None = None,
+    keep_ids: bool = False,
 ) -> CodedRecords:
     """Read an export through a mapping into coded arrays, writing rejects as it goes.
 
     Args:
-        path: the export (CSV, XLSX, JSON Lines or Parquet).
+        path: the export (CSV, XLSX, JSON Lines or Parquet), a data frame (pyarrow, pandas)
+            or a :class:`~vanfed.ingest.SqlTable`.
         mapping: how its columns and values map to the codebook.
         country: ISO 3166-1 alpha-3 of the node.
         rejects: where to write the rejects CSV (row, column, value, reason), if anywhere.
         today: incident dates after this are rejected as ``future_date`` (default: today).
         codebook: defaults to the shipped v1.
         progress: called with the number of rows read so far, after each chunk.
+        keep_ids: keep each record's record-id hash in ``ids`` (the cell key method needs
+            it; off by default: 8 bytes a record).
 
     Raises:
         InputError: the file or mapping is unusable as a whole (missing column, encoding...).
     """
     cb = codebook or load_codebook()
     cb.country(country)
-    source = Path(path).name
+    if (
+        rejects is not None
+        and isinstance(path, str | Path)
+        and Path(rejects).resolve() == Path(path).resolve()
+    ):
+        raise InputError(f"{rejects}: the rejects file would replace the export it reports on")
+    source = source_name(path)
     today = today or dt.date.today()
     plan = _plan(mapping, cb, country, source)
     acc = _Accumulator()
@@ -176,13 +195,14 @@ def ingest(
     chunk_no = 0
     with _open_rejects(rejects) as fh:
         sink = _Rejects(fh, source)
-        for chunk in read_chunks(path, mapping.source):
+        for chunk in open_source(path, mapping.source, mapping):
             if chunk_no == 0:
                 _check_columns(chunk, mapping, source)
             chunk_no += 1
-            read += len(chunk) + len(chunk.bad_rows)
+            weights = getattr(chunk, "weights", None)
+            read += (len(chunk) if weights is None else int(weights.sum())) + len(chunk.bad_rows)
             for bad in chunk.bad_rows:
-                sink.write(bad.row, "", "", "malformed_row")
+                sink.write(bad.row, "", bad.text, "malformed_row", bad.reason)
                 counts["malformed_row"] = counts.get("malformed_row", 0) + 1
             if len(chunk):
                 _code_chunk(chunk, plan, mapping, sink, counts, acc, today)
@@ -191,7 +211,7 @@ def ingest(
         if chunk_no == 0:
             raise InputError(f"{source}: no rows")
         pa.default_memory_pool().release_unused()  # reader buffers, before the final joins
-        fields = _finish(acc, plan, mapping, sink, counts)
+        fields, ids = _finish(acc, plan, mapping, sink, counts, keep_ids)
     n = int(fields["year"].shape[0])
     dup = counts.get("duplicate_record_id", 0)
     quality = DataQuality(
@@ -202,7 +222,7 @@ def ingest(
         duplicate_record_ids=dup,
     )
     codes = {name: cb.dimension(name, country).leaves() for name in CATEGORICAL_FIELDS}
-    return CodedRecords(country, fields, codes, quality, source)
+    return CodedRecords(country, fields, codes, quality, source, ids)
 
 
 def _plan(mapping: Mapping, cb: Codebook, country: str, source: str) -> dict[str, CodeTable]:
@@ -222,7 +242,9 @@ def _plan(mapping: Mapping, cb: Codebook, country: str, source: str) -> dict[str
 
 
 def _check_columns(chunk: Chunk, mapping: Mapping, source: str) -> None:
-    missing = [c for c in mapping.columns() if c not in chunk.columns]
+    grouped_id = isinstance(chunk, WeightedChunk) and "record_id" in mapping.fields
+    id_col = mapping.fields["record_id"].column if grouped_id else None
+    missing = [c for c in mapping.columns() if c not in chunk.columns and c != id_col]
     if missing:
         have = ", ".join(repr(c) for c in list(chunk.columns)[:20])
         raise InputError(
@@ -279,7 +301,9 @@ def _code_chunk(
 
     if "age" in mapping.fields:
         out["age"] = _ages(chunk, mapping, incident, note)
-    if "record_id" in mapping.fields:
+    if "record_id" in mapping.fields and isinstance(chunk, WeightedChunk):
+        _grouped_ids(chunk, mapping, note)
+    elif "record_id" in mapping.fields:
         id_col = mapping.fields["record_id"].column
         assert id_col is not None
         arr = chunk.columns[id_col]
@@ -288,16 +312,36 @@ def _code_chunk(
         note(id_col, why.astype(np.int8), [""], np.zeros(n, np.int64))
         out["_id_hash"] = _hash_strings(arr)
 
+    weights = chunk.weights if isinstance(chunk, WeightedChunk) else None
     for column, bad, row_reason, values, idx in problems:
         for i in np.flatnonzero(bad):
-            sink.write(int(chunk.rows[i]), column, values[idx[i]], REASON_NAMES[int(row_reason[i])])
-    rejected_reasons, rejected_counts = np.unique(reason[reason != 0], return_counts=True)
-    for r, c in zip(rejected_reasons, rejected_counts, strict=True):
-        counts[REASON_NAMES[int(r)]] = counts.get(REASON_NAMES[int(r)], 0) + int(c)
+            value = values[idx[i]] + (f" (x{int(weights[i])} rows)" if weights is not None else "")
+            sink.write(int(chunk.rows[i]), column, value, REASON_NAMES[int(row_reason[i])])
+    per_reason = np.bincount(reason, weights=weights, minlength=len(REASON_IDS) + 1)
+    for r in np.flatnonzero(per_reason[1:]) + 1:
+        counts[REASON_NAMES[int(r)]] = counts.get(REASON_NAMES[int(r)], 0) + int(per_reason[r])
     keep = reason == 0
+    times = weights[keep] if weights is not None else None
     for name, arr in out.items():
-        acc.add(name, arr[keep])
-    acc.rows.add(chunk.rows[keep])
+        acc.add(name, arr[keep] if times is None else np.repeat(arr[keep], times))
+    acc.rows.add(chunk.rows[keep] if times is None else np.repeat(chunk.rows[keep], times))
+
+
+def _grouped_ids(
+    chunk: WeightedChunk,
+    mapping: Mapping,
+    note: Callable[[str, np.ndarray, list[str], np.ndarray], None],
+) -> None:
+    """Record ids of a grouped read: the database flagged empty and repeated ids."""
+    column = mapping.fields["record_id"].column or ""
+    n = len(chunk)
+    for flags, reason, shown in (
+        (chunk.no_id, "missing_value", ""),
+        (chunk.duplicate, "duplicate_record_id", "(an id already seen)"),
+    ):
+        if flags is not None:
+            why = np.where(flags, REASON_IDS[reason], 0).astype(np.int8)
+            note(column, why, [shown], np.zeros(n, np.int64))
 
 
 def _categorical_lut(
@@ -438,9 +482,11 @@ def _finish(
     mapping: Mapping,
     sink: _Rejects,
     counts: dict[str, int],
-) -> dict[str, np.ndarray]:
+    keep_ids: bool = False,
+) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     keep = np.ones(acc.rows.size, bool)
-    if "record_id" in mapping.fields:
+    ids = None
+    if "_id_hash" in acc.parts:  # absent for a grouped read: the database found duplicates
         hashes = acc.take("_id_hash", np.uint64)
         ordered = np.sort(hashes)  # a plain sort: no index array for ten million rows
         repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
@@ -461,6 +507,7 @@ def _finish(
                 )
                 keep[pos] = False
                 counts["duplicate_record_id"] = counts.get("duplicate_record_id", 0) + 1
+        ids = hashes[keep] if keep_ids else None
         del hashes
     fields: dict[str, np.ndarray] = {}
     for name, dtype in [
@@ -473,4 +520,4 @@ def _finish(
             continue
         arr = acc.take(name, dtype)
         fields[name] = arr if keep.all() else arr[keep]
-    return fields
+    return fields, ids

@@ -4,6 +4,11 @@ Every reader yields :class:`Chunk` objects whose columns are pyarrow string arra
 ``rows`` give each record's row number as a person sees it in the file (the header is row 1),
 so that a reject can be found again. Rows a reader cannot split into fields are reported as
 :class:`BadRow` in the chunk, never dropped silently. Memory stays bounded by the chunk size.
+
+A row is a physical line (LF, CR or CRLF) for CSV and JSON Lines, and a sheet row for XLSX;
+every one after the header is a record, a :class:`BadRow`, or blank (no characters at all
+besides delimiters), so ``read = accepted + rejected`` counts lines a person can see.
+JSON Lines and Parquet live in :mod:`vanfed.ingest._keyed`.
 """
 
 from __future__ import annotations
@@ -11,17 +16,22 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import io
+import re
 import zipfile
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
+from xml.etree.ElementTree import ParseError
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from vanfed._json import loads_strict
 from vanfed.errors import InputError, VanfedError
+from vanfed.ingest._xlsx_scan import suspect_rows
 from vanfed.schema import SourceOptions
 
 __all__ = ["BadRow", "Chunk", "detect_format", "read_chunks", "read_header"]
@@ -37,6 +47,7 @@ class BadRow:
 
     row: int
     reason: str
+    text: str = ""  # the start of the line as read, to find it again
 
 
 @dataclass
@@ -87,11 +98,13 @@ def read_chunks(path: str | Path, options: SourceOptions | None = None) -> Itera
     opts = options or SourceOptions()
     _open_check(p)
     fmt = detect_format(p, opts)
+    from vanfed.ingest._keyed import jsonl_chunks, parquet_chunks  # they build on this module
+
     readers = {
         "csv": _csv_chunks,
         "xlsx": _xlsx_chunks,
-        "jsonl": _jsonl_chunks,
-        "parquet": _parquet_chunks,
+        "jsonl": jsonl_chunks,
+        "parquet": parquet_chunks,
     }
     try:
         yield from readers[fmt](p, opts)
@@ -113,19 +126,34 @@ def _short(exc: BaseException) -> str:
 
 
 # --- CSV -----------------------------------------------------------------------------------
+#
+# One record per physical line. A line ends at LF, CR or CRLF, as both pyarrow and Python's
+# universal newlines see it; a quoted field that runs past its line's end (a stray quote, or
+# a line break inside a field) is not followed onto the next lines: that line is rejected and
+# each following line is read as its own record, so one bad quote costs one row, and every
+# physical line is accounted for under its own number.
+
+MAX_FIELD_BYTES = 1 << 20  # a field longer than this (UTF-8) rejects its row
+_SEP_HINT = re.compile(r"sep=([,;\t|:])(?:\r\n|\r|\n)")
+_APPEND_EACH = deque[None](maxlen=0).extend  # runs an iterator to its end, keeps nothing
+_BAD_TEXT = re.compile("[\udc80-\udcff]")  # bytes the encoding could not decode
 
 
 def _detect_encoding(path: Path, head: bytes, declared: str) -> str:
     if declared != "auto":
         try:
-            codecs.lookup(declared)
+            "a".encode(declared)  # LookupError too for str-to-str codecs such as rot13
         except LookupError as exc:
-            raise InputError(f"{path}: unknown encoding {declared!r} in [source]") from exc
+            raise InputError(f"{path}: unknown text encoding {declared!r} in [source]") from exc
         return declared
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    if head.count(0) * 3 > len(head):  # NULs are valid UTF-8, but this is UTF-16 text
+        return "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -136,23 +164,40 @@ def _detect_encoding(path: Path, head: bytes, declared: str) -> str:
     return "utf-8"
 
 
-def _sniff(path: Path, text: str, declared: str) -> tuple[str, list[str]]:
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
-        raise InputError(f"{path}: empty file, expected a header row")
+def _delimiter(declared: str, sample: list[str]) -> str:
+    if declared in ("\\t", "tab"):
+        return "\t"
     if declared != "auto":
-        delim = "\t" if declared in ("\\t", "tab") else declared
-    else:
-        try:
-            delim = csv.Sniffer().sniff("\n".join(lines[:50]), delimiters=",;\t|").delimiter
-        except csv.Error:
-            delim = ","
-    header = next(csv.reader([lines[0]], delimiter=delim))
+        return declared
+    counts = {d: sample[0].count(d) for d in ",;\t|"}
+    in_header = [d for d, n in counts.items() if n]
+    if len(in_header) == 1:  # the header alone decides; ragged data lines cannot mislead
+        return in_header[0]
+    try:
+        return csv.Sniffer().sniff("".join(sample[:50]), delimiters=",;\t|").delimiter
+    except csv.Error:
+        return max(counts, key=lambda d: counts[d]) if in_header else ","
+
+
+def _sniff(path: Path, text: str, opts: SourceOptions) -> tuple[str, list[str]]:
+    lines = io.StringIO(text, newline="").readlines()[opts.header_row - 1 :]
+    if not lines or not lines[0].strip():
+        where = "" if opts.header_row == 1 else f" at row {opts.header_row}"
+        raise InputError(f"{path}: empty file, expected a header row{where}")
+    delim = _delimiter(opts.delimiter, lines)
+    header = _LineParser(delim).parse(lines[0])
+    if header is None:
+        raise InputError(f"{path} row {opts.header_row}: the header opens a quote it never closes")
     header = [h.strip() for h in header]
-    if len(set(header)) != len(header):
-        dup = sorted({h for h in header if header.count(h) > 1})
-        raise InputError(f"{path} row 1: duplicate column name(s) {dup}")
+    _check_header(path, header, opts.header_row)
     return delim, header
+
+
+def _check_header(path: Path, header: list[str], row: int) -> None:
+    named = [h for h in header if h]
+    if len(set(named)) != len(named):
+        dup = sorted({h for h in named if named.count(h) > 1})
+        raise InputError(f"{path} row {row}: duplicate column name(s) {dup}")
 
 
 def _csv_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
@@ -160,71 +205,184 @@ def _csv_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
         head = fh.read(SNIFF_BYTES)
     encoding = _detect_encoding(path, head, opts.encoding)
     text = head.decode(encoding, errors="ignore").lstrip("\ufeff")
-    delim, header = _sniff(path, text, opts.delimiter)
-    ragged = False
+    hint = _SEP_HINT.match(text)
+    if hint and opts.header_row == 1:  # Excel's "sep=;" line: the delimiter, then the header
+        declared = opts.delimiter
+        opts = opts.model_copy(
+            update={"header_row": 2, "delimiter": hint[1] if declared == "auto" else declared}
+        )
+    delim, header = _sniff(path, text, opts)
+    done = yield from _csv_fast(path, encoding, delim, header, opts.header_row)
+    if done is not None:
+        yield from _csv_exact(path, encoding, delim, header, opts.header_row + done)
 
-    def on_invalid(_row: pacsv.InvalidRow) -> str:
-        nonlocal ragged
-        ragged = True
-        return "skip"
 
-    # Fast path: pyarrow, multi-threaded. pyarrow cannot say where a ragged row was, so at
-    # the first one we fall back to the csv module from the last row handed out, which
-    # numbers every row exactly.
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(
-            column_names=header,
-            skip_rows=opts.header_row,
-            encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
-            block_size=CSV_BLOCK_BYTES,
-            use_threads=True,
-        ),
-        parse_options=pacsv.ParseOptions(delimiter=delim, invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(header, pa.string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
+def _csv_fast(
+    path: Path, encoding: str, delim: str, header: list[str], header_row: int
+) -> Generator[Chunk, None, int | None]:
+    """pyarrow, multi-threaded, for as long as the file is plain: every line one record of
+    the header's width, valid text, no field too long. At the first doubt it stops and
+    returns how many lines it handed out (``None`` once it has read the whole file); the
+    exact reader takes over from there (pyarrow cannot say on which line a ragged row was:
+    it raises, and an invalid row handler cannot be given rows that are not valid text)."""
     done = 0
-    while not ragged:
-        try:
+    batches = 0
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=header,
+                skip_rows=header_row,
+                encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
+                block_size=CSV_BLOCK_BYTES,
+                use_threads=True,
+            ),
+            # a blank line arrives as an all-empty row (dropped below): line numbers stay exact
+            parse_options=pacsv.ParseOptions(delimiter=delim, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        while True:
             batch = reader.read_next_batch()
-        except StopIteration:
+            batches += 1
+            filled = _filled(batch)
+            if filled is None:
+                return done
+            rows = np.arange(done + 1, done + 1 + batch.num_rows, dtype=np.int64) + header_row
+            done += batch.num_rows
+            if not filled.all():
+                batch, rows = batch.filter(pa.array(filled)), rows[filled]
+            yield Chunk(rows, {name: batch.column(i) for i, name in enumerate(header)})
+    except StopIteration:
+        if not batches:  # a header and no records: still one chunk, naming the columns
+            yield _list_chunk(header, [[] for _ in header], [])
+        return None
+    except (pa.ArrowException, ValueError, TypeError):  # bad bytes, odd quoting: read exactly
+        return done
+
+
+def _filled(batch: pa.RecordBatch) -> np.ndarray | None:
+    """Which rows hold any character (an all-empty line is not a record), or ``None`` if
+    the batch is not plain."""
+    total = np.zeros(batch.num_rows, np.int64)
+    for col in batch.columns:
+        lengths = _plain_lengths(col)
+        if lengths is None:
+            return None
+        total += lengths
+    return total > 0
+
+
+def _plain_lengths(col: pa.Array) -> np.ndarray | None:
+    """Each value's length in bytes, or ``None`` if a value holds a line break or is longer
+    than :data:`MAX_FIELD_BYTES`."""
+    offsets, data = col.buffers()[1:3]
+    ends = np.frombuffer(offsets, np.int32)[col.offset : col.offset + len(col) + 1]
+    lengths = np.diff(ends)
+    if data is None or lengths.size == 0:
+        return lengths
+    if int(lengths.max()) > MAX_FIELD_BYTES:
+        return None
+    raw = np.frombuffer(data, np.uint8)[ends[0] : ends[-1]]
+    return None if bool(np.any((raw == 10) | (raw == 13))) else lengths
+
+
+class _LineParser:
+    """Splits one physical line into fields, never reading on into the next line."""
+
+    def __init__(self, delim: str) -> None:
+        self._line: str | None = None
+        # csv.reader asks its source for the next line only while a quoted field is open;
+        # this source then ends, so the record is cut at its own line's end.
+        self._reader = csv.reader(self, delimiter=delim)
+
+    def __iter__(self) -> _LineParser:
+        return self
+
+    def __next__(self) -> str:
+        line, self._line = self._line, None
+        if line is None:
+            raise StopIteration
+        return line
+
+    def parse(self, line: str) -> list[str] | None:
+        """The fields of ``line``, or ``None`` if a quoted field is still open at its end."""
+        self._line = line.rstrip("\r\n") + "\n"
+        fields = next(self._reader, [])
+        # only the last field can still be open: the reader stops at the line's end
+        return None if fields and "\n" in fields[-1] else fields
+
+
+def _physical_lines(fh: IO[str], limit: int) -> Iterator[tuple[str, bool]]:
+    """Each line of ``fh`` (LF, CR or CRLF ends), cut to ``limit`` characters: (text, cut)."""
+    while True:
+        line = fh.readline(limit)
+        if not line:
             return
-        if ragged:
-            break
-        rows = np.arange(done + 1, done + 1 + batch.num_rows, dtype=np.int64) + opts.header_row
-        done += batch.num_rows
-        yield Chunk(rows, {name: batch.column(i) for i, name in enumerate(header)})
-    yield from _csv_slow(path, encoding, delim, header, opts.header_row, done)
+        if len(line) < limit or line.endswith(("\n", "\r")):
+            yield line, False
+            continue
+        yield line, True
+        while line and not line.endswith(("\n", "\r")):  # the rest of an over-long line
+            line = fh.readline(limit)
 
 
-def _csv_slow(
-    path: Path, encoding: str, delim: str, header: list[str], header_row: int, skip: int
+def _csv_exact(
+    path: Path, encoding: str, delim: str, header: list[str], skip: int
 ) -> Iterator[Chunk]:
     width = len(header)
+    limit = width * (MAX_FIELD_BYTES + 3) + 2  # longer lines hold a field over the limit
+    if csv.field_size_limit() < limit:
+        csv.field_size_limit(limit)
+    parser = _LineParser(delim)
     buf: list[list[str]] = [[] for _ in header]
     rows: list[int] = []
     bad: list[BadRow] = []
-    with open(path, encoding=encoding, newline="") as fh:
-        reader = csv.reader(fh, delimiter=delim)
-        for row_no, record in enumerate(reader, start=1):
-            if row_no <= header_row + skip:
+    with open(path, encoding=encoding, errors="surrogateescape", newline="") as fh:
+        for row_no, (line, cut) in enumerate(_physical_lines(fh, limit), start=1):
+            if row_no <= skip:
                 continue
-            if len(record) != width:
-                if not any(cell.strip() for cell in record):
-                    continue  # a blank line is not a record
-                bad.append(BadRow(row_no, f"has {len(record)} fields, the header has {width}"))
-                continue
-            for col, v in zip(buf, record, strict=True):
-                col.append(v)
-            rows.append(row_no)
-            if len(rows) >= CHUNK_ROWS:
+            record, why = _split(parser, line, cut, width, encoding)
+            if why:
+                text = _BAD_TEXT.sub("\ufffd", line[:200].rstrip("\r\n"))
+                bad.append(BadRow(row_no, why, text))
+            elif record is not None:
+                _APPEND_EACH(map(list.append, buf, record))  # a C loop: one value per column
+                rows.append(row_no)
+            if len(rows) + len(bad) >= CHUNK_ROWS:
                 yield _list_chunk(header, buf, rows, bad)
                 buf, rows, bad = [[] for _ in header], [], []
     yield _list_chunk(header, buf, rows, bad)
+
+
+def _split(
+    parser: _LineParser, line: str, cut: bool, width: int, encoding: str
+) -> tuple[list[str] | None, str]:
+    """(fields, "") for a record, (None, "") for a blank line, (None, reason) otherwise."""
+    if cut:
+        return None, f"is longer than {width * (MAX_FIELD_BYTES + 3) + 2} characters"
+    if not line.strip():
+        return None, ""  # a blank line is not a record
+    if _BAD_TEXT.search(line):
+        return None, f"is not valid {encoding} text"
+    record = parser.parse(line)
+    if record is None:
+        return None, (
+            "opens a quoted field it does not close on the same line (a stray quote, or a "
+            "line break inside a field: each record must be on one line)"
+        )
+    if not any(record):
+        return None, ""  # only delimiters: formatting, not a record
+    if len(record) != width:
+        return None, f"has {len(record)} fields, the header has {width}"
+    if len(line) * 4 > MAX_FIELD_BYTES:  # a UTF-8 character is at most 4 bytes
+        for i, v in enumerate(record):
+            if len(v.encode()) > MAX_FIELD_BYTES:
+                return None, f"field {i + 1} is longer than {MAX_FIELD_BYTES} bytes"
+    return record, ""
 
 
 # --- XLSX ----------------------------------------------------------------------------------
@@ -242,17 +400,43 @@ def _cell_text(value: object) -> str:
     return str(value).strip() if isinstance(value, str) else str(value)
 
 
-def _xlsx_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
+_XLSX_DAMAGE = (
+    zipfile.BadZipFile,
+    ParseError,
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    AttributeError,
+)
+
+
+def _open_sheet(path: Path, opts: SourceOptions) -> tuple[Any, Any]:
+    """The workbook (read-only, saved values) and the sheet to read; the caller closes."""
     import openpyxl  # lazy: only XLSX users pay for it
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise InputError(f"{path}: not a readable XLSX workbook (truncated or corrupt?)") from exc
+    except (*_XLSX_DAMAGE, OSError) as exc:  # openpyxl fails on damage in many ways
+        raise InputError(
+            f"{path}: not a readable XLSX workbook, truncated or corrupt ({_short(exc)})"
+        ) from exc
     try:
         sheet = book[opts.sheet] if opts.sheet else book.worksheets[0]
     except KeyError as exc:
+        book.close()
         raise InputError(f"{path}: no sheet named {opts.sheet!r}") from exc
+    except IndexError as exc:
+        book.close()
+        raise InputError(f"{path}: the workbook has no worksheet, only charts") from exc
+    if not hasattr(sheet, "iter_rows"):
+        book.close()
+        raise InputError(f"{path}: sheet {opts.sheet!r} is a chart, not a table")
+    return book, sheet
+
+
+def _xlsx_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
+    book, sheet = _open_sheet(path, opts)
     try:
         it = sheet.iter_rows(min_row=opts.header_row, values_only=True)
         header_cells = next(it, None)
@@ -261,27 +445,46 @@ def _xlsx_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
         header = [_cell_text(v) for v in header_cells]
         while header and header[-1] == "":
             header.pop()
-        width = len(header)
-        buf: list[list[str]] = [[] for _ in header]
-        rows: list[int] = []
-        row_no = opts.header_row
-        for values in it:
-            row_no += 1
-            cells = [_cell_text(v) for v in values[:width]]
-            if not any(cells) and not any(_cell_text(v) for v in values[width:]):
-                continue  # trailing blank rows are formatting, not records
+        _check_header(path, header, opts.header_row)
+        # openpyxl's read-only sheet knows its XML member; without it, no scan is possible
+        member = getattr(sheet, "_worksheet_path", None)
+        suspects = suspect_rows(path, member, len(header), opts.header_row) if member else ({}, {})
+        yield from _xlsx_rows(it, header, opts.header_row, suspects)
+    except _XLSX_DAMAGE as exc:
+        raise InputError(f"{path}: XLSX is truncated or corrupt ({_short(exc)})") from exc
+    finally:
+        book.close()
+
+
+def _xlsx_rows(
+    it: Iterator[tuple[object, ...]],
+    header: list[str],
+    row_no: int,
+    suspects: tuple[dict[int, str], dict[int, str]],
+) -> Iterator[Chunk]:
+    formulas, merged = suspects
+    width = len(header)
+    buf: list[list[str]] = [[] for _ in header]
+    rows: list[int] = []
+    bad: list[BadRow] = []
+    for values in it:
+        row_no += 1
+        cells = [_cell_text(v) for v in values[:width]]
+        blank = not any(cells) and not any(_cell_text(v) for v in values[width:])
+        why = formulas.get(row_no) or ("" if blank else merged.get(row_no, ""))
+        if why:
+            bad.append(BadRow(row_no, why, "\t".join(cells)[:200]))
+        elif blank:
+            continue  # trailing blank rows are formatting, not records
+        else:
             cells += [""] * (width - len(cells))
             for col, v in zip(buf, cells, strict=True):
                 col.append(v)
             rows.append(row_no)
-            if len(rows) >= CHUNK_ROWS:
-                yield _list_chunk(header, buf, rows)
-                buf, rows = [[] for _ in header], []
-        yield _list_chunk(header, buf, rows)
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"{path}: XLSX is truncated or corrupt ({exc})") from exc
-    finally:
-        book.close()
+        if len(rows) + len(bad) >= CHUNK_ROWS:
+            yield _list_chunk(header, buf, rows, bad)
+            buf, rows, bad = [[] for _ in header], [], []
+    yield _list_chunk(header, buf, rows, bad)
 
 
 def _list_chunk(
@@ -289,59 +492,3 @@ def _list_chunk(
 ) -> Chunk:
     cols = {h: pa.array(col, pa.string()) for h, col in zip(header, buf, strict=True)}
     return Chunk(np.asarray(rows, dtype=np.int64), cols, bad or [])
-
-
-# --- JSON Lines ------------------------------------------------------------------------------
-
-
-def _jsonl_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
-    header: list[str] | None = None
-    buf: list[list[str]] = []
-    rows: list[int] = []
-    bad: list[BadRow] = []
-    with open(
-        path,
-        encoding="utf-8-sig" if opts.encoding == "auto" else opts.encoding,
-        errors="strict",
-        newline="",
-    ) as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = loads_strict(line, subject=f"{path} line {line_no}")
-            except InputError as exc:
-                bad.append(BadRow(line_no, str(exc).split(": ", 1)[-1]))
-                continue
-            if not isinstance(obj, dict):
-                bad.append(BadRow(line_no, "is not a JSON object"))
-                continue
-            if header is None:
-                header = list(obj)
-                buf = [[] for _ in header]
-            for name, col in zip(header, buf, strict=True):
-                v = obj.get(name)
-                col.append("" if v is None else str(v))
-            rows.append(line_no)
-            if len(rows) >= CHUNK_ROWS:
-                yield _list_chunk(header, buf, rows, bad)
-                buf, rows, bad = [[] for _ in header], [], []
-    yield _list_chunk(header or [], buf, rows, bad)
-
-
-# --- Parquet -------------------------------------------------------------------------------
-
-
-def _parquet_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
-    import pyarrow.parquet as pq
-
-    pf = pq.ParquetFile(path)
-    row = 1
-    for batch in pf.iter_batches(batch_size=CHUNK_ROWS):
-        cols = {}
-        for name, arr in zip(batch.schema.names, batch.columns, strict=True):
-            s = arr.cast(pa.string())
-            cols[name] = s.fill_null("")
-        n = batch.num_rows
-        yield Chunk(np.arange(row + 1, row + 1 + n, dtype=np.int64), cols)
-        row += n

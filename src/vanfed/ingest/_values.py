@@ -64,12 +64,20 @@ class CodeTable:
             table[normalise(old)] = index[new]
         for code_id, i in index.items():
             table[normalise(code_id)] = i
+        mine: dict[str, str] = {}
         for raw, code_id in values.items():
             if code_id not in index:
                 raise ValueError(
                     f"maps {raw!r} to {code_id!r}, which is not one of {', '.join(self.codes)}"
                 )
-            table[normalise(raw)] = index[code_id]
+            key = normalise(raw)
+            if key in mine and values[mine[key]] != code_id:  # values match case/space-blind
+                raise ValueError(
+                    f"maps {mine[key]!r} to {values[mine[key]]!r} but {raw!r} (the same value "
+                    f"once case and spaces are ignored) to {code_id!r}"
+                )
+            mine[key] = raw
+            table[key] = index[code_id]
         self.table = table
 
     def lookup(self, raw: str) -> int | None:

@@ -1,197 +1,232 @@
-"""``report.html``: one self-contained page (no network fetches) with charts and tables.
+"""``report.html``: one self-contained page (inline SVG and CSS, no script, no fetch).
 
-Charts are inline SVG bar charts; interval cells show their bounds and a marker, never a
-point value; the provenance section lists every input envelope's digest so an auditor can
-follow each number back to a signed national summary.
+Sections: coverage, charts (exact values as bars, intervals as hatched ranges), the regional
+tables with human labels, one section per reporting country with the tables that only the
+national summary carries (admin-1), and provenance an auditor can follow to each signed
+envelope and the transparency log. The same page prints (``@page`` A4, blocks never cut).
 """
 
 from __future__ import annotations
 
 import html
-import itertools
 from collections.abc import Sequence
 
-from vanfed.schema import TOTAL, Codebook, RegionalReport, RegionalTable
+from vanfed.report._charts import regional_charts
+from vanfed.report._grid import national_only
+from vanfed.report._labels import Labels
+from vanfed.report._tables_html import table_blocks
+from vanfed.schema import Codebook, RegionalReport, Summary
 
-__all__ = ["render_html"]
+__all__ = ["page", "render_html"]
 
-CSS = """body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1100px}
-h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.85rem}
-td,th{border:1px solid #ccc;padding:.2rem .4rem;text-align:right}th{background:#f3f3f3}
-td.interval{background:#fff4d6;font-style:italic}td.total,th.total{font-weight:bold}
-.chart{margin:1rem 0}.legend span{display:inline-block;margin-right:1rem}
-code{font-size:.75rem;word-break:break-all}.note{color:#555;font-size:.85rem}"""
-COLOURS = ("#1f77b4", "#d62728", "#7f7f7f", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+FONTS = (
+    '"DejaVu Sans","Noto Sans","Khmer OS System","Khmer OS","Noto Sans Khmer",'
+    '"Phetsarath OT","Noto Sans Lao","Loma","Garuda","Noto Sans Thai",sans-serif'
+)
+CSS = (
+    "@page{size:A4;margin:12mm}"
+    f"body{{font-family:{FONTS};margin:1.5rem;color:#222;max-width:720px}}"
+    "h1{font-size:1.3rem}h2{font-size:1.1rem;margin-top:1.6rem;border-bottom:1px solid #ccc;"
+    "break-after:avoid}h3{font-size:1rem;break-after:avoid}"
+    "table{border-collapse:collapse;font-size:8.5pt;margin:.2rem 0}"
+    "thead{display:table-header-group}tr{break-inside:avoid}"
+    "td,th{border:1px solid #ccc;padding:.1rem .35rem;text-align:right}"
+    "th{background:#f3f3f3;font-weight:normal}th.rowhead,th[scope=row]{text-align:left}"
+    "td.interval{background:#fbeecb;font-style:italic}td.perturbed{background:#eef4ff}"
+    "td.suppressed{color:#777;font-style:italic}"
+    "tr.total th,tr.total td,td.total{font-weight:bold}"
+    ".tbl,.chart,.keep{break-inside:avoid}.caption{font-weight:bold;margin:.8rem 0 .2rem}"
+    ".source,.note{color:#555;font-size:8pt;margin:.1rem 0 .6rem}"
+    ".legend{font-size:8.5pt}.legend .key{display:inline-block;margin-right:.8rem}"
+    "figure{margin:.6rem 0}figcaption{font-weight:bold;font-size:.9rem}"
+    "code,pre{font-size:7.5pt;word-break:break-all;white-space:pre-wrap}"
+    ".national{break-before:page}a{color:#2166ac}@media print{.nav{display:none}}"
+    "div.group{font-size:9px;line-height:1.15;text-align:center;overflow:hidden;height:100%}"
+)
 
 
 def _e(text: object) -> str:
     return html.escape(str(text))
 
 
-def _cell(table: RegionalTable, i: int) -> str:
-    v = table.values[i]
-    if v is not None:
-        return f"<td>{v}</td>"
-    hi = table.hi[i]
+def page(title: str, body: str, lang: str) -> bytes:
+    """The HTML document around ``body`` (deterministic bytes)."""
     return (
-        f'<td class="interval" title="interval: a national cell is suppressed">'
-        f"{table.lo[i]}–{'∞' if hi is None else hi}*</td>"
-    )
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head>"
+        f"<body>{body}</body></html>\n"
+    ).encode()
 
 
-def _point(table: RegionalTable, i: int) -> float:
-    """A bar's height: the exact value, or the lower bound of an interval."""
-    v = table.values[i]
-    return float(v if v is not None else table.lo[i])
-
-
-def _bar_chart(
-    title: str, groups: Sequence[str], series: Sequence[tuple[str, list[float]]], chart_id: str
-) -> str:
-    width, height, left, bottom = 760, 260, 50, 40
-    top = max([1.0, *(sum(vals[g] for _, vals in series) for g in range(len(groups)))])
-    bw = (width - left - 10) / max(len(groups), 1)
-    bars = []
-    for g, name in enumerate(groups):
-        y = float(height - bottom)
-        for s, (label, vals) in enumerate(series):
-            h = (height - bottom - 10) * vals[g] / top
-            y -= h
-            bars.append(
-                f'<rect x="{left + g * bw + 4:.1f}" y="{y:.1f}" width="{bw - 8:.1f}" '
-                f'height="{h:.1f}" fill="{COLOURS[s % len(COLOURS)]}">'
-                f"<title>{_e(name)} {_e(label)}: {vals[g]:g}</title></rect>"
-            )
-        bars.append(
-            f'<text x="{left + g * bw + bw / 2:.1f}" y="{height - bottom + 15}" '
-            f'font-size="11" text-anchor="middle">{_e(name)}</text>'
-        )
-    axis = (
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
-        f'stroke="#333"/><text x="5" y="15" font-size="11">{top:g}</text>'
-    )
-    legend = "".join(
-        f'<span><svg width="10" height="10"><rect width="10" height="10" '
-        f'fill="{COLOURS[s % len(COLOURS)]}"/></svg> {_e(label)}</span>'
-        for s, (label, _) in enumerate(series)
-    )
-    return (
-        f'<figure class="chart" id="{chart_id}"><figcaption>{_e(title)}</figcaption>'
-        f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-        f'{axis}{"".join(bars)}</svg><div class="legend">{legend}</div></figure>'
-    )
-
-
-def _slice(table: RegionalTable, fixed: dict[str, str]) -> dict[tuple[str, ...], int]:
-    """Flat indices of cells keyed by their non-fixed codes (fixed dims at given codes)."""
-    out = {}
-    codes = [a.codes for a in table.axes]
-    for i, combo in enumerate(itertools.product(*codes)):
-        ok = all(combo[d] == fixed[a.dim] for d, a in enumerate(table.axes) if a.dim in fixed)
-        if ok:
-            out[tuple(c for d, c in enumerate(combo) if table.axes[d].dim not in fixed)] = i
-    return out
-
-
-def _charts(report: RegionalReport, codebook: Codebook) -> str:
-    by = {t.name: t for t in report.tables}
-    out = []
-    t = by.get("casualties_by_device")
-    if t is not None:
-        countries = [c for c in t.axes[0].codes if c != TOTAL]
-        cells = _slice(t, {"device": TOTAL})
-        series = [
-            (o, [_point(t, cells[(c, o)]) for c in countries])
-            for o in t.axes[2].codes
-            if o != TOTAL
-        ]
-        out.append(
-            _bar_chart(
-                f"Casualties by country and outcome, {report.period}",
-                countries,
-                series,
-                "chart-country",
-            )
-        )
-        cells = _slice(t, {"country": TOTAL})
-        devices = [d for d in t.axes[1].codes if d != TOTAL]
-        series = [
-            (o, [_point(t, cells[(d, o)]) for d in devices]) for o in t.axes[2].codes if o != TOTAL
-        ]
-        out.append(
-            _bar_chart(
-                "Casualties in the region by explosive ordnance type",
-                devices,
-                series,
-                "chart-device",
-            )
-        )
-    t = by.get("casualties_by_sex_age")
-    if t is not None:
-        cells = _slice(t, {"country": TOTAL, "outcome": TOTAL})
-        ages = [a for a in t.axes[2].codes if a != TOTAL]
-        series = [
-            (s, [_point(t, cells[(s, a)]) for a in ages]) for s in t.axes[1].codes if s != TOTAL
-        ]
-        out.append(
-            _bar_chart(
-                "Casualties in the region by sex and age group", ages, series, "chart-sex-age"
-            )
-        )
-    return "".join(out)
-
-
-def _table_html(t: RegionalTable, codebook: Codebook) -> str:
-    rest = [a.codes for a in t.axes[1:]]
-    combos = list(itertools.product(*rest))
-    head = "".join(f"<th>{_e('/'.join(c))}</th>" for c in combos)
+def _coverage(report: RegionalReport, summaries: Sequence[Summary], lab: Labels) -> str:
+    by = {s.country: s for s in summaries}
     rows = []
-    for ci, country in enumerate(t.axes[0].codes):
-        cls = ' class="total"' if country == TOTAL else ""
-        cells = "".join(_cell(t, ci * len(combos) + j) for j in range(len(combos)))
+    for ref in report.inputs:
+        p = by[ref.country].protection if ref.country in by else None
         rows.append(
-            f"<tr><th{cls}>{_e('Region' if country == TOTAL else country)}</th>{cells}</tr>"
+            f"<tr><th scope='row'>{_e(lab.country(ref.country))}</th>"
+            f"<td>{_e(lab.ui('reporting'))}</td><td>{ref.revision}</td>"
+            f"<td>{f'{p.k} / {p.s}' if p else ''}</td>"
+            f"<td>{f'{p.audit.published_cells} / {p.audit.suppressed_cells}' if p else ''}</td>"
+            "</tr>"
         )
+    for c in report.coverage.missing:
+        rows.append(
+            f"<tr><th scope='row'>{_e(lab.country(c))}</th>"
+            f"<td class='suppressed'>{_e(lab.ui('not_reporting'))}</td>"
+            "<td></td><td></td><td></td></tr>"
+        )
+    head = "".join(
+        f"<th>{_e(lab.ui(k))}</th>"
+        for k in (
+            "country_col",
+            "status",
+            "revision",
+            "threshold",
+            "cells",
+        )
+    )
     return (
-        f'<h3>{_e(t.title or t.name)}</h3><table class="data" data-table="{_e(t.name)}">'
-        f"<tr><th>country</th>{head}</tr>{''.join(rows)}</table>"
+        f'<h2 id="coverage">{_e(lab.ui("coverage"))}</h2><div class="keep">'
+        f'<table class="coverage"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
+        f'</tbody></table></div><p class="note">{_e(lab.ui("interval_note"))}</p>'
     )
 
 
-def render_html(report: RegionalReport, codebook: Codebook) -> bytes:
-    """The page's bytes (deterministic for a given report)."""
-    cov = report.coverage
-    prov = "".join(
-        f"<tr><td>{_e(i.country)}</td><td>{i.revision}</td><td><code>{_e(i.report_id)}</code>"
-        f"</td><td><code>{_e(i.envelope_sha256)}</code></td></tr>"
+def _noise_note(report: RegionalReport) -> str:
+    """What a reader must know about cells marked ~ (cell key method inputs)."""
+    if not report.noise:
+        return ""
+    params = "; ".join(
+        f"maximum noise {n.max_noise}, variance {n.variance:g}, no count 1–{n.js} "
+        f"(ptable <code>{_e(n.ptable_digest)}</code>)"
+        for n in report.noise
+    )
+    return (
+        f'<p class="note" id="noise">Cells marked ~ include counts published with the cell '
+        f"key method: each national count carries random noise ({params}), the same for the "
+        f"same records in every table and revision. Noisy cells are not additive: a total "
+        f"is perturbed on its own and need not equal the sum of its parts.</p>"
+    )
+
+
+def _national(summaries: Sequence[Summary], lab: Labels, number: int) -> tuple[str, int]:
+    out = [f'<h2 id="national" class="national">{_e(lab.ui("national"))}</h2>']
+    out.append(f'<p class="note">{_e(lab.ui("national_note"))} {_e(lab.ui("suppressed_note"))}</p>')
+    for s in sorted(summaries, key=lambda s: s.country):
+        p = s.protection
+        head = (
+            f'<h3 id="national-{s.country}">{_e(lab.country(s.country))}</h3><p class="note">'
+            f"{_e(lab.ui('revision'))}: {s.revision} · "
+            f"{_e(lab.ui('threshold'))}: {p.k} / {p.s} · "
+            f"{_e(lab.ui('cells'))}: {p.audit.published_cells} / {p.audit.suppressed_cells}</p>"
+        )
+        blocks: list[str] = []
+        for t in s.tables:
+            if national_only(t):
+                more, number = table_blocks(t, lab, number=number, country=s.country)
+                blocks += more
+        # the country's heading never stays alone at the foot of a page
+        out.append(f'<div class="keep">{head}{"".join(blocks[:1])}</div>{"".join(blocks[1:])}')
+    return "".join(out), number
+
+
+def _provenance(report: RegionalReport, lab: Labels) -> str:
+    rows = "".join(
+        f"<tr><th scope='row'>{_e(lab.country(i.country))}</th><td>{_e(i.period)}</td>"
+        f"<td>{i.revision}</td><td>{'' if i.log_index is None else i.log_index}</td>"
+        f"<td><code>{_e(i.report_id)}</code></td><td><code>{_e(i.envelope_sha256)}</code></td>"
+        "</tr>"
         for i in report.inputs
+    )
+    head = "".join(
+        f"<th>{_e(h)}</th>"
+        for h in (
+            lab.ui("country_col"),
+            lab.ui("period"),
+            lab.ui("revision"),
+            lab.ui("log_index"),
+            lab.ui("national_report_id"),
+            lab.ui("envelope"),
+        )
     )
     skipped = (
         "".join(
-            f"<li>{_e(s.file)}: <b>{_e(s.reason)}</b> — {_e(s.message)}</li>"
+            f"<li><code>{_e(s.file)}</code>: <b>{_e(s.reason)}</b> — {_e(s.message)}</li>"
             for s in report.skipped
         )
-        or "<li>none</li>"
+        or f"<li>{_e(lab.ui('none'))}</li>"
     )
+    omitted = (
+        "".join(
+            f"<li>{_e(lab.country(o.country))}: <code>{_e(o.table)}</code> — <b>{_e(o.reason)}</b>"
+            f": {_e(o.message)}</li>"
+            for o in report.omitted
+        )
+        or f"<li>{_e(lab.ui('none'))}</li>"
+    )
+    checkpoint = (
+        f"<h3>{_e(lab.ui('checkpoint'))}</h3><pre>{_e(report.log_checkpoint)}</pre>"
+        if report.log_checkpoint
+        else ""
+    )
+    return (
+        f'<h2 id="provenance">{_e(lab.ui("provenance"))}</h2>'
+        f'<p class="note">{_e(lab.ui("provenance_note"))}</p>'
+        f'<table class="provenance"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+        f"{checkpoint}<h3>{_e(lab.ui('not_used'))}</h3><ul>{skipped}</ul>"
+        f"<h3>{_e(lab.ui('omitted'))}</h3><ul>{omitted}</ul>"
+    )
+
+
+def _nav(lab: Labels, national: bool, languages: Sequence[str]) -> str:
+    """Contents (in-page anchors) and the sibling pages in other languages."""
+    parts = ["coverage", "charts", "tables", *(["national"] if national else []), "provenance"]
+    contents = " · ".join(f'<a href="#{p}">{_e(lab.ui(p))}</a>' for p in parts)
+    others = [
+        f'<a href="{"report.html" if code == "en" else f"report.{code}.html"}" '
+        f'hreflang="{code}" lang="{code}">{_e(lab.language_name(code))}</a>'
+        for code in languages
+        if code != lab.lang
+    ]
+    langs = f"<br>{_e(lab.ui('languages'))}: {' · '.join(others)}" if others else ""
+    return f'<p class="note nav">{_e(lab.ui("contents"))}: {contents}{langs}</p>'
+
+
+def render_html(
+    report: RegionalReport,
+    codebook: Codebook,
+    *,
+    summaries: Sequence[Summary] = (),
+    lang: str = "en",
+    languages: Sequence[str] = (),
+) -> bytes:
+    """The page's bytes (deterministic for a given report, inputs and language).
+
+    Args:
+        summaries: the verified national summaries the report was merged from; their
+            national-only tables (admin-1) fill the national sections.
+        lang: one of :data:`vanfed.report.LANGUAGES`.
+        languages: the languages rendered beside this page (``report.html`` for English,
+            ``report.<lang>.html`` otherwise), linked from its header.
+    """
+    lab = Labels(codebook, lang)
+    number = 1
+    blocks = []
+    for t in report.tables:
+        more, number = table_blocks(t, lab, number=number)
+        blocks += more
+    national, number = _national(summaries, lab, number) if summaries else ("", number)
     body = (
-        f"<h1>ASEAN Regional Victim Assistance Network — casualty statistics {report.period}</h1>"
-        f'<p class="note">Report <code>{_e(report.report_id)}</code>, created {report.created_at}'
-        f". Countries reporting: {_e(', '.join(cov.countries) or 'none')}. Not reporting: "
-        f"{_e(', '.join(cov.missing) or 'none')}. Cells marked * are intervals: a national "
-        f"count was suppressed to protect individuals, and the interval is all that the "
-        f"published data allow.</p>"
-        f"<h2>Charts</h2>{_charts(report, codebook)}"
-        f"<h2>Tables</h2>{''.join(_table_html(t, codebook) for t in report.tables)}"
-        f'<h2 id="provenance">Provenance</h2><p class="note">Every number above is computed from '
-        f"these signed national summaries (DSSE envelopes; SHA-256 of the bytes received). "
-        f"Recompute with <code>vanfed audit</code>.</p><table><tr><th>country</th>"
-        f"<th>revision</th><th>report id</th><th>envelope SHA-256</th></tr>{prov}</table>"
-        f"<h3>Not used</h3><ul>{skipped}</ul>"
+        f"<h1>{_e(lab.ui('title'))}</h1>"
+        f'<p class="note">{_e(lab.ui("period"))}: <b>{_e(report.period)}</b> · '
+        f"{_e(lab.ui('report_id'))} <code>{_e(report.report_id)}</code> · "
+        f"{_e(lab.ui('created'))} {_e(report.created_at)}</p>"
+        f"{_nav(lab, bool(summaries), languages)}{_noise_note(report)}"
+        f"{_coverage(report, summaries, lab)}"
+        f'<h2 id="charts">{_e(lab.ui("charts"))}</h2>{regional_charts(report, lab)}'
+        f'<h2 id="tables">{_e(lab.ui("tables"))}</h2>{"".join(blocks)}'
+        f"{national}{_provenance(report, lab)}"
     )
-    page = (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>vanfed '
-        f"regional report {report.period}</title><style>{CSS}</style></head>"
-        f"<body>{body}</body></html>\n"
-    )
-    return page.encode("utf-8")
+    return page(f"{lab.ui('title')} {report.period}", body, lang)

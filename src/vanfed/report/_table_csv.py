@@ -1,68 +1,135 @@
-"""``regional.csv``: one row per country (and the region), an HXL hashtag row under the header.
+"""``regional.csv``: the tidy long layout HDX tools expect, one row per table cell.
 
-Each regional cell becomes a column tagged with the table's base hashtag plus one HXL
-attribute per code (``#affected+f+children+killed``) and one naming the table. Where a
-column holds any interval, two more columns ``+min``/``+max`` carry its bounds; the value
-column is then empty for interval cells, never a guess.
+Columns (header row, then the HXL hashtag row; every hashtag+attributes spec is unique):
+
+========================  =============================  ==================================
+column                    HXL                            meaning
+========================  =============================  ==================================
+table / table_label       ``#indicator+code/+name``      which published table
+scope                     ``#meta+scope``                ``regional`` or ``national``
+country_code / country    ``#country+code/+name``        ISO3; ``_T`` = region of reporters
+adm1_code / adm1          ``#adm1+code/+name``           national sections only
+period                    ``#date+period``               YYYY or YYYY-Qn
+<dim> / <dim>_label       ``#group+<dim>+code/+name``    one pair per dimension
+is_total                  ``#meta+total``                ``yes`` when any code is ``_T``
+value                     ``#indicator+value+num``       exact count, empty otherwise
+lo / hi                   ``#indicator+lo+num/+hi+num``  interval bounds (hi empty = none)
+status                    ``#status+cell``               exact, interval or suppressed
+========================  =============================  ==================================
+
+A table's filter (survivors: ``outcome = injured``) fills its dimension's column. Totals are
+rows like any other but flagged, so a filter on ``is_total = no`` leaves only data rows.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import itertools
+from collections.abc import Sequence
 
-from vanfed.schema import TOTAL, Codebook, RegionalReport, RegionalTable
+from vanfed._csv import SafeWriter
+from vanfed.report._grid import cells, national_only
+from vanfed.report._labels import Labels
+from vanfed.schema import TOTAL, Codebook, PublishedTable, RegionalReport, RegionalTable, Summary
 
-__all__ = ["render_csv"]
+__all__ = ["long_rows", "render_csv"]
+
+_FIXED = [
+    ("table", "#indicator+code"),
+    ("table_label", "#indicator+name"),
+    ("scope", "#meta+scope"),
+    ("country_code", "#country+code"),
+    ("country", "#country+name"),
+    ("adm1_code", "#adm1+code"),
+    ("adm1", "#adm1+name"),
+    ("period", "#date+period"),
+]
+_TAIL = [
+    ("is_total", "#meta+total"),
+    ("value", "#indicator+value+num"),
+    ("lo", "#indicator+lo+num"),
+    ("hi", "#indicator+hi+num"),
+    ("status", "#status+cell"),
+]
 
 
-def _attrs(table: RegionalTable, codes: tuple[str, ...], codebook: Codebook) -> str:
-    parts = []
-    for dim, code in [
-        *table.filter.items(),
-        *zip((a.dim for a in table.axes[1:]), codes, strict=True),
-    ]:
-        if code == TOTAL:
-            continue
-        parts.append(codebook.dimension(dim).code(code).hxl)
-    return "".join(f"+{p}" for p in parts)
+def _dims(tables: Sequence[RegionalTable | PublishedTable], codebook: Codebook) -> list[str]:
+    used = {a.dim for t in tables for a in t.axes} | {d for t in tables for d in t.filter}
+    return [d.id for d in codebook.dimensions if d.id in used]
 
 
-def render_csv(report: RegionalReport, codebook: Codebook) -> bytes:
-    """The CSV bytes (UTF-8, LF line ends, deterministic)."""
-    countries = report.tables[0].axes[0].codes if report.tables else (TOTAL,)
-    names = {c.id: c.label for c in codebook.countries}
-    header = ["country_code", "country", "period"]
-    tags = ["#country+code", "#country+name", "#date+year"]
-    columns: list[list[str]] = [
-        [c for c in countries],
-        [names.get(c, "ASEAN region") for c in countries],
-        [report.period] * len(countries),
+def _table_rows(
+    t: RegionalTable | PublishedTable,
+    lab: Labels,
+    dims: list[str],
+    period: str,
+    country: str | None,
+) -> list[list[str]]:
+    title = lab.table_title(t.hxl, [a.dim for a in t.axes if a.dim != "country"])
+    out = []
+    for c in cells(t):
+        at = dict(t.filter) | {a.dim: code for a, code in zip(t.axes, c.codes, strict=True)}
+        iso = at.get("country", country or "")
+        adm1 = at.get("admin1")
+        row = [
+            t.name,
+            title,
+            "national" if country else "regional",
+            iso,
+            lab.country(iso),
+            adm1 or "",
+            "" if adm1 is None else lab.code("admin1", adm1, iso),
+            period,
+        ]
+        for d in dims:
+            row += [at.get(d, ""), lab.code(d, at[d]) if d in at else ""]
+        total = c.total or TOTAL in at.values()
+        row += [
+            "yes" if total else "no",
+            "" if c.value is None else str(c.value),
+            "" if c.lo is None else str(c.lo),
+            "" if c.hi is None else str(c.hi),
+            c.status,
+        ]
+        out.append(row)
+    return out
+
+
+def long_rows(
+    report: RegionalReport,
+    codebook: Codebook,
+    summaries: Sequence[Summary] = (),
+    lang: str = "en",
+) -> tuple[list[str], list[str], list[list[str]]]:
+    """(header, HXL hashtags, rows) of the long layout; shared by the CSV and the workbook."""
+    lab = Labels(codebook, lang)
+    national = [
+        (s.country, t) for s in sorted(summaries, key=lambda s: s.country) for t in s.tables
     ]
-    for table in report.tables:
-        rest = [a.codes for a in table.axes[1:]]
-        n_rest = 1
-        for r in rest:
-            n_rest *= len(r)
-        for j, combo in enumerate(itertools.product(*rest)):
-            # '.' only: libhxl's delimiter sniffing trips over ':' and '/' in headers
-            label = f"{table.name}.{'.'.join(combo)}"
-            tag = f"{table.hxl}{_attrs(table, combo, codebook)}+{table.name}"
-            idx = [i * n_rest + j for i in range(len(countries))]
-            vals = [table.values[i] for i in idx]
-            header.append(label)
-            tags.append(tag)
-            columns.append(["" if v is None else str(v) for v in vals])
-            if any(v is None for v in vals):
-                header += [f"{label}.min", f"{label}.max"]
-                tags += [f"{tag}+min", f"{tag}+max"]
-                columns.append([str(table.lo[i]) for i in idx])
-                columns.append(["" if table.hi[i] is None else str(table.hi[i]) for i in idx])
+    national = [(c, t) for c, t in national if national_only(t)]
+    dims = _dims([*report.tables, *(t for _, t in national)], codebook)
+    header = [h for h, _ in _FIXED]
+    tags = [t for _, t in _FIXED]
+    for d in dims:
+        header += [d, f"{d}_label"]
+        tags += [f"#group+{d}+code", f"#group+{d}+name"]
+    header += [h for h, _ in _TAIL]
+    tags += [t for _, t in _TAIL]
+    rows = []
+    for rt in report.tables:
+        rows += _table_rows(rt, lab, dims, report.period, None)
+    for country, nt in national:
+        rows += _table_rows(nt, lab, dims, report.period, country)
+    return header, tags, rows
+
+
+def render_csv(
+    report: RegionalReport, codebook: Codebook, *, summaries: Sequence[Summary] = ()
+) -> bytes:
+    """The CSV bytes (UTF-8, LF line ends, deterministic), English labels."""
+    header, tags, rows = long_rows(report, codebook, summaries)
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = SafeWriter(buf, lineterminator="\n")  # no cell can be a spreadsheet formula
     w.writerow(header)
     w.writerow(tags)
-    for row in zip(*columns, strict=True):
-        w.writerow(row)
+    w.writerows(rows)
     return buf.getvalue().encode("utf-8")

@@ -1,5 +1,6 @@
 """The vocabulary: codebook, mapping, data quality and the wire models."""
 
+from vanfed.schema._aliases import Admin1Aliases, load_admin1_aliases
 from vanfed.schema._codebook import (
     TOTAL,
     UNKNOWN,
@@ -9,6 +10,8 @@ from vanfed.schema._codebook import (
     Dimension,
     load_codebook,
 )
+from vanfed.schema._gates import DEFAULT_MAX_REJECT_RATE, quality_issues
+from vanfed.schema._layout import ENVELOPE_SUFFIX, InboxLayout, log_folder
 from vanfed.schema._mapping import (
     CATEGORICAL_FIELDS,
     FIELDS,
@@ -16,6 +19,7 @@ from vanfed.schema._mapping import (
     Mapping,
     SourceOptions,
     load_mapping,
+    read_mapping,
 )
 from vanfed.schema._quality import DataQuality
 from vanfed.schema._receipt import RECEIPT_TYPE, LogProof, Receipt
@@ -28,17 +32,22 @@ from vanfed.schema._summary import (
     PublishedAxis,
     PublishedTable,
     Summary,
+    expand_periods,
+    load_summary,
     period_years,
 )
 
 __all__ = [
     "CATEGORICAL_FIELDS",
+    "DEFAULT_MAX_REJECT_RATE",
+    "ENVELOPE_SUFFIX",
     "FIELDS",
     "PERIOD_PATTERN",
     "RECEIPT_TYPE",
     "SUMMARY_TYPE",
     "TOTAL",
     "UNKNOWN",
+    "Admin1Aliases",
     "AuditRecord",
     "Code",
     "Codebook",
@@ -47,6 +56,7 @@ __all__ = [
     "DataQuality",
     "Dimension",
     "FieldMap",
+    "InboxLayout",
     "LogProof",
     "Mapping",
     "Protection",
@@ -55,22 +65,51 @@ __all__ = [
     "Receipt",
     "SourceOptions",
     "Summary",
+    "expand_periods",
+    "load_admin1_aliases",
     "load_codebook",
     "load_mapping",
+    "load_summary",
+    "log_folder",
     "period_years",
+    "quality_issues",
+    "read_mapping",
 ]
 
-from vanfed.schema._registry import REGISTRY_TYPE, KeyEntry, Policy, TrustRegistry
+from vanfed.schema._registry import (
+    REGISTRY_TYPE,
+    KeyEntry,
+    Policy,
+    RegistryRef,
+    TrustRegistry,
+    TrustRoot,
+)
 
-__all__ += ["REGISTRY_TYPE", "KeyEntry", "Policy", "TrustRegistry"]
+__all__ += ["REGISTRY_TYPE", "KeyEntry", "Policy", "RegistryRef", "TrustRegistry", "TrustRoot"]
 
 from vanfed.schema._report import (  # noqa: E402
     REPORT_TYPE,
     Coverage,
     InputRef,
+    Omitted,
     RegionalReport,
     RegionalTable,
     Skipped,
 )
 
-__all__ += ["REPORT_TYPE", "Coverage", "InputRef", "RegionalReport", "RegionalTable", "Skipped"]
+__all__ += [
+    "REPORT_TYPE",
+    "Coverage",
+    "InputRef",
+    "Omitted",
+    "RegionalReport",
+    "RegionalTable",
+    "Skipped",
+]
+
+from vanfed.schema._ckm import CKM_METHOD, CkmParams, CkmRecord, ckm_violations  # noqa: E402
+
+__all__ += ["CKM_METHOD", "CkmParams", "CkmRecord", "ckm_violations"]
+from vanfed.schema._protection import ProtectionPolicy, load_protection_policy  # noqa: E402
+
+__all__ += ["ProtectionPolicy", "load_protection_policy"]

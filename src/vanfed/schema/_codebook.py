@@ -74,6 +74,7 @@ class Dimension(Model):
         return tuple(c.id for c in self.codes if c.id not in children)
 
     def code(self, code_id: str) -> Code:
+        """A code by id; InputError for an unknown one."""
         for c in self.codes:
             if c.id == code_id:
                 return c
@@ -115,6 +116,7 @@ class Codebook(Model):
         return "sha256:" + hashlib.sha256(self.canonical_bytes()).hexdigest()
 
     def country(self, iso3: str) -> Country:
+        """A member state by ISO3; InputError for one the codebook lacks."""
         for c in self.countries:
             if c.id == iso3:
                 return c

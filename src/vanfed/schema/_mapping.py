@@ -28,12 +28,20 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from vanfed.errors import InputError
 from vanfed.schema._base import Model
 
-__all__ = ["CATEGORICAL_FIELDS", "FIELDS", "FieldMap", "Mapping", "SourceOptions", "load_mapping"]
+__all__ = [
+    "CATEGORICAL_FIELDS",
+    "FIELDS",
+    "FieldMap",
+    "Mapping",
+    "SourceOptions",
+    "load_mapping",
+    "read_mapping",
+]
 
 CATEGORICAL_FIELDS = (
     "admin1",
@@ -61,7 +69,32 @@ class SourceOptions(Model):
     encoding: str = "auto"
     delimiter: str = "auto"
     sheet: str | None = None
-    header_row: int = Field(default=1, ge=1)
+    header_row: int = Field(default=1, ge=1, le=1_000_000)
+
+    @field_validator("encoding")
+    @classmethod
+    def _text_encoding(cls, value: str) -> str:
+        if value != "auto":
+            try:
+                "a".encode(value)  # also refuses str-to-str codecs such as rot13
+            except LookupError:
+                raise ValueError(
+                    f"{value!r} is not a text encoding; use 'auto', 'utf-8', 'utf-16', "
+                    "'cp1252', ..."
+                ) from None
+        return value
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        if value in ("auto", "tab", "\\t"):
+            return value
+        if len(value) != 1 or value in ('"', "\r", "\n") or value.isalnum():
+            raise ValueError(
+                f"{value!r} is not a delimiter: use 'auto', 'tab' or one character "
+                "such as ',' ';' '|' (not a letter, digit, quote or line break)"
+            )
+        return value
 
 
 class FieldMap(Model):
@@ -118,7 +151,19 @@ def load_mapping(path: str | Path) -> Mapping:
 
     Raises:
         InputError: the file is missing, not TOML, or not a valid mapping (the message names
-            the field and the problem).
+            every field in error and its problem).
+    """
+    mapping, problems = read_mapping(path)
+    if mapping is None:
+        raise InputError(f"{Path(path)}: " + "; ".join(problems))
+    return mapping
+
+
+def read_mapping(path: str | Path) -> tuple[Mapping | None, list[str]]:
+    """A mapping file and *every* problem found in it (the mapping is None if any).
+
+    Raises:
+        InputError: the file cannot be read at all (missing, too large).
     """
     p = Path(path)
     try:
@@ -130,10 +175,14 @@ def load_mapping(path: str | Path) -> Mapping:
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{p}: not a valid TOML file ({exc})") from exc
+        return None, [f"not a valid TOML file ({exc})"]
+    except RecursionError:  # tomllib recurses once per nested array or table
+        return None, ["not a usable mapping (arrays or tables nested too deeply)"]
     try:
-        return Mapping.model_validate(data)
+        return Mapping.model_validate(data), []
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "top level"
-        raise InputError(f"{p}: {where}: {err['msg']}") from exc
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err["loc"]) or "top level"
+            problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+        return None, problems

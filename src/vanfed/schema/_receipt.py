@@ -28,10 +28,13 @@ class LogProof(Model):
 
     @property
     def inclusion_bytes(self) -> list[bytes]:
+        """The inclusion proof's hashes as bytes."""
         return [bytes.fromhex(h) for h in self.inclusion]
 
 
 class Receipt(Model):
+    """The coordinator's signed acknowledgement of an accepted envelope."""
+
     schema_version: int = Field(default=1, ge=1, le=1)
     envelope_sha256: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
     country: str = Field(pattern=r"^[A-Z]{3}$")
@@ -40,3 +43,6 @@ class Receipt(Model):
     received_at: str = Field(pattern=TIMESTAMP)
     sequence: int = Field(ge=0)  # = log index: the order of acceptance
     log: LogProof
+    # The trust registry in force when the coordinator signed this receipt.
+    registry_version: int | None = Field(default=None, ge=1)
+    registry_digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")

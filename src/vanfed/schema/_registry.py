@@ -11,12 +11,14 @@ import base64
 import hashlib
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from vanfed.schema._base import Model
+from vanfed.schema._ckm import CkmRecord
+from vanfed.schema._protection import ProtectionPolicy
 from vanfed.schema._summary import TIMESTAMP
 
-__all__ = ["REGISTRY_TYPE", "KeyEntry", "Policy", "TrustRegistry"]
+__all__ = ["REGISTRY_TYPE", "KeyEntry", "Policy", "RegistryRef", "TrustRegistry", "TrustRoot"]
 
 REGISTRY_TYPE = "application/vnd.vanfed.registry.v1+json"
 Role = Literal["root", "coordinator", "node", "log", "encryption"]
@@ -49,6 +51,7 @@ class KeyEntry(Model):
 
     @property
     def raw(self) -> bytes:
+        """The raw public key bytes."""
         return base64.b64decode(self.public_key)
 
 
@@ -58,9 +61,28 @@ class Policy(Model):
     min_k: int = Field(default=5, ge=2)
     min_s: int = Field(default=3, ge=1)
     max_envelope_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Caps checked at the door before any LP runs (the attack's cost grows with them).
+    max_tables: int = Field(default=32, ge=1)
+    max_cells_per_table: int = Field(default=4096, ge=4)
+    # Regionally agreed public margins (headline numbers) and the cell key method's agreed
+    # noise (parameters + ptable digest); both optional, and each left out of the signed
+    # bytes when absent so registries written before them keep their exact bytes.
+    protection: ProtectionPolicy | None = None
+    ckm: CkmRecord | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        out: dict[str, object] = handler(self)
+        if self.protection is None:
+            out.pop("protection", None)
+        if self.ckm is None:
+            out.pop("ckm", None)
+        return out
 
 
 class TrustRegistry(Model):
+    """Who may sign what: root, coordinator, log, encryption and node keys, and the policy."""
+
     schema_version: Literal[1] = 1
     version: int = Field(ge=1)
     issued_at: str = Field(pattern=TIMESTAMP)
@@ -81,8 +103,67 @@ class TrustRegistry(Model):
             raise ValueError("expires must be after issued_at")
         return self
 
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the canonical payload: names this version whatever signatures it carries."""
+        return "sha256:" + hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+    @property
+    def ref(self) -> RegistryRef:
+        """Version and digest, as a report or receipt names this registry."""
+        return RegistryRef(version=self.version, digest=self.digest)
+
+    def root_keyids(self) -> tuple[str, ...]:
+        """The ids of the unrevoked root keys, sorted."""
+        return tuple(
+            sorted(k.keyid for k in self.keys if k.role == "root" and k.revoked_at is None)
+        )
+
     def key(self, keyid: str) -> KeyEntry | None:
+        """The entry of a key id, or None."""
         return next((k for k in self.keys if k.keyid == keyid), None)
 
     def with_role(self, role: str) -> tuple[KeyEntry, ...]:
+        """Every entry of a role."""
         return tuple(k for k in self.keys if k.role == role)
+
+
+class RegistryRef(Model):
+    """Which registry version something was built under (recorded in reports and receipts)."""
+
+    version: int = Field(ge=1)
+    digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+
+
+class TrustRoot(Model):
+    """What a user pins, as a TUF client keeps its trusted root: the root keys (id → raw
+    public key, standard base64) and threshold a registry must be signed by, and the newest
+    version verified so far (no rollback). The keys, not only their ids, so that a version
+    whose roots rotated away can still be checked against the pinned ones.
+
+    Kept outside any registry file (``~/.config/vanfed/trust-root.json`` or
+    ``$VANFED_TRUST_ROOT``): whoever hands out a registry cannot also hand out its anchor.
+    """
+
+    schema_version: Literal[1] = 1
+    root_keys: dict[str, str] = Field(min_length=1)
+    threshold: int = Field(ge=1)
+    version: int = Field(ge=1)  # the newest registry version verified against this anchor
+    digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")  # ... and its payload digest
+
+    @model_validator(mode="after")
+    def _check(self) -> TrustRoot:
+        for keyid, key in self.root_keys.items():
+            raw = base64.b64decode(key, validate=True)
+            if len(raw) != 32 or hashlib.sha256(raw).hexdigest() != keyid:
+                raise ValueError(f"root key {keyid[:16]}…: not the SHA-256 of a 32-byte key")
+        if self.threshold > len(self.root_keys):
+            raise ValueError(
+                f"threshold {self.threshold} exceeds the {len(self.root_keys)} pinned root keys"
+            )
+        return self
+
+    @property
+    def root_keyids(self) -> tuple[str, ...]:
+        """The pinned root key ids, sorted."""
+        return tuple(sorted(self.root_keys))

@@ -5,12 +5,28 @@ from __future__ import annotations
 from math import prod
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from vanfed.schema._base import Model
-from vanfed.schema._summary import PERIOD_PATTERN, TIMESTAMP, CodebookRef, PublishedAxis
+from vanfed.schema._ckm import CkmRecord
+from vanfed.schema._registry import RegistryRef
+from vanfed.schema._summary import (
+    HXL_PATTERN,
+    PERIOD_PATTERN,
+    TIMESTAMP,
+    CodebookRef,
+    PublishedAxis,
+)
 
-__all__ = ["REPORT_TYPE", "Coverage", "InputRef", "RegionalReport", "RegionalTable", "Skipped"]
+__all__ = [
+    "REPORT_TYPE",
+    "Coverage",
+    "InputRef",
+    "Omitted",
+    "RegionalReport",
+    "RegionalTable",
+    "Skipped",
+]
 
 REPORT_TYPE = "application/vnd.vanfed.report.v1+json"
 
@@ -20,22 +36,27 @@ class RegionalTable(Model):
 
     ``values[i]`` is the exact count, or ``None`` when a contributing national cell was
     suppressed; then ``lo[i]``/``hi[i]`` bound it (``hi`` ``None`` = unbounded).
+    ``perturbed[i]`` (present only when some input used the cell key method) says the value
+    is a sum of noisy national counts: exact *as published*, not the true count.
     """
 
     name: str
     title: str = ""
-    hxl: str = "#affected"
+    hxl: str = Field(default="#affected", pattern=HXL_PATTERN, max_length=200)
     filter: dict[str, str] = {}
     axes: tuple[PublishedAxis, ...]
     values: tuple[int | None, ...]
     lo: tuple[int, ...]
     hi: tuple[int | None, ...]
+    perturbed: tuple[bool, ...] | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> RegionalTable:
         n = prod(len(a.codes) for a in self.axes)
         if not len(self.values) == len(self.lo) == len(self.hi) == n:
             raise ValueError(f"table {self.name}: values, lo and hi must have {n} entries")
+        if self.perturbed is not None and len(self.perturbed) != n:
+            raise ValueError(f"table {self.name}: perturbed must have {n} entries")
         for v, lo, hi in zip(self.values, self.lo, self.hi, strict=True):
             if v is not None and not (lo == v == hi):
                 raise ValueError(f"table {self.name}: an exact cell must have lo = value = hi")
@@ -43,12 +64,22 @@ class RegionalTable(Model):
                 raise ValueError(f"table {self.name}: hi below lo")
         return self
 
+    @model_serializer(mode="wrap")
+    def _omit_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        out: dict[str, object] = handler(self)
+        if self.perturbed is None:
+            out.pop("perturbed", None)
+        return out
+
     @property
     def shape(self) -> tuple[int, ...]:
+        """Cells per axis."""
         return tuple(len(a.codes) for a in self.axes)
 
 
 class InputRef(Model):
+    """Provenance of one national input: country, report id, envelope digest, log index."""
+
     country: str
     period: str
     revision: int
@@ -58,6 +89,8 @@ class InputRef(Model):
 
 
 class Skipped(Model):
+    """An envelope left out of a report, with the reason."""
+
     file: str
     envelope_sha256: str | None = None
     country: str | None = None
@@ -65,12 +98,26 @@ class Skipped(Model):
     message: str
 
 
+class Omitted(Model):
+    """A country's table the merge could not take, and why (``table_missing``,
+    ``layout_differs``)."""
+
+    country: str
+    table: str
+    reason: str
+    message: str
+
+
 class Coverage(Model):
+    """Which countries a regional report covers and which are missing."""
+
     countries: tuple[str, ...]
     missing: tuple[str, ...]
 
 
 class RegionalReport(Model):
+    """The merged regional tables with coverage, provenance and artifact digests."""
+
     schema_version: Literal[1] = 1
     period: str = Field(pattern=PERIOD_PATTERN)
     report_id: str = Field(pattern=r"^[0-9a-f]{32}$")
@@ -79,8 +126,21 @@ class RegionalReport(Model):
     coverage: Coverage
     inputs: tuple[InputRef, ...]
     skipped: tuple[Skipped, ...] = ()
+    omitted: tuple[Omitted, ...] = ()
     tables: tuple[RegionalTable, ...]
     artifacts: dict[str, str] = {}
     # The transparency-log checkpoint (C2SP signed note) the inputs were taken from; each
     # input's ``log_index`` is its place in that log.
     log_checkpoint: str | None = None
+    # The trust registry the inputs were verified under (version and payload digest).
+    registry: RegistryRef | None = None
+    # The cell key method's noise of the perturbed inputs (the registry's agreed record);
+    # empty, and left out of the bytes, when no input used it.
+    noise: tuple[CkmRecord, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _omit_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        out: dict[str, object] = handler(self)
+        if not self.noise:
+            out.pop("noise", None)
+        return out

@@ -1,5 +1,9 @@
 """The national summary: protected count tables plus everything needed to check them.
 
+Data-quality counts (records read, accepted, rejected by reason) stay at the node: they are
+small numbers about people (a year's accepted records are its grand total) that no audit
+would cover, and the data manager who needs them has them locally.
+
 Serialised as RFC 8785 canonical JSON (integers only; suppressed cells are ``null``) and
 signed in a DSSE envelope of type :data:`SUMMARY_TYPE`.
 """
@@ -7,15 +11,25 @@ signed in a DSSE envelope of type :data:`SUMMARY_TYPE`.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
+from vanfed._json import loads_strict, read_limited
+from vanfed.errors import InputError
 from vanfed.schema._base import Model
+from vanfed.schema._ckm import CKM_METHOD, CkmRecord
 from vanfed.schema._codebook import TOTAL
-from vanfed.schema._quality import DataQuality
 
 __all__ = [
+    "HXL_PATTERN",
     "PERIOD_PATTERN",
     "SUMMARY_TYPE",
     "AuditRecord",
@@ -24,15 +38,24 @@ __all__ = [
     "PublishedAxis",
     "PublishedTable",
     "Summary",
+    "expand_periods",
+    "load_summary",
+    "period_years",
 ]
 
 SUMMARY_TYPE = "application/vnd.vanfed.summary.v1+json"
 Count = Annotated[int, Field(strict=True, ge=0)]  # strict: true/false are not counts
 PERIOD_PATTERN = r"^(19|20)\d\d(-Q[1-4])?$"
+_PERIOD = re.compile(r"((?:19|20)\d\d)(?:-Q([1-4]))?")  # PERIOD_PATTERN, with groups
 TIMESTAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
+# An HXL hashtag with attributes (HXL 1.1 §4), lowercase: it reaches the public regional.csv
+# verbatim, so nothing else (no formula, no delimiter, no quote) may pass.
+HXL_PATTERN = r"^#[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*$"
 
 
 class PublishedAxis(Model):
+    """One axis of a published table: its dimension, level and codes (``_T`` last)."""
+
     dim: str
     level: str = "top"
     codes: tuple[str, ...] = Field(min_length=2)  # unique, _T last (checked by the table)
@@ -43,7 +66,7 @@ class PublishedTable(Model):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str = ""
-    hxl: str = "#affected"
+    hxl: str = Field(default="#affected", pattern=HXL_PATTERN, max_length=200)
     filter: dict[str, str] = {}
     axes: tuple[PublishedAxis, ...] = Field(min_length=1)
     values: tuple[Count | None, ...]
@@ -62,10 +85,13 @@ class PublishedTable(Model):
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """Cells per axis."""
         return tuple(len(a.codes) for a in self.axes)
 
 
 class CodebookRef(Model):
+    """Which codebook a publication is written in (id, version, digest)."""
+
     id: str
     version: str
     digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
@@ -81,17 +107,40 @@ class AuditRecord(Model):
 
 
 class Protection(Model):
+    """How a summary was protected: k, s, zero handling, method and audit."""
+
     k: int = Field(ge=2)
     s: int = Field(ge=1)
     protect_zeros: bool = False
     method: str = "vanfed-lp-suppression/1"
     audit: AuditRecord
+    # Cell key method (``method`` = CKM_METHOD): noise parameters and ptable digest. Then
+    # k = js + 1 (no count 1 … js is published), nothing is suppressed, and the tables are
+    # *not* additive (each margin is perturbed as a cell of its own). Left out of the signed
+    # bytes when absent, so suppression summaries keep their exact bytes.
+    ckm: CkmRecord | None = None
 
     @model_validator(mode="after")
     def _passed(self) -> Protection:
         if not self.audit.passed:
             raise ValueError("a summary is only ever emitted with a passing audit")
+        if (self.method == CKM_METHOD) != (self.ckm is not None):
+            raise ValueError(f"method {CKM_METHOD} and a ckm record go together")
+        if self.ckm is not None and (self.k != self.ckm.js + 1 or self.audit.suppressed_cells):
+            raise ValueError("a cell key method summary has k = js + 1 and no suppressed cell")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        out: dict[str, object] = handler(self)
+        if self.ckm is None:
+            out.pop("ckm", None)
+        return out
+
+    @property
+    def perturbed(self) -> bool:
+        """Whether the published counts carry cell-key noise (nothing is suppressed)."""
+        return self.ckm is not None
 
 
 class Summary(Model):
@@ -107,7 +156,6 @@ class Summary(Model):
     codebook: CodebookRef
     protection: Protection
     software: str
-    quality: DataQuality
     tables: tuple[PublishedTable, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -119,12 +167,15 @@ class Summary(Model):
             raise ValueError("revision 1 supersedes nothing; later revisions name their parent")
         k = self.protection.k
         for t in self.tables:
+            if self.protection.perturbed and None in t.values:
+                raise ValueError(f"table {t.name}: a cell key method table suppresses nothing")
             counts = {v for v in set(t.values) if v}  # distinct non-zero counts: few
             if counts and min(counts) < k:
                 raise ValueError(f"table {t.name}: a published count lies in (0, {k})")
         return self
 
     def table(self, name: str) -> PublishedTable:
+        """A table by name (KeyError if absent)."""
         for t in self.tables:
             if t.name == name:
                 return t
@@ -132,8 +183,59 @@ class Summary(Model):
 
 
 def period_years(period: str) -> tuple[int, int | None]:
-    """(year, quarter or None) of a period string."""
-    m = re.fullmatch(r"(\d{4})(?:-Q([1-4]))?", period)
+    """(year, quarter or None) of a period string.
+
+    Raises:
+        ValueError: not ``YYYY`` or ``YYYY-Qn`` (a year 1900–2099, a quarter 1–4).
+    """
+    m = _PERIOD.fullmatch(period) if isinstance(period, str) else None
     if not m:
-        raise ValueError(f"period {period!r} is not YYYY or YYYY-Qn")
+        raise ValueError(
+            f"period {period!r} is not YYYY or YYYY-Qn (e.g. '2024' or '2024-Q3', 1900–2099)"
+        )
     return int(m.group(1)), int(m.group(2)) if m.group(2) else None
+
+
+def expand_periods(spec: str) -> list[str]:
+    """``2024``, ``2020..2024``, ``2024-Q1..2024-Q4`` or a comma list of those.
+
+    Raises:
+        InputError: a period is not YYYY or YYYY-Qn, or a range runs backwards.
+    """
+    out: list[str] = []
+    for part in (p.strip() for p in spec.split(",")):
+        first, _, last = part.partition("..")
+        try:
+            y0, q0 = period_years(first)
+            y1, q1 = period_years(last or first)
+        except ValueError as exc:
+            raise InputError(f"period {spec!r}: {exc}") from exc
+        if (q0 is None) != (q1 is None) or (y1, q1 or 0) < (y0, q0 or 0):
+            raise InputError(f"period {part!r}: not a forward range of one kind of period")
+        if q0 is None:
+            out += [str(y) for y in range(y0, y1 + 1)]
+        else:
+            quarters = [(y, q) for y in range(y0, y1 + 1) for q in (1, 2, 3, 4)]
+            out += [f"{y}-Q{q}" for y, q in quarters if (y0, q0) <= (y, q) <= (y1, q1)]
+    if len(set(out)) != len(out):
+        raise InputError(f"period {spec!r}: a period is listed twice")
+    return out
+
+
+MAX_SUMMARY_BYTES = 64 * 1024 * 1024
+
+
+def load_summary(path: str | Path) -> Summary:
+    """Read a summary JSON file (strict JSON, size-limited) into a :class:`Summary`.
+
+    Raises:
+        InputError: unreadable, too large, not strict JSON, or not a valid summary.
+    """
+    p = Path(path)
+    data = read_limited(p, MAX_SUMMARY_BYTES)
+    try:
+        return Summary.model_validate(loads_strict(data, subject=str(p)))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "top level"
+        raise InputError(f"{p}: not a summary ({where}: {err['msg']})") from exc

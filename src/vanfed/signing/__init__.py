@@ -1,6 +1,15 @@
 """Keys, DSSE envelopes, trust registries and verification."""
 
-from vanfed.signing._dsse import MAX_ENVELOPE_BYTES, Envelope, envelope_digest, pae, sign_envelope
+from vanfed.signing._cosign import combine_signatures, read_draft, sign_draft
+from vanfed.signing._dsse import (
+    MAX_ENVELOPE_BYTES,
+    Envelope,
+    envelope_digest,
+    pae,
+    sign_envelope,
+    sign_summary,
+    statement_digest,
+)
 from vanfed.signing._keys import (
     EncryptionKeyPair,
     KeyPair,
@@ -17,17 +26,26 @@ from vanfed.signing._keys import (
 )
 from vanfed.signing._registry_ops import (
     add_key,
+    add_keys,
     init_registry,
     key_entry,
     revoke_key,
     sign_registry,
+)
+from vanfed.signing._trust_root import (
+    check_anchored,
+    pin_trust_root,
+    verify_pinned,
+    verify_successor,
 )
 from vanfed.signing._verify import (
     KEY_REASONS,
     REASONS,
     Reason,
     VerificationResult,
+    key_valid_at,
     parse_payload,
+    require_aware,
     timestamp,
     verification_result,
     verify,
@@ -46,11 +64,15 @@ __all__ = [
     "Signer",
     "VerificationResult",
     "add_key",
+    "add_keys",
+    "check_anchored",
+    "combine_signatures",
     "envelope_digest",
     "generate",
     "generate_encryption_key",
     "init_registry",
     "key_entry",
+    "key_valid_at",
     "keyid_of",
     "load_encryption_key",
     "load_private",
@@ -58,12 +80,20 @@ __all__ = [
     "pae",
     "parse_payload",
     "passphrase_from_env",
+    "pin_trust_root",
+    "read_draft",
+    "require_aware",
     "revoke_key",
     "save_keypair",
+    "sign_draft",
     "sign_envelope",
     "sign_registry",
+    "sign_summary",
+    "statement_digest",
     "timestamp",
     "verification_result",
     "verify",
+    "verify_pinned",
     "verify_registry",
+    "verify_successor",
 ]

@@ -16,9 +16,17 @@ from typing import Any
 
 from vanfed._json import canonical_bytes, loads_strict
 from vanfed.errors import InputError, VerificationError
+from vanfed.schema import SUMMARY_TYPE, Summary
 from vanfed.signing._keys import Signer
 
-__all__ = ["MAX_ENVELOPE_BYTES", "Envelope", "envelope_digest", "pae", "sign_envelope"]
+__all__ = [
+    "MAX_ENVELOPE_BYTES",
+    "Envelope",
+    "envelope_digest",
+    "pae",
+    "sign_envelope",
+    "statement_digest",
+]
 
 MAX_ENVELOPE_BYTES = 16 * 1024 * 1024
 
@@ -100,7 +108,19 @@ class Envelope:
 
     @property
     def pae(self) -> bytes:
+        """The DSSE pre-authentication encoding of this envelope's type and payload."""
         return pae(self.payload_type, self.payload)
+
+    def only(self, signature: tuple[str, bytes]) -> Envelope:
+        """The same statement carrying one signature (its canonical one-signature form:
+        a re-encoding of the envelope, or extra signatures, do not change it)."""
+        return Envelope(self.payload_type, self.payload, (signature,))
+
+
+def statement_digest(data: bytes) -> str:
+    """``sha256:<hex>`` of what an envelope signs (the PAE of payload type and payload):
+    the identity of a submission whatever its encoding or signature hints."""
+    return "sha256:" + hashlib.sha256(Envelope.from_bytes(data).pae).hexdigest()
 
 
 def sign_envelope(payload: bytes, payload_type: str, signers: Sequence[Signer]) -> Envelope:
@@ -112,3 +132,8 @@ def sign_envelope(payload: bytes, payload_type: str, signers: Sequence[Signer]) 
 def envelope_digest(data: bytes) -> str:
     """``sha256:<hex>`` of an envelope's bytes as received (its identity everywhere)."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def sign_summary(summary: Summary, signer: Signer) -> bytes:
+    """DSSE envelope bytes of a summary's canonical JSON (no ledger: see ``Node.sign``)."""
+    return sign_envelope(summary.canonical_bytes(), SUMMARY_TYPE, [signer]).to_bytes()

@@ -46,12 +46,17 @@ class Signer(Protocol):
     """Anything that signs bytes with Ed25519: a key file, an HSM, a smart card."""
 
     @property
-    def keyid(self) -> str: ...
+    def keyid(self) -> str:
+        """The signer's key id (a hint; authority comes from the registry)."""
+        ...
 
-    def sign(self, data: bytes) -> bytes: ...
+    def sign(self, data: bytes) -> bytes:
+        """Signature of ``data``."""
+        ...
 
 
 def keyid_of(raw_public: bytes) -> str:
+    """Lowercase hex SHA-256 of a raw public key."""
     return hashlib.sha256(raw_public).hexdigest()
 
 
@@ -70,9 +75,11 @@ class PublicKey:
 
     @property
     def keyid(self) -> str:
+        """Lowercase hex SHA-256 of the raw public key."""
         return keyid_of(self.raw)
 
     def verify(self, signature: bytes, data: bytes) -> bool:
+        """True if ``signature`` is this key's signature of ``data``."""
         try:
             _loaded(self.raw).verify(signature, data)
         except (InvalidSignature, ValueError):
@@ -80,6 +87,7 @@ class PublicKey:
         return True
 
     def pem(self) -> bytes:
+        """The public key as SubjectPublicKeyInfo PEM."""
         cls = x25519.X25519PublicKey if self.algorithm == "x25519" else ed25519.Ed25519PublicKey
         return cls.from_public_bytes(self.raw).public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -104,12 +112,15 @@ class KeyPair:
 
     @property
     def keyid(self) -> str:
+        """Lowercase hex SHA-256 of the raw Ed25519 public key."""
         return self.public.keyid
 
     def sign(self, data: bytes) -> bytes:
+        """Ed25519 signature of ``data``."""
         return self._private.sign(data)
 
     def private_pem(self, passphrase: bytes) -> bytes:
+        """The private key as PKCS#8 PEM, encrypted with ``passphrase``."""
         if not passphrase:
             raise InputError("an empty passphrase cannot protect a private key")
         return self._private.private_bytes(
@@ -120,6 +131,7 @@ class KeyPair:
 
 
 def generate() -> KeyPair:
+    """A new Ed25519 key pair (signing roles)."""
     return KeyPair(ed25519.Ed25519PrivateKey.generate())
 
 
@@ -140,9 +152,11 @@ class EncryptionKeyPair:
 
     @property
     def keyid(self) -> str:
+        """Lowercase hex SHA-256 of the raw X25519 public key."""
         return self.public.keyid
 
     def private_pem(self, passphrase: bytes) -> bytes:
+        """The private key as PKCS#8 PEM, encrypted with ``passphrase``."""
         if not passphrase:
             raise InputError("an empty passphrase cannot protect a private key")
         return self.private_key.private_bytes(
@@ -153,6 +167,7 @@ class EncryptionKeyPair:
 
 
 def generate_encryption_key() -> EncryptionKeyPair:
+    """A new X25519 key pair (the coordinator's HPKE sealing key)."""
     return EncryptionKeyPair(x25519.X25519PrivateKey.generate())
 
 
@@ -226,6 +241,7 @@ def load_encryption_key(prefix: str | Path, passphrase: bytes) -> EncryptionKeyP
 
 
 def load_public(path: str | Path) -> PublicKey:
+    """Read a public key file (``PREFIX.pub``, PEM)."""
     p = _key_path(path, ".pub")
     data = read_limited(p, MAX_KEY_BYTES)
     try:

@@ -12,7 +12,7 @@ from vanfed.signing._dsse import sign_envelope
 from vanfed.signing._keys import PublicKey, Signer
 from vanfed.signing._verify import timestamp
 
-__all__ = ["add_key", "init_registry", "key_entry", "revoke_key", "sign_registry"]
+__all__ = ["add_key", "add_keys", "init_registry", "key_entry", "revoke_key", "sign_registry"]
 
 
 def key_entry(
@@ -23,6 +23,7 @@ def key_entry(
     country: str | None = None,
     valid_until: dt.datetime | None = None,
 ) -> KeyEntry:
+    """A registry entry for a public key with its role, country and validity window."""
     if (role == "encryption") != (public.algorithm == "x25519"):
         raise InputError(
             f"a {public.algorithm} key cannot have role {role!r}: encryption keys are X25519, "
@@ -74,14 +75,29 @@ def _next(
 def add_key(
     reg: TrustRegistry, entry: KeyEntry, *, now: dt.datetime, days: int | None = None
 ) -> TrustRegistry:
-    if reg.key(entry.keyid) is not None:
-        raise InputError(f"registry: key {entry.keyid[:12]}… is already listed")
-    return _next(reg, now, days, keys=[*(k.model_dump() for k in reg.keys), entry.model_dump()])
+    """The next registry version with ``entry`` added (to be signed by the roots)."""
+    return add_keys(reg, [entry], now=now, days=days)
+
+
+def add_keys(
+    reg: TrustRegistry, entries: Sequence[KeyEntry], *, now: dt.datetime, days: int | None = None
+) -> TrustRegistry:
+    """Version N+1 with every entry added (one version, one round of root signatures)."""
+    if not entries:
+        raise InputError("registry: no key to add")
+    seen: set[str] = set()
+    for entry in entries:
+        if reg.key(entry.keyid) is not None or entry.keyid in seen:
+            raise InputError(f"registry: key {entry.keyid[:12]}… is already listed")
+        seen.add(entry.keyid)
+    added = [e.model_dump() for e in entries]
+    return _next(reg, now, days, keys=[*(k.model_dump() for k in reg.keys), *added])
 
 
 def revoke_key(
     reg: TrustRegistry, keyid: str, *, reason: str, now: dt.datetime, days: int | None = None
 ) -> TrustRegistry:
+    """The next registry version with a key revoked from ``now``."""
     matches = [k for k in reg.keys if k.keyid.startswith(keyid)]
     if len(matches) != 1:
         raise InputError(f"registry: {len(matches)} keys match {keyid!r}; give more of the id")

@@ -24,6 +24,7 @@ from vanfed.schema import (
     KeyEntry,
     Summary,
     TrustRegistry,
+    ckm_violations,
 )
 from vanfed.signing._dsse import Envelope, envelope_digest
 from vanfed.signing._keys import PublicKey
@@ -33,7 +34,9 @@ __all__ = [
     "REASONS",
     "Reason",
     "VerificationResult",
+    "key_valid_at",
     "parse_payload",
+    "require_aware",
     "timestamp",
     "verification_result",
     "verify",
@@ -50,6 +53,7 @@ REASONS = (
     "key_revoked",
     "registry_expired",
     "registry_rollback",
+    "untrusted_root",
     "threshold_not_met",
     "payload_type_mismatch",
     "malformed_envelope",
@@ -74,8 +78,23 @@ M = TypeVar("M", bound=BaseModel)
 
 
 @lru_cache(maxsize=16)  # one reference time per run, thousands of envelopes
+def require_aware(now: dt.datetime, what: str = "now") -> dt.datetime:
+    """``now`` itself, if it carries a time zone.
+
+    Raises:
+        InputError: a naive datetime (its meaning would depend on the machine's time zone).
+    """
+    if not isinstance(now, dt.datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise InputError(
+            f"{what}: {now!r} has no time zone; pass an aware datetime, "
+            "e.g. datetime.datetime.now(datetime.UTC)"
+        )
+    return now
+
+
 def timestamp(now: dt.datetime) -> str:
-    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 UTC timestamp (seconds) of an aware datetime; naive ones are refused."""
+    return require_aware(now).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -96,13 +115,16 @@ class VerificationResult(Generic[M]):
 
     @property
     def ok(self) -> bool:
+        """True when the envelope verified and no reason was found against it."""
         return not self.reasons and self.payload is not None
 
     @property
     def codes(self) -> tuple[str, ...]:
+        """The stable reason codes, in order."""
         return tuple(r.code for r in self.reasons)
 
     def to_json_obj(self) -> dict[str, Any]:
+        """JSON form: ok, signer, reasons (code and message)."""
         return {
             "digest": self.digest,
             "ok": self.ok,
@@ -160,6 +182,15 @@ def _signer_of(
     return None, reasons
 
 
+def key_valid_at(key: KeyEntry, when: dt.datetime) -> list[Reason]:
+    """Why ``key`` may not sign at ``when`` (empty: it may): revoked, not yet valid, expired.
+
+    Judge a submission at the time the log *received* it: a key revoked or expired later
+    does not undo what it signed while valid, and a key revoked before receipt is refused.
+    """
+    return _window(key, timestamp(when))
+
+
 def _window(key: KeyEntry, now: str) -> list[Reason]:
     out = []
     short = key.keyid[:12]
@@ -186,6 +217,7 @@ def verification_result(
     model: type[M] = Summary,  # type: ignore[assignment]
     role: str = "node",
     check: Callable[[M, KeyEntry, TrustRegistry], list[Reason]] | None = None,
+    key_time: dt.datetime | None = None,
 ) -> VerificationResult[M]:
     """Verify an envelope against a registry; never raises.
 
@@ -197,6 +229,8 @@ def verification_result(
         model: the payload model to parse into once verified.
         role: the registry role the signer must have.
         check: extra checks on the parsed payload (default for summaries: country, policy).
+        key_time: when to judge the signer's validity window (default ``now``); the time the
+            transparency log received the envelope, for envelopes already logged.
     """
     digest = envelope_digest(data)
     ts = timestamp(now)
@@ -226,7 +260,7 @@ def verification_result(
         if other is not None:
             reasons = [Reason("wrong_role", f"signed by a {other.role} key; needs a {role} key")]
         return VerificationResult(digest, tuple(reasons))
-    reasons = _window(key, ts)
+    reasons = _window(key, timestamp(key_time) if key_time else ts)
     try:
         payload = parse_payload(env.payload, model)
     except VerificationError as exc:
@@ -256,6 +290,13 @@ def _summary_checks(summary: Summary, key: KeyEntry, registry: TrustRegistry) ->
                 f"requires k >= {pol.min_k}, s >= {pol.min_s}",
             )
         )
+    if prot.ckm is not None:
+        # The cell key method: the region's agreed noise, and nothing in 1 … js.
+        values = tuple(v for t in summary.tables for v in t.values)
+        out += [
+            Reason("policy_violation", f"cell key method: {why}")
+            for why in ckm_violations(prot.ckm, pol.ckm, values)
+        ]
     return out
 
 

@@ -7,13 +7,27 @@ from vanfed.synthetic._generate import (
     write_large_csv,
 )
 from vanfed.synthetic._profiles import PROFILES, ExportShape, Profile
+from vanfed.synthetic._reshape import (
+    RESHAPES,
+    DraftScore,
+    Reshape,
+    ReshapedExport,
+    reshape_export,
+    score_draft,
+)
 
 __all__ = [
     "PROFILES",
+    "RESHAPES",
+    "DraftScore",
     "ExportShape",
     "Profile",
+    "Reshape",
+    "ReshapedExport",
     "SyntheticExport",
     "generate_records",
+    "reshape_export",
+    "score_draft",
     "write_export",
     "write_large_csv",
 ]

@@ -281,11 +281,12 @@ def _write(path: Path, profile: Profile, cols: dict[str, list[str]]) -> None:
             sheet.append([int(v) if v.isdigit() and len(v) < 9 else v for v in r])
         book.save(path)
     else:
-        import csv
         import io
 
+        from vanfed._csv import SafeWriter
+
         buf = io.StringIO()
-        writer = csv.writer(buf, delimiter=shape.delimiter, lineterminator="\r\n")
+        writer = SafeWriter(buf, delimiter=shape.delimiter, lineterminator="\r\n")
         writer.writerow(list(cols))
         writer.writerows(zip(*cols.values(), strict=True))
         data = buf.getvalue().encode(shape.encoding)

@@ -6,8 +6,8 @@ revisions → write the envelope atomically and durably → append it to the tra
 (fsync) → sign a checkpoint → answer with a signed receipt. Acceptance is idempotent by the
 envelope's SHA-256: a repeat gets the very same receipt bytes.
 
-Layout: ``INBOX/<sha256-hex>.dsse.json`` (what ``vanfed merge`` reads) and
-``INBOX/.vanfed/log/`` (the transparency log). On start the inbox and the log are checked
+Layout: see :class:`vanfed.schema.InboxLayout` (envelopes by digest, what ``vanfed merge``
+reads, and the transparency log under ``.vanfed/log/``). On start the inbox and the log are checked
 against each other; an envelope written but not yet logged when the process died is logged
 now (or set aside in ``.vanfed/rejected/`` if it no longer verifies).
 """
@@ -16,47 +16,44 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vanfed._json import atomic_write, loads_strict, read_limited
+from vanfed.aggregate import Refusal, check_history, check_summary
 from vanfed.errors import LogError, VerificationError
-from vanfed.schema import LogProof, Receipt, Summary, TrustRegistry
+from vanfed.schema import (
+    Codebook,
+    InboxLayout,
+    LogProof,
+    Receipt,
+    Summary,
+    TrustRegistry,
+    load_codebook,
+)
 from vanfed.signing import (
-    KEY_REASONS,
     EncryptionKeyPair,
     Envelope,
     KeyPair,
+    PublicKey,
     VerificationResult,
     envelope_digest,
+    parse_payload,
+    statement_digest,
     timestamp,
     verification_result,
 )
+from vanfed.tlog import DEFAULT_ORIGIN, LogEntry, TransparencyLog, make_receipt
 from vanfed.transport._hpke import is_sealed, open_sealed
-from vanfed.transport._log import DEFAULT_ORIGIN, LogEntry, TransparencyLog, log_folder
-from vanfed.transport._receipts import make_receipt
+from vanfed.transport._registry_file import RegistryFile
 
-__all__ = ["Accepted", "Inbox", "Rejected", "http_status"]
+__all__ = ["Accepted", "Inbox", "Rejected"]
 
 log = logging.getLogger("vanfed.inbox")
-
-_STATUS = {
-    "too_large": 413,
-    "unsupported_media_type": 415,
-    "request_timeout": 408,
-    "superseded": 409,
-    "conflicting_revision": 409,
-    "policy_violation": 422,
-    "registry_expired": 503,
-}
-_AUTHORITY = KEY_REASONS | {"bad_signature"}
-
-
-def http_status(code: str) -> int:
-    """The HTTP status of a rejection reason code."""
-    return _STATUS.get(code, 403 if code in _AUTHORITY else 400)
 
 
 class Rejected(VerificationError):
@@ -66,17 +63,22 @@ class Rejected(VerificationError):
         super().__init__(message, reasons)
         self.digest = digest
 
-    @property
-    def status(self) -> int:
-        return http_status(self.reasons[0]) if self.reasons else 400
 
-    def to_json_obj(self) -> dict[str, Any]:
-        return {
-            "error": self.reasons[0] if self.reasons else "rejected",
-            "reasons": list(self.reasons),
-            "message": str(self),
-            "digest": self.digest,
-        }
+def _unavailable(message: str, digest: str | None) -> Rejected:
+    return Rejected(
+        f"storage unavailable, nothing accepted: {message}", ("storage_unavailable",), digest
+    )
+
+
+def canonical_envelope(data: bytes, registry: TrustRegistry, keyid: str) -> bytes:
+    """The envelope re-encoded canonically with only the signature by ``keyid`` (the key
+    verification found), so that a re-encoded copy is the very same submission."""
+    env = Envelope.from_bytes(data)
+    key = registry.key(keyid)
+    assert key is not None  # verification found it there
+    public = PublicKey(key.raw)
+    sig = next(s for _, s in env.signatures if public.verify(s, env.pae))
+    return env.only((keyid, sig)).to_bytes()
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,9 @@ class Inbox:
         origin: the log origin line of checkpoints.
         encryption_keys: X25519 keys for sealed submissions.
         now: clock (tests pass a fixed one).
+        log_write: how the log writes (tests inject a full disk); ``os.write`` by default.
+        registry_file: the registry's file: a newer version put there is loaded without a
+            restart once it verifies as a successor of ``registry``.
 
     Raises:
         LogError: the log and the inbox disagree (missing or altered envelopes, a corrupt log).
@@ -119,23 +124,31 @@ class Inbox:
         log_key: KeyPair,
         origin: str = DEFAULT_ORIGIN,
         encryption_keys: list[EncryptionKeyPair] | None = None,
-        now: Any = None,
+        now: Callable[[], dt.datetime] | None = None,
+        log_write: Callable[[int, bytes], int] | None = None,
+        registry_file: str | Path | None = None,
     ) -> None:
         self.folder = Path(folder)
+        self.layout = InboxLayout(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.registry = registry
+        self._registry_file = RegistryFile(registry_file, registry) if registry_file else None
         self.coordinator = coordinator
         self.encryption_keys = encryption_keys or []
-        self.clock = now or (lambda: dt.datetime.now(dt.UTC))
+        self.clock: Callable[[], dt.datetime] = now or (lambda: dt.datetime.now(dt.UTC))
         self.log = TransparencyLog(
-            log_folder(self.folder),
+            self.layout.log,
             origin=origin,
             signer=log_key,
             public=log_key.public.raw,
+            write=log_write or os.write,
         )
         self._lock = threading.Lock()
         self._known: dict[str, _Known] = {}
+        self._summaries: dict[str, Summary] = {}  # parsed on first need, by digest
+        self.codebook: Codebook = load_codebook()
         self._current: dict[tuple[str, str], str] = {}  # (country, period) -> digest
+        self._by_statement: dict[str, str] = {}  # SHA-256 of the PAE -> envelope digest
         self._cp_by_size = {cp.size: note for cp, note in self.log.checkpoints}
         try:
             self._recover()
@@ -146,11 +159,11 @@ class Inbox:
     # -- start-up ------------------------------------------------------------------------
 
     def path_of(self, digest: str) -> Path:
-        return self.folder / f"{digest.removeprefix('sha256:')}.dsse.json"
+        return self.layout.envelope(digest)
 
     def _recover(self) -> None:
         limit = self.registry.policy.max_envelope_bytes
-        for tmp in self.folder.glob(".*.tmp"):  # half-written by a process that was killed
+        for tmp in self.layout.leftovers():  # half-written by a process that was killed
             tmp.unlink(missing_ok=True)
         for entry in self.log.entries:
             path = self.path_of(entry.digest)
@@ -166,29 +179,30 @@ class Inbox:
                     f"{path}: altered after it was logged as entry {entry.index}",
                     ("log_entry_altered",),
                 )
-            self._remember(entry.digest, Envelope.from_bytes(data).payload)
+            self._remember(entry.digest, data)
         logged = set(self.log.by_digest)
-        orphans = sorted(
-            p
-            for p in self.folder.glob("*.dsse.json")
-            if "sha256:" + p.name.removesuffix(".dsse.json") not in logged
-        )
+        orphans = [p for p in self.layout.envelopes() if self.layout.digest_of(p) not in logged]
         for path in orphans:  # written, then the process died before the log append
             data = read_limited(path, limit)
             try:
-                self.accept(data)
+                accepted = self.accept(data)
+                if accepted.digest != self.layout.digest_of(path):  # stored re-encoded
+                    path.unlink()
                 log.info("recovered %s into the log", path.name)
             except VerificationError as exc:
-                aside = self.folder / ".vanfed" / "rejected" / path.name
+                aside = self.layout.rejected / path.name
                 aside.parent.mkdir(parents=True, exist_ok=True)
                 path.replace(aside)
                 log.warning("set aside %s: %s", path.name, exc)
         if self.log.tree.size and self.log.tree.size not in self._cp_by_size:
-            note = self.log.checkpoint()
-            self._cp_by_size[self.log.tree.size] = note
+            try:
+                self._cp_by_size[self.log.tree.size] = self.log.checkpoint()
+            except LogError as exc:  # serve anyway: receipts wait for a writable disk
+                log.warning("%s", exc)
 
-    def _remember(self, digest: str, payload: bytes) -> None:
-        obj = loads_strict(payload, subject="summary")
+    def _remember(self, digest: str, envelope: bytes) -> None:
+        self._by_statement[statement_digest(envelope)] = digest
+        obj = loads_strict(Envelope.from_bytes(envelope).payload, subject="summary")
         k = _Known(obj["country"], obj["period"], int(obj["revision"]))
         self._known[digest] = k
         key = (k.country, k.period)
@@ -199,57 +213,26 @@ class Inbox:
     # -- the door ------------------------------------------------------------------------
 
     def accept(self, data: bytes) -> Accepted:
-        """Accept one submission (DSSE envelope or sealed blob) or raise :class:`Rejected`."""
+        """Accept one submission (DSSE envelope or sealed blob) or raise :class:`Rejected`.
+
+        The steps: open → verify (signature, authority, payload) → canonical form → under
+        the lock: a repeat gets its receipt; the summary is checked against what the inbox
+        already holds (:meth:`_check_history`, then the door's re-audit :meth:`_door`) →
+        written and logged durably → receipted.
+        Nothing is receipted that is not durable: a full disk is ``storage_unavailable``.
+        """
         now = self.clock()
-        sealed_country = None
-        if is_sealed(data):
-            try:
-                sealed_country, data = open_sealed(data, self.encryption_keys)
-            except VerificationError as exc:
-                raise Rejected(str(exc), exc.reasons) from exc
-        digest = envelope_digest(data)
-        result: VerificationResult[Summary] = verification_result(data, self.registry, now=now)
-        if not result.ok or result.payload is None:
-            raise Rejected(
-                "; ".join(r.message for r in result.reasons) or "not a valid summary",
-                result.codes or ("malformed_envelope",),
-                digest,
-            )
-        summary: Summary = result.payload
-        if sealed_country is not None and sealed_country != summary.country:
-            raise Rejected(
-                f"sealed for {sealed_country}, but the summary is for {summary.country}",
-                ("wrong_country",),
-                digest,
-            )
+        self.follow_registry(now)
+        envelope, summary = self._verified(data, now)
+        digest = envelope_digest(envelope)
         with self._lock:
-            if digest in self.log.by_digest:
-                entry = self.log.entries[self.log.by_digest[digest]]
-                return Accepted(digest, self.receipt(entry), False, entry.index)
-            key = (summary.country, summary.period)
-            current = self._current.get(key)
-            if current is not None:
-                rev = self._known[current].revision
-                if summary.revision < rev:
-                    raise Rejected(
-                        f"{summary.country} {summary.period}: revision {summary.revision} is "
-                        f"older than the accepted revision {rev}",
-                        ("superseded",),
-                        digest,
-                    )
-                if summary.revision == rev:
-                    raise Rejected(
-                        f"{summary.country} {summary.period}: revision {rev} was already "
-                        "accepted with different content; send a new revision",
-                        ("conflicting_revision",),
-                        digest,
-                    )
-            atomic_write(self.path_of(digest), data)
-            entry = self.log.append(data, int(now.timestamp()))
-            self._cp_by_size[self.log.tree.size] = self.log.checkpoint()
-            self._known[digest] = _Known(summary.country, summary.period, summary.revision)
-            self._current[key] = digest
-            receipt = self.receipt(entry)
+            repeat = self._repeat(digest, statement_digest(envelope))
+            if repeat is not None:
+                return repeat
+            self._check_history(summary, digest)
+            self._door(summary, digest)
+            entry = self._store(envelope, digest, summary, now)
+            receipt = self._receipt_or_unavailable(entry)
         log.info(
             "accepted %s %s r%d as entry %d (%s)",
             summary.country,
@@ -260,10 +243,123 @@ class Inbox:
         )
         return Accepted(digest, receipt, True, entry.index)
 
+    def _door(self, summary: Summary, digest: str) -> None:
+        """The summary's own checks, then its country's logged history with it."""
+        try:
+            check_summary(summary, self.codebook, self.registry.policy)
+            check_history(summary, self._history(summary.country), self.codebook)
+        except Refusal as exc:
+            raise Rejected(exc.message, (exc.reason,), digest) from None
+
+    def _history(self, country: str) -> list[Summary]:
+        """The country's logged summaries, in log order (parsed once, then cached)."""
+        out = []
+        for entry in self.log.entries:
+            if self._known[entry.digest].country != country:
+                continue
+            summary = self._summaries.get(entry.digest)
+            if summary is None:
+                data = read_limited(
+                    self.path_of(entry.digest), self.registry.policy.max_envelope_bytes
+                )
+                summary = parse_payload(Envelope.from_bytes(data).payload, Summary)
+                self._summaries[entry.digest] = summary
+            out.append(summary)
+        return out
+
+    def _verified(self, data: bytes, now: dt.datetime) -> tuple[bytes, Summary]:
+        """The envelope in canonical form (its verified signature only) and its summary."""
+        sealed_country = None
+        if is_sealed(data):
+            try:
+                sealed_country, data = open_sealed(data, self.encryption_keys)
+            except VerificationError as exc:
+                raise Rejected(str(exc), exc.reasons) from exc
+        result: VerificationResult[Summary] = verification_result(data, self.registry, now=now)
+        if not result.ok or result.payload is None or result.signer is None:
+            raise Rejected(
+                "; ".join(r.message for r in result.reasons) or "not a valid summary",
+                result.codes or ("malformed_envelope",),
+                envelope_digest(data),
+            )
+        summary: Summary = result.payload
+        canonical = canonical_envelope(data, self.registry, result.signer)
+        if sealed_country is not None and sealed_country != summary.country:
+            raise Rejected(
+                f"sealed for {sealed_country}, but the summary is for {summary.country}",
+                ("wrong_country",),
+                envelope_digest(canonical),
+            )
+        return canonical, summary
+
+    def _repeat(self, digest: str, statement: str) -> Accepted | None:
+        """The earlier acceptance of the same signed statement, if any (idempotency)."""
+        digest = self._by_statement.get(statement, digest)
+        if digest not in self.log.by_digest:
+            return None
+        entry = self.log.entries[self.log.by_digest[digest]]
+        return Accepted(digest, self._receipt_or_unavailable(entry), False, entry.index)
+
+    def _check_history(self, summary: Summary, digest: str) -> None:
+        """Refuse a summary that does not follow what this inbox already accepted."""
+        current = self._current.get((summary.country, summary.period))
+        if current is None:
+            return
+        rev = self._known[current].revision
+        if summary.revision < rev:
+            raise Rejected(
+                f"{summary.country} {summary.period}: revision {summary.revision} is "
+                f"older than the accepted revision {rev}",
+                ("superseded",),
+                digest,
+            )
+        if summary.revision == rev:
+            raise Rejected(
+                f"{summary.country} {summary.period}: revision {rev} was already "
+                "accepted with different content; send a new revision",
+                ("conflicting_revision",),
+                digest,
+            )
+
+    def _store(self, envelope: bytes, digest: str, summary: Summary, now: dt.datetime) -> LogEntry:
+        """Write the envelope, then append it to the log, both durably (or neither)."""
+        path = self.path_of(digest)
+        try:
+            atomic_write(path, envelope)
+        except OSError as exc:
+            raise _unavailable(f"{path}: {exc.strerror or exc}", digest) from exc
+        try:
+            entry = self.log.append(envelope, int(now.timestamp()))
+        except LogError as exc:
+            path.unlink(missing_ok=True)  # not logged: as if it never arrived
+            raise _unavailable(str(exc), digest) from exc
+        self._remember(digest, envelope)
+        return entry
+
+    def _receipt_or_unavailable(self, entry: LogEntry) -> bytes:
+        try:
+            return self.receipt(entry)
+        except LogError as exc:
+            raise _unavailable(str(exc), entry.digest) from exc
+
+    def follow_registry(self, now: dt.datetime) -> TrustRegistry:
+        """Load a newer registry put in place of the registry file (verified as a successor
+        of the one in force); the one in force otherwise."""
+        if self._registry_file is not None:
+            self.registry = self._registry_file.poll(now)
+        return self.registry
+
     # -- receipts and reads ----------------------------------------------------------------
 
     def receipt(self, entry: LogEntry) -> bytes:
-        """The receipt of a logged entry; the same bytes every time (deterministic Ed25519)."""
+        """The receipt of a logged entry; the same bytes every time (deterministic Ed25519).
+
+        Raises:
+            LogError: ``log_unwritable``: no checkpoint covers the entry and none can be
+                written now.
+        """
+        if not any(s > entry.index for s in self._cp_by_size):
+            self._cp_by_size[self.log.tree.size] = self.log.checkpoint()
         size = min(s for s in self._cp_by_size if s > entry.index)
         known = self._known[entry.digest]
         receipt = Receipt(
@@ -273,6 +369,8 @@ class Inbox:
             revision=known.revision,
             received_at=timestamp(dt.datetime.fromtimestamp(entry.received_at, dt.UTC)),
             sequence=entry.index,
+            registry_version=self.registry.version,
+            registry_digest=self.registry.digest,
             log=LogProof(
                 index=entry.index,
                 checkpoint=self._cp_by_size[size].decode(),
@@ -281,10 +379,22 @@ class Inbox:
         )
         return make_receipt(receipt, self.coordinator)
 
+    def envelope_of(self, digest: str) -> bytes | None:
+        """The bytes of a logged envelope (public: it is in the log), or None."""
+        with self._lock:
+            if digest not in self.log.by_digest:
+                return None
+        return read_limited(self.path_of(digest), self.registry.policy.max_envelope_bytes)
+
     def receipt_for(self, digest: str) -> bytes | None:
+        """The receipt of a logged envelope, or None if it is not in the log.
+
+        Raises:
+            Rejected: ``storage_unavailable``: logged, but no checkpoint can be written yet.
+        """
         with self._lock:
             i = self.log.by_digest.get(digest)
-            return None if i is None else self.receipt(self.log.entries[i])
+            return None if i is None else self._receipt_or_unavailable(self.log.entries[i])
 
     def accepted(self, period: str | None = None) -> list[dict[str, Any]]:
         """Every logged submission (optionally of one period), with whether it is current."""
@@ -306,6 +416,62 @@ class Inbox:
                     }
                 )
             return out
+
+    # -- the log, read under the same lock as accept ------------------------------------------
+
+    @property
+    def max_body(self) -> int:
+        """The largest request body worth reading (an envelope, sealed or not)."""
+        return self.registry.policy.max_envelope_bytes + 4096
+
+    def status(self) -> dict[str, Any]:
+        self.follow_registry(self.clock())
+        with self._lock:
+            return {
+                "registry_version": self.registry.version,
+                "registry_digest": self.registry.digest,
+                "log_size": self.log.tree.size,
+                "accepted": len(self.log.entries),
+            }
+
+    def checkpoint(self) -> bytes:
+        """The latest signed checkpoint (signed now if the log grew since the last)."""
+        with self._lock:
+            note = self.log.checkpoint()
+            self._cp_by_size[self.log.tree.size] = note
+            return note
+
+    def inclusion(self, digest: str, size: int | None = -1) -> tuple[int, int, list[bytes]]:
+        """(index, size, proof) of a logged envelope at ``size`` (-1: the current size;
+        None: a size that could not be read).
+
+        Raises:
+            Rejected: ``not_found`` or ``bad_tree_size``.
+        """
+        with self._lock:
+            index = self.log.by_digest.get(digest)
+            if index is None:
+                raise Rejected(f"{digest[:19]}…: not in the log", ("not_found",), digest)
+            n = self.log.tree.size
+            size = n if size == -1 else size
+            if size is None or not index < size <= n:
+                raise Rejected(f"size must be in ({index}, {n}]", ("bad_tree_size",))
+            return index, size, self.log.tree.inclusion_proof(index, size)
+
+    def consistency(
+        self, first: int | None, second: int | None = -1
+    ) -> tuple[int, int, list[bytes]]:
+        """(first, second, proof) that size ``second`` (-1: current) extends ``first``.
+
+        Raises:
+            Rejected: ``bad_tree_size``.
+        """
+        with self._lock:
+            n = self.log.tree.size
+            second = n if second == -1 else second
+            if first is None or second is None or not 0 <= first <= second <= n:
+                raise Rejected(f"need 0 <= first <= second <= {n}", ("bad_tree_size",))
+            return first, second, self.log.tree.consistency_proof(first, second)
 
     def close(self) -> None:
         self.log.close()

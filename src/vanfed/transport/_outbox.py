@@ -19,31 +19,28 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import random
 import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from random import Random
 from typing import Any
 
 import diskcache
 import httpx
 
 from vanfed._json import loads_strict
-from vanfed.errors import InputError, LogError, TransportError, VerificationError
+from vanfed.errors import InputError, TransportError, VerificationError
 from vanfed.schema import TrustRegistry
 from vanfed.signing import Envelope, envelope_digest, timestamp
+from vanfed.tlog import Checkpoint, check_consistency, log_keys, verified_checkpoint, verify_receipt
+from vanfed.transport._client import Answer, CoordinatorClient
 from vanfed.transport._hpke import SEALED_MEDIA_TYPE, seal, sealing_key
-from vanfed.transport._merkle import verify_consistency
-from vanfed.transport._note import Checkpoint, verified_checkpoint
-from vanfed.transport._receipts import log_keys, verify_receipt
 
 __all__ = ["BytesDisk", "Delivery", "Outbox"]
 
 log = logging.getLogger("vanfed.outbox")
-PERMANENT = range(400, 500)
-RETRYABLE_4XX = (408, 429)
 
 
 class BytesDisk(diskcache.Disk):  # type: ignore[misc]
@@ -87,6 +84,10 @@ class Outbox:
         clock: time source (tests pass a fixed one).
         max_backoff: the longest wait between two attempts, in seconds.
         ca_cert: a CA bundle (PEM) to trust for an https coordinator, e.g. a self-signed one.
+        rng: the source of backoff jitter.
+        sleep: how to wait between rounds (tests pass one that advances a fake clock).
+        monotonic: the clock of ``max_wait``.
+        transport: an httpx transport for every coordinator (e.g. ``httpx.MockTransport``).
     """
 
     def __init__(
@@ -97,8 +98,16 @@ class Outbox:
         clock: Callable[[], dt.datetime] | None = None,
         max_backoff: float = 300.0,
         ca_cert: str | Path | None = None,
+        rng: Random | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.folder = Path(folder)
+        self.rng = rng or Random()  # noqa: S311 - backoff jitter, not a secret
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self.transport = transport
         self.max_backoff = max_backoff
         self.verify_tls: str | bool = str(ca_cert) if ca_cert else True
         self.registry = registry
@@ -141,6 +150,13 @@ class Outbox:
         digest = envelope_digest(envelope)
         if self.cache.get(f"receipt/{digest}") is not None:
             return digest
+        try:
+            self._enqueue(digest, envelope, to, sealed, country)
+        except sqlite3.Error as exc:
+            raise TransportError(f"{self.folder}: cannot queue {digest[:19]}… ({exc})") from exc
+        return digest
+
+    def _enqueue(self, digest: str, envelope: bytes, to: str, sealed: bool, country: str) -> None:
         with self.cache.transact():
             self.cache.set(f"env/{digest}", envelope)
             meta = self._meta(digest) or {"attempts": 0, "next_at": 0.0}
@@ -152,7 +168,6 @@ class Outbox:
                 queued_at=meta.get("queued_at", timestamp(self.clock())),
             )
             self._set_meta(digest, meta)
-        return digest
 
     def entries(self) -> list[dict[str, Any]]:
         """Everything the outbox knows: queued, rejected and delivered."""
@@ -178,7 +193,7 @@ class Outbox:
 
     # -- delivery ------------------------------------------------------------------------
 
-    def deliver(self, digest: str, client: httpx.Client) -> Delivery:
+    def deliver(self, digest: str, client: CoordinatorClient) -> Delivery:
         """One attempt. Stores the receipt (and removes the entry) only once verified."""
         envelope = self.cache.get(f"env/{digest}")
         if envelope is None:
@@ -191,42 +206,59 @@ class Outbox:
             body = seal(envelope, country=meta["country"], keyid=keyid, public=public)
             media = SEALED_MEDIA_TYPE
         try:
-            resp = client.post(
-                f"{meta['to']}/v1/submissions", content=body, headers={"content-type": media}
-            )
-        except httpx.HTTPError as exc:
-            return self._retry(digest, meta, f"{type(exc).__name__}: {exc}")
-        if resp.status_code in (200, 201):
-            try:
-                checked, checkpoint = verify_receipt(
-                    resp.content, self.registry, envelope=envelope, now=self.clock()
-                )
-            except VerificationError as exc:
-                return self._retry(digest, meta, f"unverifiable receipt: {exc}")
-            self._check_log(checkpoint, checked.log.checkpoint.encode(), meta["to"], client)
-            with self.cache.transact():
-                self.cache.set(f"receipt/{digest}", resp.content)
-                self.cache.delete(f"env/{digest}")
-                meta.update(state="delivered", delivered_at=timestamp(self.clock()))
-                self._set_meta(digest, meta)
-            return Delivery(digest, "delivered", receipt=resp.content)
-        detail = _error_text(resp)
-        if resp.status_code in PERMANENT and resp.status_code not in RETRYABLE_4XX:
+            answer = client.submit(body, media=media)
+        except TransportError as exc:
+            return self._retry(digest, meta, str(exc))
+        if answer.accepted:
+            return self._store(digest, envelope, meta, answer, client)
+        detail = answer.error_text()
+        if answer.permanent:
             meta.update(state="rejected", last_error=detail)
             self._set_meta(digest, meta)
             log.error("%s rejected by the coordinator: %s", digest[:19], detail)
             return Delivery(digest, "rejected", detail)
         return self._retry(digest, meta, detail)
 
+    def _store(
+        self,
+        digest: str,
+        envelope: bytes,
+        meta: dict[str, Any],
+        answer: Answer,
+        client: CoordinatorClient,
+    ) -> Delivery:
+        try:
+            checked, checkpoint = verify_receipt(
+                answer.body, self.registry, envelope=envelope, now=self.clock()
+            )
+        except VerificationError as exc:
+            return self._retry(digest, meta, f"unverifiable receipt: {exc}")
+        self._check_log(checkpoint, checked.log.checkpoint.encode(), client)
+        try:
+            with self.cache.transact():  # the receipt is stored and the entry leaves together
+                self.cache.set(f"receipt/{digest}", answer.body)
+                self.cache.delete(f"env/{digest}")
+                meta.update(state="delivered", delivered_at=timestamp(self.clock()))
+                self._set_meta(digest, meta)
+        except sqlite3.Error as exc:
+            raise TransportError(
+                f"{self.folder}: cannot store the receipt of {digest[:19]}… ({exc}); the "
+                "entry stays queued — free space and run `vanfed outbox flush`"
+            ) from exc
+        return Delivery(digest, "delivered", receipt=answer.body)
+
     def _retry(self, digest: str, meta: dict[str, Any], detail: str) -> Delivery:
         attempts = int(meta.get("attempts", 0)) + 1
         cap = min(self.max_backoff, 0.25 * 2 ** min(attempts, 30))
-        delay = random.uniform(0, cap)  # noqa: S311 - full jitter, not a secret
-        meta.update(attempts=attempts, last_error=detail, next_at=time.time() + delay)
+        delay = self.rng.uniform(0, cap)  # full jitter
+        meta.update(attempts=attempts, last_error=detail, next_at=self._now() + delay)
         self._set_meta(digest, meta)
         return Delivery(digest, "queued", detail)
 
-    def _check_log(self, new: Checkpoint, note: bytes, url: str, client: httpx.Client) -> None:
+    def _now(self) -> float:
+        return self.clock().timestamp()
+
+    def _check_log(self, new: Checkpoint, note: bytes, client: CoordinatorClient) -> None:
         """Keep the newest checkpoint; any newer one must extend it (else: a forked log)."""
         kept = self.cache.get("checkpoint")
         if kept is None:
@@ -234,75 +266,52 @@ class Outbox:
             return
         old, _ = verified_checkpoint(bytes(kept), log_keys(self.registry))
         first, second = sorted((old, new), key=lambda c: c.size)
-        if first.size == second.size:
-            if first.root != second.root:
-                raise _fork(first, second)
-            return
-        try:
-            resp = client.get(
-                f"{url}/v1/log/consistency",
-                params={"first": first.size, "second": second.size},
-            )
-            proof = [bytes.fromhex(h) for h in resp.json()["consistency"]]
-        except (httpx.HTTPError, ValueError, KeyError, TypeError):
-            return  # cannot check now; the kept checkpoint stays and is checked next time
-        if not verify_consistency(first.size, second.size, first.root, second.root, proof):
-            raise _fork(first, second)
+        proof: list[bytes] = []
+        if first.size != second.size:
+            try:
+                proof = client.consistency(first.size, second.size)
+            except TransportError:
+                return  # cannot check now; the kept checkpoint stays and is checked next time
+        check_consistency(first, second, proof)
         if new.size > old.size:
             self.cache.set("checkpoint", note)
 
     def flush(
         self,
         *,
-        client: httpx.Client | None = None,
+        http: httpx.Client | None = None,
         max_wait: float = 300.0,
         on_attempt: Callable[[Delivery], None] | None = None,
     ) -> list[Delivery]:
         """Deliver everything queued, retrying until delivered, refused or ``max_wait``."""
-        own = client is None
-        client = client or httpx.Client(
-            timeout=httpx.Timeout(30.0, connect=5.0), verify=self.verify_tls
+        own = http is None
+        http = http or httpx.Client(
+            timeout=httpx.Timeout(30.0, connect=5.0),
+            verify=self.verify_tls,
+            transport=self.transport,
         )
-        deadline = time.monotonic() + max_wait
+        clients: dict[str, CoordinatorClient] = {}
+        deadline = self.monotonic() + max_wait
         results: dict[str, Delivery] = {}
         try:
-            while True:
-                todo = self.pending()
-                if not todo:
-                    break
-                now = time.time()
+            while todo := self.pending():
+                now = self._now()
                 due = [d for d in todo if float(self._meta(d).get("next_at", 0)) <= now]
                 for digest in due:
-                    result = self.deliver(digest, client)
-                    results[digest] = result
+                    url = str(self._meta(digest)["to"])
+                    client = clients.setdefault(url, CoordinatorClient(url, http=http))
+                    results[digest] = self.deliver(digest, client)
                     if on_attempt:
-                        on_attempt(result)
-                if time.monotonic() >= deadline:
+                        on_attempt(results[digest])
+                if self.monotonic() >= deadline:
                     break
                 if not due:
                     wake = min(float(self._meta(d).get("next_at", 0)) for d in todo)
-                    time.sleep(max(0.01, min(wake - now, deadline - time.monotonic(), 5.0)))
+                    self.sleep(max(0.01, min(wake - now, deadline - self.monotonic(), 5.0)))
         finally:
             if own:
-                client.close()
+                http.close()
         return list(results.values())
-
-
-def _fork(a: Checkpoint, b: Checkpoint) -> LogError:
-    return LogError(
-        f"the coordinator's log forked: checkpoint of size {a.size} "
-        f"({a.root.hex()[:16]}…) is not a prefix of size {b.size} ({b.root.hex()[:16]}…); "
-        "keep both receipts and alert the auditors",
-        ("log_forked",),
-    )
-
-
-def _error_text(resp: httpx.Response) -> str:
-    try:
-        body = resp.json()
-        return f"HTTP {resp.status_code} {body.get('error')}: {body.get('message')}"
-    except (ValueError, AttributeError):
-        return f"HTTP {resp.status_code}"
 
 
 def deliver_error(deliveries: list[Delivery]) -> TransportError | None:

@@ -9,6 +9,8 @@ Endpoints (all JSON unless said otherwise; the OpenAPI description is at /v1/ope
   409 replayed or conflicting revision, 413 too large, 415 wrong media type, 422 policy).
 * ``GET /v1/submissions/{sha256}`` — the receipt of an accepted submission, or 404.
 * ``GET /v1/periods/{period}`` — what was accepted for a period (current revision flagged).
+* ``GET /v1/countries/{country}/submissions`` and ``GET /v1/submissions/{digest}/envelope``
+  — a country's accepted envelopes, from which a node rebuilds a lost ledger.
 * ``GET /v1/status`` — counts, log size, registry version.
 * ``GET /v1/log/checkpoint`` (text/plain signed note), ``GET /v1/log/inclusion?digest=…``,
   ``GET /v1/log/consistency?first=…&second=…``.
@@ -25,7 +27,6 @@ import json
 import logging
 import re
 import time
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -34,19 +35,53 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from vanfed._version import __version__
+from vanfed.aggregate import DOOR_REASONS
+from vanfed.signing import KEY_REASONS
 from vanfed.transport._hpke import SEALED_MEDIA_TYPE
-from vanfed.transport._inbox import Inbox, Rejected, http_status
+from vanfed.transport._inbox import Inbox, Rejected
+from vanfed.transport._openapi import OPENAPI
 
-__all__ = ["BODY_DEADLINE_S", "create_app"]
+__all__ = ["BODY_DEADLINE_S", "create_app", "error_body", "http_status"]
 
 BODY_DEADLINE_S = 30.0
 access = logging.getLogger("vanfed.http")
 _DIGEST = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
 
 
-def _error(code: str, message: str, digest: str | None = None) -> JSONResponse:
-    body = {"error": code, "reasons": [code], "message": message, "digest": digest}
+# The HTTP status of each rejection reason; a key-authority reason is 403, any other 400.
+_STATUS = {
+    "too_large": 413,
+    "unsupported_media_type": 415,
+    "request_timeout": 408,
+    "not_found": 404,
+    "superseded": 409,
+    "conflicting_revision": 409,
+    "policy_violation": 422,
+    **dict.fromkeys(DOOR_REASONS, 422),
+    "registry_expired": 503,
+    "storage_unavailable": 503,
+}
+_AUTHORITY = KEY_REASONS | {"bad_signature"}
+
+
+def http_status(code: str) -> int:
+    """The HTTP status of a rejection reason code."""
+    return _STATUS.get(code, 403 if code in _AUTHORITY else 400)
+
+
+def error_body(reasons: tuple[str, ...], message: str, digest: str | None = None) -> JSONResponse:
+    """The one shape of every error answer: ``{"error", "reasons", "message", "digest"}``."""
+    code = reasons[0] if reasons else "rejected"
+    body = {"error": code, "reasons": list(reasons) or [code], "message": message, "digest": digest}
     return JSONResponse(body, status_code=http_status(code))
+
+
+def _rejected(exc: Rejected) -> JSONResponse:
+    return error_body(exc.reasons, str(exc), exc.digest)
+
+
+def _error(code: str, message: str, digest: str | None = None) -> JSONResponse:
+    return error_body((code,), message, digest)
 
 
 async def _read_body(request: Request, limit: int, deadline: float) -> bytes:
@@ -70,30 +105,28 @@ async def _read_body(request: Request, limit: int, deadline: float) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(inbox: Inbox, *, body_deadline: float = BODY_DEADLINE_S) -> Starlette:
-    """The ASGI application around an :class:`Inbox`."""
+class _Handlers:
+    """The endpoints. Each reads the inbox only through its lock-owning methods, so a
+    request never sees the log half-way through an ``accept`` running in a worker thread."""
 
-    async def submit(request: Request) -> Response:
+    def __init__(self, inbox: Inbox, body_deadline: float) -> None:
+        self.inbox = inbox
+        self.body_deadline = body_deadline
+
+    async def submit(self, request: Request) -> Response:
         started = time.perf_counter()
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media not in ("application/json", SEALED_MEDIA_TYPE):
-            return _log(
-                request,
-                started,
-                _error(
-                    "unsupported_media_type",
-                    f"content type {media or 'none'!r}: send application/json (a DSSE envelope) "
-                    f"or {SEALED_MEDIA_TYPE}",
-                ),
+            message = (
+                f"content type {media or 'none'!r}: send application/json (a DSSE envelope) "
+                f"or {SEALED_MEDIA_TYPE}"
             )
+            return _log(request, started, _error("unsupported_media_type", message))
         try:
-            body = await _read_body(
-                request, inbox.registry.policy.max_envelope_bytes + 4096, body_deadline
-            )
-            accepted = await run_in_threadpool(inbox.accept, body)
+            body = await _read_body(request, self.inbox.max_body, self.body_deadline)
+            accepted = await run_in_threadpool(self.inbox.accept, body)
         except Rejected as exc:
-            rejected = JSONResponse(exc.to_json_obj(), status_code=exc.status)
-            return _log(request, started, rejected, exc.reasons[0] if exc.reasons else "")
+            return _log(request, started, _rejected(exc), exc.reasons[0] if exc.reasons else "")
         resp = Response(
             accepted.receipt,
             status_code=201 if accepted.new else 200,
@@ -102,74 +135,99 @@ def create_app(inbox: Inbox, *, body_deadline: float = BODY_DEADLINE_S) -> Starl
         )
         return _log(request, started, resp, "accepted" if accepted.new else "repeat")
 
-    async def receipt(request: Request) -> Response:
+    async def receipt(self, request: Request) -> Response:
         digest = request.path_params["digest"]
         if not _DIGEST.match(digest):
             return _error("malformed_digest", "expected sha256:<64 hex>")
-        found = inbox.receipt_for("sha256:" + digest.removeprefix("sha256:"))
+        try:
+            found = await run_in_threadpool(self.inbox.receipt_for, _full(digest))
+        except Rejected as exc:
+            return _rejected(exc)
+        if found is None:
+            return _error("not_found", f"no accepted submission {digest[:19]}…", digest)
+        return Response(found, media_type="application/json")
+
+    async def period(self, request: Request) -> Response:
+        p = request.path_params["period"]
+        if not re.fullmatch(r"(19|20)\d\d(-Q[1-4])?", p):
+            return _error("malformed_period", f"period {p[:20]!r}: expected YYYY or YYYY-Qn")
+        return JSONResponse({"period": p, "submissions": self.inbox.accepted(p)})
+
+    async def country(self, request: Request) -> Response:
+        c = request.path_params["country"]
+        if not re.fullmatch(r"[A-Z]{3}", c):
+            return _error("malformed_country", f"country {c[:20]!r}: expected ISO 3166-1 alpha-3")
+        listing = [e for e in self.inbox.accepted() if e["country"] == c]
+        return JSONResponse({"country": c, "submissions": listing})
+
+    async def envelope(self, request: Request) -> Response:
+        digest = request.path_params["digest"]
+        if not _DIGEST.match(digest):
+            return _error("malformed_digest", "expected sha256:<64 hex>")
+        found = self.inbox.envelope_of("sha256:" + digest.removeprefix("sha256:"))
         if found is None:
             return JSONResponse({"error": "not_found", "digest": digest}, status_code=404)
         return Response(found, media_type="application/json")
 
-    async def period(request: Request) -> Response:
-        p = request.path_params["period"]
-        if not re.fullmatch(r"(19|20)\d\d(-Q[1-4])?", p):
-            return _error("malformed_period", f"period {p[:20]!r}: expected YYYY or YYYY-Qn")
-        return JSONResponse({"period": p, "submissions": inbox.accepted(p)})
-
-    async def status(request: Request) -> Response:
+    async def status(self, request: Request) -> Response:
         return JSONResponse(
-            {
-                "service": "vanfed coordinator",
-                "version": __version__,
-                "registry_version": inbox.registry.version,
-                "log_size": inbox.log.tree.size,
-                "accepted": len(inbox.log.entries),
-            }
+            {"service": "vanfed coordinator", "version": __version__, **self.inbox.status()}
         )
 
-    async def checkpoint(request: Request) -> Response:
-        return PlainTextResponse(inbox.log.checkpoint().decode())
+    async def checkpoint(self, request: Request) -> Response:
+        try:
+            note = await run_in_threadpool(self.inbox.checkpoint)
+        except Rejected as exc:
+            return _rejected(exc)
+        return PlainTextResponse(note.decode())
 
-    async def inclusion(request: Request) -> Response:
+    async def inclusion(self, request: Request) -> Response:
         digest = request.query_params.get("digest", "")
         if not _DIGEST.match(digest):
             return _error("malformed_digest", "expected ?digest=sha256:<64 hex>")
-        index = inbox.log.by_digest.get("sha256:" + digest.removeprefix("sha256:"))
-        if index is None:
-            return JSONResponse({"error": "not_found", "digest": digest}, status_code=404)
-        size = _int(request.query_params.get("size"), inbox.log.tree.size)
-        if size is None or not index < size <= inbox.log.tree.size:
-            return _error("bad_tree_size", f"size must be in ({index}, {inbox.log.tree.size}]")
-        proof = inbox.log.tree.inclusion_proof(index, size)
+        size = _int(request.query_params.get("size"), -1)
+        try:
+            index, size, proof = self.inbox.inclusion(_full(digest), size)
+        except Rejected as exc:
+            return _rejected(exc)
         return JSONResponse({"index": index, "size": size, "inclusion": [h.hex() for h in proof]})
 
-    async def consistency(request: Request) -> Response:
-        n = inbox.log.tree.size
+    async def consistency(self, request: Request) -> Response:
         first = _int(request.query_params.get("first"), None)
-        second = _int(request.query_params.get("second"), n)
-        if first is None or second is None or not 0 <= first <= second <= n:
-            return _error("bad_tree_size", f"need 0 <= first <= second <= {n}")
-        proof = inbox.log.tree.consistency_proof(first, second)
+        second = _int(request.query_params.get("second"), -1)
+        try:
+            first, second, proof = self.inbox.consistency(first, second)
+        except Rejected as exc:
+            return _rejected(exc)
         return JSONResponse(
             {"first": first, "second": second, "consistency": [h.hex() for h in proof]}
         )
 
-    async def openapi(request: Request) -> Response:
+    async def openapi(self, request: Request) -> Response:
         return JSONResponse(OPENAPI)
 
+
+def create_app(inbox: Inbox, *, body_deadline: float = BODY_DEADLINE_S) -> Starlette:
+    """The ASGI application around an :class:`Inbox`."""
+    h = _Handlers(inbox, body_deadline)
     return Starlette(
         routes=[
-            Route("/v1/submissions", submit, methods=["POST"]),
-            Route("/v1/submissions/{digest}", receipt),
-            Route("/v1/periods/{period}", period),
-            Route("/v1/status", status),
-            Route("/v1/log/checkpoint", checkpoint),
-            Route("/v1/log/inclusion", inclusion),
-            Route("/v1/log/consistency", consistency),
-            Route("/v1/openapi.json", openapi),
+            Route("/v1/submissions", h.submit, methods=["POST"]),
+            Route("/v1/submissions/{digest}", h.receipt),
+            Route("/v1/submissions/{digest}/envelope", h.envelope),
+            Route("/v1/countries/{country}/submissions", h.country),
+            Route("/v1/periods/{period}", h.period),
+            Route("/v1/status", h.status),
+            Route("/v1/log/checkpoint", h.checkpoint),
+            Route("/v1/log/inclusion", h.inclusion),
+            Route("/v1/log/consistency", h.consistency),
+            Route("/v1/openapi.json", h.openapi),
         ]
     )
+
+
+def _full(digest: str) -> str:
+    return "sha256:" + digest.removeprefix("sha256:")
 
 
 def _int(text: str | None, default: int | None) -> int | None:
@@ -191,137 +249,3 @@ def _log(request: Request, started: float, resp: Response, outcome: str = "") ->
         )
     )
     return resp
-
-
-_ERROR = {"$ref": "#/components/schemas/Error"}
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "vanfed coordinator", "version": "1"},
-    "paths": {
-        "/v1/submissions": {
-            "post": {
-                "summary": "Submit a signed national summary (DSSE envelope, plain or sealed)",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
-                        SEALED_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
-                    },
-                },
-                "responses": {
-                    "201": {"description": "Accepted; body is the signed receipt (DSSE)"},
-                    "200": {"description": "Already accepted; the same receipt"},
-                    **{
-                        str(code): {
-                            "description": text,
-                            "content": {"application/json": {"schema": _ERROR}},
-                        }
-                        for code, text in (
-                            (400, "Malformed envelope, payload or sealed blob"),
-                            (403, "Signature or key not authorised by the registry"),
-                            (408, "Body not received in time"),
-                            (409, "Older or conflicting revision"),
-                            (413, "Too large"),
-                            (415, "Unsupported content type"),
-                            (422, "Below the registry's protection policy"),
-                        )
-                    },
-                },
-            }
-        },
-        "/v1/submissions/{digest}": {
-            "get": {
-                "summary": "The receipt of an accepted submission",
-                "parameters": [
-                    {"name": "digest", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-                "responses": {
-                    "200": {"description": "Receipt (DSSE)"},
-                    "404": {"description": "Unknown"},
-                },
-            }
-        },
-        "/v1/periods/{period}": {
-            "get": {
-                "summary": "Submissions accepted for a period",
-                "parameters": [
-                    {
-                        "name": "period",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "pattern": "^(19|20)\\d\\d(-Q[1-4])?$"},
-                    }
-                ],
-                "responses": {"200": {"description": "List of submissions"}},
-            }
-        },
-        "/v1/status": {
-            "get": {"summary": "Service status", "responses": {"200": {"description": "Status"}}}
-        },
-        "/v1/log/checkpoint": {
-            "get": {
-                "summary": "The latest signed checkpoint (C2SP signed note)",
-                "responses": {"200": {"description": "text/plain note"}},
-            }
-        },
-        "/v1/log/inclusion": {
-            "get": {
-                "summary": "Inclusion proof of an envelope (by SHA-256) at a tree size",
-                "parameters": [
-                    {
-                        "name": "digest",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    },
-                    {"name": "size", "in": "query", "schema": {"type": "integer"}},
-                ],
-                "responses": {"200": {"description": "index, size, inclusion (hex hashes)"}},
-            }
-        },
-        "/v1/log/consistency": {
-            "get": {
-                "summary": "Consistency proof between two tree sizes",
-                "parameters": [
-                    {
-                        "name": "first",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                    },
-                    {"name": "second", "in": "query", "schema": {"type": "integer"}},
-                ],
-                "responses": {"200": {"description": "first, second, consistency (hex hashes)"}},
-            }
-        },
-    },
-    "components": {
-        "schemas": {
-            "Envelope": {
-                "type": "object",
-                "required": ["payload", "payloadType", "signatures"],
-                "properties": {
-                    "payload": {"type": "string", "contentEncoding": "base64"},
-                    "payloadType": {"type": "string"},
-                    "signatures": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {"keyid": {"type": "string"}, "sig": {"type": "string"}},
-                        },
-                    },
-                },
-            },
-            "Error": {
-                "type": "object",
-                "required": ["error", "reasons", "message"],
-                "properties": {
-                    "error": {"type": "string"},
-                    "reasons": {"type": "array", "items": {"type": "string"}},
-                    "message": {"type": "string"},
-                    "digest": {"type": ["string", "null"]},
-                },
-            },
-        }
-    },
-}

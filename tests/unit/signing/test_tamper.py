@@ -184,7 +184,7 @@ def cases(trust: Trust, s: Summary):
     )
     yield (
         "float_count",
-        envelope(canonical_bytes({**obj, "quality": {**obj["quality"], "records_read": 1.5}}), khm),
+        envelope(canonical_bytes({**obj, "revision": 1.5}), khm),
         reg,
         "malformed_payload",
     )

@@ -8,21 +8,14 @@ from pathlib import Path
 import pytest
 from tests.conftest import NOW, Trust, small_summary
 
-from vanfed import Node
 from vanfed.errors import LogError, VerificationError
-from vanfed.signing import EncryptionKeyPair, envelope_digest
-from vanfed.transport import (
-    Inbox,
-    Rejected,
-    import_path,
-    seal,
-    sealing_key,
-    verify_receipt,
-)
+from vanfed.signing import EncryptionKeyPair, envelope_digest, sign_summary
+from vanfed.tlog import verify_receipt
+from vanfed.transport import Inbox, Rejected, http_status, import_path, seal, sealing_key
 
 
 def envelope(trust: Trust, country: str, period: str = "2024", **kw) -> bytes:
-    return Node.sign(small_summary(country, period, **kw), trust.nodes[country])
+    return sign_summary(small_summary(country, period, **kw), trust.nodes[country])
 
 
 def open_inbox(trust: Trust, folder: Path) -> Inbox:
@@ -65,17 +58,17 @@ def test_replays_conflicts_and_bad_envelopes_are_refused(trust: Trust, tmp_path:
     inbox.accept(r2)
     with pytest.raises(Rejected) as exc:
         inbox.accept(envelope(trust, "MMR", seed=1))  # a different revision 1 after r2
-    assert exc.value.reasons == ("superseded",) and exc.value.status == 409
+    assert exc.value.reasons == ("superseded",) and http_status(exc.value.reasons[0]) == 409
     with pytest.raises(Rejected) as exc:
         inbox.accept(envelope(trust, "MMR", revision=2, supersedes=envelope_digest(r1), seed=5))
     assert exc.value.reasons == ("conflicting_revision",)
-    forged = Node.sign(small_summary("THA", "2024"), trust.nodes["VNM"])
+    forged = sign_summary(small_summary("THA", "2024"), trust.nodes["VNM"])
     with pytest.raises(Rejected) as exc:
         inbox.accept(forged)
-    assert exc.value.reasons == ("wrong_country",) and exc.value.status == 403
+    assert exc.value.reasons == ("wrong_country",) and http_status(exc.value.reasons[0]) == 403
     with pytest.raises(Rejected) as exc:
         inbox.accept(b'{"payload": "e30=", "payload": "e30="}')
-    assert exc.value.reasons == ("duplicate_key",) and exc.value.status == 400
+    assert exc.value.reasons == ("duplicate_key",) and http_status(exc.value.reasons[0]) == 400
     assert [e["revision"] for e in inbox.accepted("2024")] == [1, 2]
     assert [e["current"] for e in inbox.accepted("2024")] == [False, True]
     inbox.close()

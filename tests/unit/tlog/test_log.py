@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import Trust, seeded
 
 from vanfed.errors import LogError, VerificationError
-from vanfed.transport import (
+from vanfed.tlog import (
     TransparencyLog,
     cosign,
     open_note,
@@ -20,7 +20,7 @@ from vanfed.transport import (
     verify_consistency,
     verify_cosignature,
 )
-from vanfed.transport._log import RECORD
+from vanfed.tlog._log import RECORD
 
 ORIGIN = "armac.test/log"
 

@@ -12,33 +12,34 @@ Stored in one folder:
 Opening the log rebuilds the Merkle tree and checks it against every checkpoint it issued;
 a torn record at the very end (a crash during an append, never acknowledged) is cut off, and
 anything else that does not match is refused with the place where it differs.
+
+Every write is whole or undone: a short write is continued, and a write or fsync that fails
+(a full disk) truncates the file back to its last good length and raises
+:class:`~vanfed.errors.LogError` ``log_unwritable``, so nothing half-written is ever
+appended after, and the caller issues no receipt. The next write tries again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import logging
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from vanfed.errors import LogError, VerificationError
 from vanfed.signing import Signer
-from vanfed.transport._merkle import MerkleTree, leaf_hash, verify_consistency
-from vanfed.transport._note import Checkpoint, sign_note, verified_checkpoint
+from vanfed.tlog._merkle import MerkleTree, leaf_hash, verify_consistency
+from vanfed.tlog._note import Checkpoint, sign_note, verified_checkpoint
 
-__all__ = ["DEFAULT_ORIGIN", "LogEntry", "TransparencyLog", "log_folder"]
+__all__ = ["DEFAULT_ORIGIN", "LogEntry", "TransparencyLog"]
 
 DEFAULT_ORIGIN = "armac.vanfed/log"
-
-
-def log_folder(inbox: str | Path) -> Path:
-    """Where an inbox keeps its transparency log."""
-    return Path(inbox) / ".vanfed" / "log"
-
 
 log = logging.getLogger("vanfed.log")
 RECORD = struct.Struct(">32s32sq")
@@ -51,6 +52,14 @@ class LogEntry:
     leaf: bytes
     digest: str  # sha256:<hex> of the envelope
     received_at: int
+
+
+def _unwritable(path: Path, exc: OSError) -> LogError:
+    return LogError(
+        f"{path}: cannot write ({exc.strerror or exc}); nothing was appended — free space "
+        "and try again",
+        ("log_unwritable",),
+    )
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -70,6 +79,8 @@ class TransparencyLog:
         signer: the log key (its public half must be in the trust registry, role ``log``).
         public: the raw public key of ``signer``.
         key_name: the key name in checkpoint signature lines.
+        write: ``os.write`` (tests inject one that writes short or fails like a full disk).
+        fsync: ``os.fsync``.
 
     Raises:
         LogError: the stored log is corrupt; the message says where.
@@ -84,8 +95,12 @@ class TransparencyLog:
         public: bytes | None = None,
         key_name: str | None = None,
         verify_keys: list[bytes] | None = None,
+        write: Callable[[int, bytes], int] = os.write,
+        fsync: Callable[[int], None] = os.fsync,
     ) -> None:
         self.folder = Path(folder)
+        self._write = write
+        self._fsync = fsync
         self.read_only = signer is None
         self.origin = origin
         self._signer = signer
@@ -116,6 +131,11 @@ class TransparencyLog:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
         self._entries_fd = os.open(self.folder / "entries", flags, 0o644)
         self._cp_fd = os.open(self.folder / "checkpoints", flags, 0o644)
+        self._good = {
+            self._entries_fd: RECORD.size * self.tree.size,
+            self._cp_fd: sum(LENGTH.size + len(note) for _, note in self.checkpoints),
+        }
+        self._durable = self._good[self._entries_fd]  # entries bytes known to be fsynced
         _fsync_dir(self.folder)
 
     @classmethod
@@ -223,9 +243,7 @@ class TransparencyLog:
         if hexd in self.by_digest:
             return self.entries[self.by_digest[hexd]]
         leaf = leaf_hash(envelope)
-        os.write(self._entries_fd, RECORD.pack(leaf, digest, received_at))
-        if sync:
-            os.fsync(self._entries_fd)
+        self._write_whole(self._entries_fd, RECORD.pack(leaf, digest, received_at), sync=sync)
         index = self.tree.append(leaf)
         entry = LogEntry(index, leaf, hexd, received_at)
         self.entries.append(entry)
@@ -233,7 +251,56 @@ class TransparencyLog:
         return entry
 
     def sync(self) -> None:
-        os.fsync(self._entries_fd)
+        """Make every append durable (after ``append(..., sync=False)``).
+
+        Raises:
+            LogError: ``log_unwritable``; the unsynced entries are dropped from the log.
+        """
+        try:
+            self._fsync(self._entries_fd)
+        except OSError as exc:
+            self._rollback(self._entries_fd, self._durable)
+            self._good[self._entries_fd] = self._durable
+            self._forget_after(self._durable // RECORD.size)
+            raise _unwritable(self.folder / "entries", exc) from exc
+        self._durable = self._good[self._entries_fd]
+
+    def _forget_after(self, size: int) -> None:
+        for entry in self.entries[size:]:
+            del self.by_digest[entry.digest]
+        del self.entries[size:]
+        self.tree = MerkleTree()
+        for entry in self.entries:
+            self.tree.append(entry.leaf)
+
+    def _write_whole(self, fd: int, data: bytes, *, sync: bool = True) -> None:
+        """Write all of ``data`` at the end of ``fd`` (and fsync), or undo and raise."""
+        good = self._good[fd]
+        path = self.folder / ("entries" if fd == self._entries_fd else "checkpoints")
+        try:
+            if os.fstat(fd).st_size != good:  # a failed write left bytes behind
+                os.ftruncate(fd, good)
+            view = memoryview(data)
+            while view:
+                n = self._write(fd, view.tobytes())
+                if n <= 0:
+                    raise OSError(errno.ENOSPC, "no progress writing (disk full?)")
+                view = view[n:]
+            if sync:
+                self._fsync(fd)
+        except OSError as exc:
+            self._rollback(fd, good)
+            raise _unwritable(path, exc) from exc
+        self._good[fd] = good + len(data)
+        if sync and fd == self._entries_fd:
+            self._durable = self._good[fd]
+
+    def _rollback(self, fd: int, good: int) -> None:
+        try:
+            os.ftruncate(fd, good)
+            self._fsync(fd)
+        except OSError:  # the next write truncates again before it appends
+            log.exception("%s: could not truncate back to %d bytes", self.folder, good)
 
     def checkpoint(self) -> bytes:
         """The signed checkpoint of the current tree (signed anew only when it grew)."""
@@ -252,8 +319,7 @@ class TransparencyLog:
                     "log: refusing to sign a checkpoint inconsistent with the last", ("log_forked",)
                 )
         note = sign_note(cp.text(), self._name, self._signer, self._public)
-        os.write(self._cp_fd, LENGTH.pack(len(note)) + note)
-        os.fsync(self._cp_fd)
+        self._write_whole(self._cp_fd, LENGTH.pack(len(note)) + note)
         self.checkpoints.append((cp, note))
         return note
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vanfed.transport._merkle import (
+from vanfed.tlog._merkle import (
     EMPTY_ROOT,
     MerkleTree,
     leaf_hash,

@@ -7,9 +7,16 @@ import hashlib
 
 from vanfed.errors import VerificationError
 from vanfed.schema import RECEIPT_TYPE, KeyEntry, Receipt, TrustRegistry
-from vanfed.signing import Reason, Signer, sign_envelope, verification_result
-from vanfed.transport._merkle import leaf_hash, verify_inclusion
-from vanfed.transport._note import Checkpoint, verified_checkpoint
+from vanfed.signing import (
+    Envelope,
+    Reason,
+    Signer,
+    envelope_digest,
+    sign_envelope,
+    verification_result,
+)
+from vanfed.tlog._merkle import leaf_hash, verify_inclusion
+from vanfed.tlog._note import Checkpoint, verified_checkpoint
 
 __all__ = ["log_keys", "make_receipt", "verify_receipt"]
 
@@ -24,6 +31,21 @@ def log_keys(registry: TrustRegistry) -> list[bytes]:
 
 def _no_checks(payload: Receipt, key: KeyEntry, registry: TrustRegistry) -> list[Reason]:
     return []
+
+
+def _as_logged(envelope: bytes, digest: str) -> bytes | None:
+    """The bytes the coordinator logged for ``envelope``: the envelope itself, or its
+    canonical one-signature form (the inbox stores that, whatever encoding arrived)."""
+    candidates = [envelope]
+    try:
+        env = Envelope.from_bytes(envelope)
+    except VerificationError:
+        env = None
+    if env is not None:
+        candidates += [env.only(sig).to_bytes() for sig in env.signatures]
+    return next(
+        (c for c in candidates if "sha256:" + hashlib.sha256(c).hexdigest() == digest), None
+    )
 
 
 def verify_receipt(
@@ -50,12 +72,14 @@ def verify_receipt(
             "receipt: " + "; ".join(r.message for r in result.reasons), result.codes
         )
     receipt = result.payload
-    digest = "sha256:" + hashlib.sha256(envelope).hexdigest()
-    if receipt.envelope_sha256 != digest:
+    digest = envelope_digest(envelope)
+    logged = _as_logged(envelope, receipt.envelope_sha256)
+    if logged is None:
         raise VerificationError(
             f"receipt: names {receipt.envelope_sha256[:19]}…, not this envelope ({digest[:19]}…)",
             ("receipt_mismatch",),
         )
+    envelope = logged
     checkpoint, _ = verified_checkpoint(receipt.log.checkpoint.encode(), log_keys(registry))
     if not verify_inclusion(
         leaf_hash(envelope),

@@ -1,0 +1,159 @@
+"""What the coordinator checks in a verified summary before it may count (the door).
+
+A signature proves who published a summary, not that it is safe or sound. The inbox, the
+merge and ``vanfed audit`` therefore re-check every summary from its published numbers
+alone, with the same code, so an envelope that slipped in under older software cannot
+break a region: it is skipped with its reason.
+
+Checks, in order (each failure has a stable reason code, HTTP 422 at the door):
+
+``too_many_tables`` / ``table_too_large``  size caps from the registry policy, checked
+    before any LP runs (an all-suppressed 13,824-cell table would keep the merge busy for
+    minutes);
+``unknown_code``     axes, levels and filters from the codebook;
+``linked_mismatch``  a cell shared by two tables published with two values;
+``not_additive``     published values that break a margin (yes + no ≠ total);
+``infeasible``       no non-negative table agrees with what is published;
+``protection_failed``  the interval attack on the summary alone;
+``history_disclosure``  the interval attack on the country's whole publication history
+    (revisions, years and quarters) together with the new summary.
+
+A cell key method summary (``protection.ckm``) passes the caps, the codes and the linked
+cells (the same records give the same noisy count in every table), then stops: its tables
+are not additive by design and nothing is suppressed, so the additivity, feasibility and
+interval-attack checks do not apply. Its noise is checked against the registry's agreed
+parameters and ptable digest by verification (``policy_violation``), and noisy
+publications take no part in the history attack (they are not exact equations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vanfed.anonymize import judge
+from vanfed.anonymize._history import _complete, audit_history, from_summary, year_group
+from vanfed.anonymize._tables import published_system
+from vanfed.errors import InputError, ProtectionError
+from vanfed.schema import Codebook, Policy, Summary
+
+__all__ = ["DOOR_REASONS", "Refusal", "check_history", "check_summary"]
+
+DOOR_REASONS = (
+    "too_many_tables",
+    "table_too_large",
+    "unknown_code",
+    "linked_mismatch",
+    "not_additive",
+    "infeasible",
+    "protection_failed",
+    "history_disclosure",
+)
+
+
+@dataclass(frozen=True)
+class Refusal(Exception):
+    """A summary the coordinator does not count: a stable ``reason`` and a message."""
+
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _caps(summary: Summary, policy: Policy) -> None:
+    name = f"{summary.country} {summary.period} r{summary.revision}"
+    if len(summary.tables) > policy.max_tables:
+        raise Refusal(
+            "too_many_tables",
+            f"{name}: {len(summary.tables)} tables; the registry policy allows {policy.max_tables}",
+        )
+    for t in summary.tables:
+        if len(t.values) > policy.max_cells_per_table:
+            raise Refusal(
+                "table_too_large",
+                f"{name}: table {t.name} has {len(t.values)} cells; the registry policy "
+                f"allows {policy.max_cells_per_table}",
+            )
+
+
+def _filters(summary: Summary, codebook: Codebook) -> None:
+    for t in summary.tables:
+        for dim, code in t.filter.items():
+            try:
+                known = codebook.dimension(dim, summary.country).leaves()
+            except (KeyError, InputError) as exc:
+                raise Refusal("unknown_code", f"table {t.name}: filter {dim!r} is unknown") from exc
+            if code not in known:
+                raise Refusal(
+                    "unknown_code", f"table {t.name}: filter {dim} = {code!r} is not a code"
+                )
+
+
+def check_summary(summary: Summary, codebook: Codebook, policy: Policy) -> None:
+    """Every check of one summary on its own.
+
+    Raises:
+        Refusal: the first check that fails, with its reason code.
+    """
+    _caps(summary, policy)
+    _filters(summary, codebook)
+    try:
+        system, values = published_system(summary.tables, codebook, summary.country)
+    except (InputError, KeyError, ValueError) as exc:
+        raise Refusal("unknown_code", str(exc)) from exc
+    except ProtectionError as exc:  # a cell shared by two tables with two values
+        raise Refusal("linked_mismatch", str(exc)) from exc
+    if summary.protection.perturbed:
+        return  # cell key method: noisy, not additive, nothing suppressed (see above)
+    known = values >= 0
+    rows = system.matrix
+    whole = np.asarray(abs(rows) @ (~known).astype(float)).ravel() == 0
+    residual = rows @ np.where(known, values, 0).astype(float)
+    broken = np.flatnonzero(whole & (np.abs(residual) > 1e-9))
+    if broken.size:
+        cols = rows[int(broken[0])].indices
+        cells = ", ".join(str(dict(system.keys[c]) or "total") for c in cols[:4])
+        raise Refusal("not_additive", f"published values do not add up: {cells} …")
+    if _complete(system, values, ~known) is None:
+        raise Refusal("infeasible", "no non-negative table agrees with the published values")
+    verdict = judge(system, values, ~known, k=summary.protection.k, s=summary.protection.s)
+    if not verdict.passed:
+        cell = dict(system.keys[verdict.failing[0]]) or "total"
+        raise Refusal(
+            "protection_failed",
+            f"{len(verdict.failing)} cells fail the interval attack, e.g. {cell} in "
+            f"[{verdict.lo[verdict.failing[0]]:g}, {verdict.hi[verdict.failing[0]]:g}]",
+        )
+
+
+def check_history(summary: Summary, earlier: Sequence[Summary], codebook: Codebook) -> None:
+    """The new summary attacked together with the country's earlier publications.
+
+    Only publications of the same year group matter (other years hold other records).
+
+    Raises:
+        Refusal: ``history_disclosure`` with the first cell that comes out.
+    """
+    if summary.protection.perturbed:
+        return
+    group = [
+        s
+        for s in earlier
+        if s.country == summary.country
+        and year_group(s.period) == year_group(summary.period)
+        and not s.protection.perturbed
+    ]
+    if not group:
+        return
+    pubs = [from_summary(s, codebook) for s in (*group, summary)]
+    findings = audit_history(pubs, k=summary.protection.k, s=summary.protection.s, new=len(group))
+    if findings:
+        raise Refusal(
+            "history_disclosure",
+            f"{summary.country} {summary.period} r{summary.revision} with the earlier "
+            f"publications: {findings[0]} ({len(findings)} cells in all)",
+        )

@@ -1,0 +1,210 @@
+"""The release pass: publish again every secondary cell the audit does not need.
+
+Secondary suppression builds its pattern one protection at a time, so a cell hidden early
+may no longer be needed once later cells are hidden. Each secondary cell, dearest first, is
+tentatively published; it stays published if the interval attack still passes.
+
+Checking is kept cheap with *witnesses*: tables ``x + y`` the attacker cannot rule out (the
+perturbations secondary suppression built and the attack's own LP solutions). Publishing
+cell j only invalidates the witnesses that move j; a suppressed cell still moved ``s`` apart
+by the remaining witnesses needs no LP. Only the others are attacked again, and only in
+their own connected component of suppressed cells. A cell whose interval was found not to
+meet ``(0, k)`` stays so (publishing more only shrinks intervals) and is not checked again.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from vanfed.anonymize._audit import TOL, AuditResult, interval_attack, judge
+from vanfed.anonymize._perturb import PerturbationLP
+from vanfed.anonymize._system import LinkedSystem
+
+__all__ = ["release_secondaries"]
+
+REUSE_COST = 1e-3
+
+
+class _WitnessMatrix:
+    """Perturbations as sparse blocks of rows (witness × variable), each row with a
+    validity flag; blocks are appended, never rebuilt."""
+
+    def __init__(self, n: int, kept: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        self.n = n
+        self.blocks: list[sp.csc_matrix] = []
+        self.valid = np.zeros(0, bool)
+        self.add(kept)
+
+    def add(self, found: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        found = [(c, y) for c, y in found if c.size]
+        if not found:
+            return
+        rows = [np.full(c.size, i) for i, (c, _) in enumerate(found)]
+        block = sp.csc_matrix(
+            (
+                np.concatenate([y for _, y in found]),
+                (np.concatenate(rows), np.concatenate([c for c, _ in found])),
+            ),
+            shape=(len(found), self.n),
+        )
+        self.blocks.append(block)
+        if len(self.blocks) > 4:  # few blocks: slicing costs per block
+            self.blocks = [sp.vstack(self.blocks, format="csc")]
+        self.valid = np.concatenate([self.valid, np.ones(len(found), bool)])
+
+    def _split(self, valid: np.ndarray) -> list[tuple[sp.csc_matrix, np.ndarray]]:
+        out, start = [], 0
+        for b in self.blocks:
+            out.append((b, valid[start : start + b.shape[0]]))
+            start += b.shape[0]
+        return out
+
+    def without(self, j: int) -> np.ndarray:
+        """Validity if variable ``j`` were published (witnesses moving j no longer hold)."""
+        valid = self.valid.copy()
+        start = 0
+        for b in self.blocks:
+            col = b[:, [j]]
+            valid[start + col.indices[np.abs(col.data) > 1e-9]] = False
+            start += b.shape[0]
+        return valid
+
+    def _extremes(self, valid: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        up = np.zeros(cells.size)  # x itself is a witness (y = 0)
+        down = np.zeros(cells.size)
+        for b, v in self._split(valid):
+            if v.any():
+                sub = b[:, cells][v]
+                np.maximum(up, sub.max(axis=0).toarray().ravel(), out=up)
+                np.minimum(down, sub.min(axis=0).toarray().ravel(), out=down)
+        return up, down
+
+    def ranges(self, valid: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lowest and highest value the valid witnesses (and x) give each variable."""
+        x = values.astype(float)
+        up, down = self._extremes(valid, np.arange(self.n))
+        return x + down, x + up
+
+    def spread(self, valid: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        """Per cell: how far apart the valid witnesses (and x itself) put it."""
+        up, down = self._extremes(valid, cells)
+        return up - down
+
+
+def release_secondaries(
+    system: LinkedSystem,
+    values: np.ndarray,
+    suppressed: np.ndarray,
+    *,
+    k: int,
+    s: int,
+    weights: np.ndarray,
+    primary: np.ndarray,
+    witnesses: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    deadline: float | None = None,
+) -> tuple[np.ndarray, AuditResult]:
+    """Publish each unneeded secondary cell again (dearest first); return the mask and its
+    passing audit. ``suppressed`` must pass the audit; it is not modified.
+
+    ``witnesses`` are (cells, y) perturbations with ``x + y`` feasible for ``suppressed``;
+    they only save work. Past ``deadline`` (``time.monotonic()``) the pass stops early.
+    """
+    supp = suppressed.copy()
+    store = _WitnessMatrix(system.size, witnesses or [])
+    # Cells that can never fail: proven clear of (0, k), or so large (>= k + s) that an
+    # interval narrower than s around them cannot reach below k.
+    settled = values >= k + s
+    order = np.flatnonzero(supp & ~primary)
+    order = order[np.argsort(-weights[order], kind="stable")]
+    # Witnesses may move cells that stay hidden for free; cells still to be tried cost 1.
+    cost = np.where(supp & ~np.isin(np.arange(system.size), order), REUSE_COST, 1.0)
+    for j in map(int, order):
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        supp[j] = False
+        if _still_safe(system, values, supp, j, store, settled, cost, k=k, s=s):
+            continue
+        supp[j] = True
+        cost[j] = REUSE_COST  # decided: stays hidden
+    seed = store.ranges(store.valid, values)
+    return supp, judge(system, values, supp, k=k, s=s, witnessed=seed)
+
+
+def _still_safe(
+    system: LinkedSystem,
+    values: np.ndarray,
+    supp: np.ndarray,
+    j: int,
+    store: _WitnessMatrix,
+    settled: np.ndarray,
+    cost: np.ndarray,
+    *,
+    k: int,
+    s: int,
+) -> bool:
+    """Does the audit still pass with ``supp`` (variable ``j`` just published)? Keeps the
+    witness store consistent with the answer. Only cells the remaining witnesses no
+    longer cover are attacked."""
+    valid = store.without(j)
+    cells = np.flatnonzero(supp & ~settled)
+    open_ = cells[store.spread(valid, cells) < s - TOL]
+    found: list[tuple[np.ndarray, np.ndarray]] = []
+    exact: list[int] = []
+    if open_.size:
+        # New witnesses first: cheapest perturbations over the hidden cells, priced to
+        # avoid cells the pass will try to publish next (so they stay valid longer).
+        lp = PerturbationLP(system, values, np.flatnonzero(supp), cost)
+        covered = np.zeros(system.size, bool)
+        for t in map(int, open_):
+            if not covered[t]:
+                p = lp.raise_by(t, s)
+                if p is None:
+                    exact.append(t)  # cannot rise by s: the exact attack decides
+                    continue
+                found.append(p)
+                covered[p[0][np.abs(p[1]) >= s - TOL]] = True
+    ok = not exact or _attack(
+        system, values, supp, np.array(exact), store, valid, found, settled, k, s
+    )
+    if ok:
+        store.valid = valid
+    # Tables feasible with j published are feasible with j suppressed too: keep them.
+    store.add(found)
+    return ok
+
+
+def _attack(
+    system: LinkedSystem,
+    values: np.ndarray,
+    supp: np.ndarray,
+    cells: np.ndarray,
+    store: _WitnessMatrix,
+    valid: np.ndarray,
+    found: list[tuple[np.ndarray, np.ndarray]],
+    settled: np.ndarray,
+    k: int,
+    s: int,
+) -> bool:
+    """The exact interval attack on ``cells``; LP solutions join ``found``."""
+    x = values.astype(float)
+
+    def collect(ids: np.ndarray, sol: np.ndarray) -> None:
+        y = sol - x[ids]
+        moved = np.abs(y) > 1e-9
+        found.append((ids[moved], y[moved]))
+
+    targets = np.zeros(system.size, bool)
+    targets[cells] = True
+    seed = store.ranges(valid, values)
+    lo, hi = interval_attack(
+        system, values, supp, targets, width=s, witnessed=seed, on_solution=collect
+    )
+    narrow = (hi - lo)[cells] < s - TOL
+    meets = (hi[cells] > TOL) & (lo[cells] < k - TOL)
+    if (narrow & meets).any():
+        return False
+    settled[cells[narrow & ~meets]] = True  # exact and clear of (0, k): stays so
+    return True

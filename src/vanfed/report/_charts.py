@@ -1,0 +1,109 @@
+"""Which charts a report draws, read from its tables (see :mod:`vanfed.report._svg`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vanfed.report._labels import Labels
+from vanfed.report._svg import Bar, bar_chart, colour
+from vanfed.schema import TOTAL, RegionalReport, RegionalTable
+
+__all__ = ["chart_labels", "regional_charts", "slice_chart"]
+
+
+def chart_labels(lab: Labels) -> dict[str, str]:
+    return {
+        "axis": lab.ui("count_axis"),
+        "exact": lab.ui("legend_exact"),
+        "interval": lab.ui("legend_interval"),
+        "unbounded": lab.ui("legend_unbounded"),
+    }
+
+
+def index_of(table: RegionalTable, codes: dict[str, str]) -> int:
+    """Flat index of the cell at ``codes`` (one code per axis)."""
+    i = 0
+    for a in table.axes:
+        i = i * len(a.codes) + a.codes.index(codes[a.dim])
+    return i
+
+
+def bar_for(table: RegionalTable, i: int, group: int, series: int, period: str = "") -> Bar:
+    v = table.values[i]
+    if v is not None:
+        return Bar(group, series, v, v, True, table.name, i, period)
+    return Bar(group, series, table.lo[i], table.hi[i], False, table.name, i, period)
+
+
+def slice_chart(
+    chart_id: str,
+    title: str,
+    table: RegionalTable,
+    fixed: dict[str, str],
+    group_dim: str,
+    series_dim: str,
+    lab: Labels,
+) -> str:
+    """Groups = codes of ``group_dim``, series = codes of ``series_dim`` (totals left out)."""
+    axes = {a.dim: a.codes for a in table.axes}
+    groups = [c for c in axes[group_dim] if c != TOTAL]
+    series = [c for c in axes[series_dim] if c != TOTAL]
+    bars = [
+        bar_for(table, index_of(table, fixed | {group_dim: g, series_dim: s}), gi, si)
+        for gi, g in enumerate(groups)
+        for si, s in enumerate(series)
+    ]
+    return bar_chart(
+        chart_id,
+        title,
+        [lab.code(group_dim, g) for g in groups],
+        [(lab.code(series_dim, s), colour(series_dim, s)) for s in series],
+        bars,
+        chart_labels(lab),
+    )
+
+
+def _table(tables: Sequence[RegionalTable], name: str) -> RegionalTable | None:
+    return next((t for t in tables if t.name == name), None)
+
+
+def regional_charts(report: RegionalReport, lab: Labels) -> str:
+    out = []
+    device = _table(report.tables, "casualties_by_device")
+    if device is not None:
+        out.append(
+            slice_chart(
+                "chart-country",
+                f"{lab.ui('chart_country')}, {report.period}",
+                device,
+                {"device": TOTAL},
+                "country",
+                "outcome",
+                lab,
+            )
+        )
+        out.append(
+            slice_chart(
+                "chart-device",
+                f"{lab.ui('chart_device')}, {report.period}",
+                device,
+                {"country": TOTAL},
+                "device",
+                "outcome",
+                lab,
+            )
+        )
+    sex_age = _table(report.tables, "casualties_by_sex_age")
+    if sex_age is not None:
+        out.append(
+            slice_chart(
+                "chart-sex-age",
+                f"{lab.ui('chart_age')}, {report.period}",
+                sex_age,
+                {"country": TOTAL, "outcome": TOTAL},
+                "sex",
+                "age",
+                lab,
+            )
+        )
+    return "".join(out)
