@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-import threading
 
 import highspy
 import numpy as np
@@ -18,39 +17,36 @@ import scipy.sparse as sp
 
 __all__ = ["Polytope"]
 
-_banner_lock = threading.Lock()
-_banner_done = False
-
 
 def _swallow_banner() -> None:
     """Construct the process's first HiGHS instance with standard output sent to /dev/null.
 
     HiGHS 1.16 prints a copyright banner on standard output when the first instance of a
     process is built, before any option can turn output off. vanfed's commands print data on
-    standard output (``--json``, receipts), so the banner is sent to /dev/null once, here.
+    standard output (``--json``, receipts), so the banner is sent to /dev/null once, when
+    this module is imported (under the import lock, before any thread can use a solver).
     """
-    global _banner_done
-    with _banner_lock:
-        if _banner_done:
-            return
-        sys.stdout.flush()
-        libc = ctypes.CDLL(None)
+    sys.stdout.flush()
+    try:
         saved = os.dup(1)
-        try:
-            with open(os.devnull, "wb") as null:
-                os.dup2(null.fileno(), 1)
-                h = highspy.Highs()
-                h.setOptionValue("output_flag", False)
-                libc.fflush(None)
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        _banner_done = True
+    except OSError:  # no standard output to protect
+        highspy.Highs().setOptionValue("output_flag", False)
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs().setOptionValue("output_flag", False)
+            ctypes.CDLL(None).fflush(None)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+_swallow_banner()
 
 
 def new_solver(*, presolve: bool = True) -> highspy.Highs:
     """A quiet, deterministic HiGHS instance."""
-    _swallow_banner()
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("random_seed", 0)
