@@ -162,6 +162,7 @@ def run_tau(cubes: tuple[Cube, ...], method: str, rule: str, limit: float) -> di
                     text=True,
                     timeout=max(limit - seconds, 1),
                     check=False,
+                    cwd=tmp,  # tau-ARGUS writes its log and scratch files where it runs
                 )
             except subprocess.TimeoutExpired:
                 return {"finished": False, "reason": f"over {limit:.0f} s"}
