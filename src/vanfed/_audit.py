@@ -47,7 +47,7 @@ from vanfed._coordinator import (
 from vanfed._json import loads_strict, read_limited
 from vanfed.aggregate import Selected, merge, select_inputs
 from vanfed.anonymize import build_ptable, reaudit
-from vanfed.errors import LogError, VanfedError, VerificationError
+from vanfed.errors import LogError, ReasonCode, VanfedError, VerificationError
 from vanfed.report import workbook_values
 from vanfed.schema import (
     Codebook,
@@ -145,20 +145,20 @@ def audit(
             if skip is None:
                 reasons.append(
                     Reason(
-                        "missing_input",
+                        ReasonCode.MISSING_INPUT,
                         f"{ref.country} envelope {ref.envelope_sha256} is not in {inputs}",
                     )
                 )
             else:
                 reasons.append(
-                    Reason("input_invalid", f"{skip.file}: {skip.reason}: {skip.message}")
+                    Reason(ReasonCode.INPUT_INVALID, f"{skip.file}: {skip.reason}: {skip.message}")
                 )
             continue
         chosen.append(sel)
         if view is not None and ref.log_index != view.logged.get(ref.envelope_sha256):
             reasons.append(
                 Reason(
-                    "log_index_mismatch",
+                    ReasonCode.LOG_INDEX_MISMATCH,
                     f"{ref.country} envelope is at log index "
                     f"{view.logged.get(ref.envelope_sha256)}, the report says {ref.log_index}",
                 )
@@ -170,7 +170,7 @@ def audit(
         if sel.digest not in listed:
             reasons.append(
                 Reason(
-                    "input_dropped",
+                    ReasonCode.INPUT_DROPPED,
                     f"{sel.file}: valid {sel.summary.country} "
                     f"revision {sel.summary.revision} is not in "
                     f"the report",
@@ -201,7 +201,8 @@ def audit(
         ):
             reasons.append(
                 Reason(
-                    "replay_mismatch", "the merge of the inputs does not give the report's bytes"
+                    ReasonCode.REPLAY_MISMATCH,
+                    "the merge of the inputs does not give the report's bytes",
                 )
             )
         else:
@@ -220,13 +221,15 @@ def _reaudit(sel: Selected, cb: Codebook, registry: TrustRegistry) -> list[Reaso
         why = ckm_violations(prot.ckm, registry.policy.ckm, values)
         if build_ptable(prot.ckm.params).digest != prot.ckm.ptable_digest:
             why.append("its ptable digest is not that of the ptable its parameters give")
-        return [Reason("protection_failed", f"{sel.file}: cell key method: {w}") for w in why]
+        return [
+            Reason(ReasonCode.PROTECTION_FAILED, f"{sel.file}: cell key method: {w}") for w in why
+        ]
     _, _, verdict = reaudit(summary.tables, cb, summary.country, k=prot.k, s=prot.s)
     if verdict.passed:
         return []
     return [
         Reason(
-            "protection_failed",
+            ReasonCode.PROTECTION_FAILED,
             f"{sel.file}: {len(verdict.failing)} cells fail the interval attack",
         )
     ]
@@ -240,17 +243,21 @@ def _log_view(
     try:
         cp, _ = verified_checkpoint(note, log_keys(registry))
     except VerificationError as exc:
-        return None, [Reason("log_checkpoint_invalid", f"report checkpoint: {exc}")]
+        return None, [Reason(ReasonCode.LOG_CHECKPOINT_INVALID, f"report checkpoint: {exc}")]
     folder = log_folder(inputs)
     try:
         log = TransparencyLog.read(folder, log_keys(registry))
     except LogError as exc:
-        code = "log_missing" if "log_missing" in exc.reasons else "log_corrupt"
+        code = (
+            ReasonCode.LOG_MISSING
+            if ReasonCode.LOG_MISSING in exc.reasons
+            else ReasonCode.LOG_CORRUPT
+        )
         return None, [Reason(code, str(exc))]
     if log.tree.size < cp.size or log.tree.root(cp.size) != cp.root:
         return None, [
             Reason(
-                "log_mismatch",
+                ReasonCode.LOG_MISMATCH,
                 f"{folder}: its first {cp.size} entries do not give the root the report's "
                 "checkpoint signs",
             )
@@ -261,7 +268,7 @@ def _log_view(
         if not InboxLayout(inputs).envelope(digest).is_file():
             reasons.append(
                 Reason(
-                    "log_entry_missing",
+                    ReasonCode.LOG_ENTRY_MISSING,
                     f"log entry {index} ({digest[:19]}…) is not in {inputs}: "
                     "an accepted submission was withheld",
                 )
@@ -289,24 +296,26 @@ def _receipts(
             digest = str(payload["envelope_sha256"])
             envelope = read_limited(InboxLayout(inputs).envelope(digest), limit)
         except (VanfedError, KeyError, TypeError) as exc:
-            reasons.append(Reason("log_entry_missing", f"{f.name}: receipted envelope: {exc}"))
+            reasons.append(
+                Reason(ReasonCode.LOG_ENTRY_MISSING, f"{f.name}: receipted envelope: {exc}")
+            )
             continue
         try:
             receipt, cp = verify_receipt(receipt_bytes, registry, envelope=envelope, now=now)
         except VerificationError as exc:
-            reasons.append(Reason("receipt_invalid", f"{f.name}: {exc}"))
+            reasons.append(Reason(ReasonCode.RECEIPT_INVALID, f"{f.name}: {exc}"))
             continue
         tree = view.log.tree
         if cp.size > tree.size or tree.root(cp.size) != cp.root:
             reasons.append(
                 Reason(
-                    "log_forked",
+                    ReasonCode.LOG_FORKED,
                     f"{f.name}: the coordinator signed a log of size {cp.size} that is not a "
                     "prefix of the log the report was built from",
                 )
             )
         elif view.log.by_digest.get(receipt.envelope_sha256) != receipt.log.index:
-            reasons.append(Reason("log_forked", f"{f.name}: entry moved in the log"))
+            reasons.append(Reason(ReasonCode.LOG_FORKED, f"{f.name}: entry moved in the log"))
     checked.append(f"{len(files)} node receipts held to the log")
     return reasons
 
@@ -326,17 +335,24 @@ def _artifacts(folder: Path, report: RegionalReport, rendered: dict[str, bytes])
     for name in dict.fromkeys([*ARTIFACTS, *report.artifacts]):
         want = report.artifacts.get(name)
         if Path(name).name != name or name.startswith("."):
-            out.append(Reason("artifact_mismatch", f"{name!r}: not a file name beside the report"))
+            out.append(
+                Reason(ReasonCode.ARTIFACT_MISMATCH, f"{name!r}: not a file name beside the report")
+            )
             continue
         f = folder / name
         if want is None or not f.exists():
-            out.append(Reason("artifact_missing", f"{name}: not found beside the report"))
+            out.append(Reason(ReasonCode.ARTIFACT_MISSING, f"{name}: not found beside the report"))
             continue
         got = "sha256:" + hashlib.sha256(f.read_bytes()).hexdigest()
         if got != want:
             out.append(
-                Reason("artifact_mismatch", f"{name}: SHA-256 {got} differs from the signed {want}")
+                Reason(
+                    ReasonCode.ARTIFACT_MISMATCH,
+                    f"{name}: SHA-256 {got} differs from the signed {want}",
+                )
             )
         elif name in rendered and not _same_render(name, f.read_bytes(), rendered[name]):
-            out.append(Reason("artifact_mismatch", f"{name}: does not re-render identically"))
+            out.append(
+                Reason(ReasonCode.ARTIFACT_MISMATCH, f"{name}: does not re-render identically")
+            )
     return out
