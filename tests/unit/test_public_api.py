@@ -56,6 +56,7 @@ PUBLIC = {
     "vanfed.signing": [
         "KEY_REASONS",
         "MAX_ENVELOPE_BYTES",
+        "MAX_SIGNATURE_BYTES",
         "REASONS",
         "RECEIPT_PROFILE",
         "REPORT_PROFILE",

@@ -1,6 +1,11 @@
 """Keys, DSSE envelopes, trust registries and verification."""
 
-from vanfed.signing._cosign import combine_signatures, read_draft, sign_draft
+from vanfed.signing._cosign import (
+    MAX_SIGNATURE_BYTES,
+    combine_signatures,
+    read_draft,
+    sign_draft,
+)
 from vanfed.signing._dsse import (
     MAX_ENVELOPE_BYTES,
     Envelope,
@@ -61,6 +66,7 @@ from vanfed.signing._verify import (
 __all__ = [
     "KEY_REASONS",
     "MAX_ENVELOPE_BYTES",
+    "MAX_SIGNATURE_BYTES",
     "REASONS",
     "RECEIPT_PROFILE",
     "REPORT_PROFILE",
