@@ -52,7 +52,9 @@ from vanfed.report import workbook_values
 from vanfed.schema import (
     Codebook,
     InboxLayout,
+    InputRef,
     RegionalReport,
+    Skipped,
     TrustRegistry,
     ckm_violations,
     load_codebook,
@@ -118,10 +120,8 @@ def audit(
         view, log_reasons = _log_view(report, Path(inputs), registry, checked)
         if view is None:
             return AuditVerdict(report, log_reasons, checked)
-        reasons += log_reasons + stale_checkpoint(report, view, checked)
-        if receipts is not None:
-            reasons += _receipts(Path(receipts), Path(inputs), view, registry, now, checked)
-            reasons += receipts_inside(report, Path(receipts), view, registry, now)
+        reasons += log_reasons
+        reasons += _time_checks(report, view, inputs, receipts, registry, now, checked)
     # One pass over the inbox verifies every envelope; the report's inputs must be exactly
     # the current valid ones (nothing missing, invalid, superseded or left out).
     current, skipped = select_inputs(
@@ -135,80 +135,133 @@ def audit(
     )
     rebuilt_skipped, mismatch = rebuild_skipped(report, skipped, view)
     reasons += mismatch
+    chosen, input_reasons = _inputs(report, current, skipped, view, inputs, cb, registry)
+    reasons += input_reasons
+    checked.append(f"{len(chosen)} input envelopes verified and re-audited")
+    reasons += _dropped(report, current)
+    if not reasons:
+        reasons += _replay(report, chosen, rebuilt_skipped, view, cb, path.parent, checked)
+    return AuditVerdict(report, reasons, checked)
+
+
+def _time_checks(
+    report: RegionalReport,
+    view: LogView,
+    inputs: str | Path,
+    receipts: str | Path | None,
+    registry: TrustRegistry,
+    now: dt.datetime,
+    checked: list[str],
+) -> list[Reason]:
+    """The report's checkpoint is not older than it should be, and every node receipt given
+    agrees with the log and is inside the checkpoint."""
+    reasons = stale_checkpoint(report, view, checked)
+    if receipts is not None:
+        reasons += _receipts(Path(receipts), Path(inputs), view, registry, now, checked)
+        reasons += receipts_inside(report, Path(receipts), view, registry, now)
+    return reasons
+
+
+def _inputs(
+    report: RegionalReport,
+    current: list[Selected],
+    skipped: list[Skipped],
+    view: LogView | None,
+    inputs: str | Path,
+    cb: Codebook,
+    registry: TrustRegistry,
+) -> tuple[list[Selected], list[Reason]]:
+    """The report's inputs among the current valid ones, each at its log index and passing
+    its protection audit again; and why any is missing or invalid."""
     valid = {sel.digest: sel for sel in current}
     unused = {s.envelope_sha256: s for s in skipped if s.envelope_sha256}
     chosen: list[Selected] = []
+    reasons: list[Reason] = []
     for ref in report.inputs:
         sel = valid.get(ref.envelope_sha256)
         if sel is None:
-            skip = unused.get(ref.envelope_sha256)
-            if skip is None:
-                reasons.append(
-                    Reason(
-                        ReasonCode.MISSING_INPUT,
-                        f"{ref.country} envelope {ref.envelope_sha256} is not in {inputs}",
-                    )
-                )
-            else:
-                reasons.append(
-                    Reason(ReasonCode.INPUT_INVALID, f"{skip.file}: {skip.reason}: {skip.message}")
-                )
+            reasons.append(_absent(ref, unused.get(ref.envelope_sha256), inputs))
             continue
         chosen.append(sel)
-        if view is not None and ref.log_index != view.logged.get(ref.envelope_sha256):
+        at = view.logged.get(ref.envelope_sha256) if view is not None else None
+        if view is not None and ref.log_index != at:
             reasons.append(
                 Reason(
                     ReasonCode.LOG_INDEX_MISMATCH,
-                    f"{ref.country} envelope is at log index "
-                    f"{view.logged.get(ref.envelope_sha256)}, the report says {ref.log_index}",
+                    f"{ref.country} envelope is at log index {at}, the report says {ref.log_index}",
                 )
             )
         reasons += _reaudit(sel, cb, registry)
-    checked.append(f"{len(chosen)} input envelopes verified and re-audited")
+    return chosen, reasons
+
+
+def _absent(ref: InputRef, skip: Skipped | None, inputs: str | Path) -> Reason:
+    """Why an input the report names is not among the current valid ones."""
+    if skip is None:
+        return Reason(
+            ReasonCode.MISSING_INPUT,
+            f"{ref.country} envelope {ref.envelope_sha256} is not in {inputs}",
+        )
+    return Reason(ReasonCode.INPUT_INVALID, f"{skip.file}: {skip.reason}: {skip.message}")
+
+
+def _dropped(report: RegionalReport, current: list[Selected]) -> list[Reason]:
+    """Valid current inputs the report leaves out."""
     listed = {r.envelope_sha256 for r in report.inputs}
-    for sel in current:
-        if sel.digest not in listed:
-            reasons.append(
-                Reason(
-                    ReasonCode.INPUT_DROPPED,
-                    f"{sel.file}: valid {sel.summary.country} "
-                    f"revision {sel.summary.revision} is not in "
-                    f"the report",
-                )
-            )
-    if not reasons:
-        replay = merge(
-            chosen,
-            period=report.period,
-            report_id=report.report_id,
-            created_at=report.created_at,
-            codebook=cb,
-            skipped=rebuilt_skipped,  # rebuilt, never the report's own claim
+    return [
+        Reason(
+            ReasonCode.INPUT_DROPPED,
+            f"{sel.file}: valid {sel.summary.country} "
+            f"revision {sel.summary.revision} is not in the report",
         )
-        replay = replay.model_copy(update={"registry": report.registry})  # checked above
-        rebuilt, files = build_report(
-            bind_to_log(replay, view),
-            cb,
-            summaries=[sel.summary for sel in chosen],
-            langs=languages_of(report.artifacts),
-            printed={n: d for n, d in report.artifacts.items() if n.endswith(".pdf")},
-        )
-        # Artifact digests are held to the files and re-renders by _artifacts (a workbook by
-        # content: its bytes depend on the openpyxl build); here the same names must be signed.
-        same = rebuilt.model_copy(update={"artifacts": report.artifacts})
-        if set(rebuilt.artifacts) != set(report.artifacts) or (
-            same.canonical_bytes() != report.canonical_bytes()
-        ):
-            reasons.append(
-                Reason(
-                    ReasonCode.REPLAY_MISMATCH,
-                    "the merge of the inputs does not give the report's bytes",
-                )
+        for sel in current
+        if sel.digest not in listed
+    ]
+
+
+def _replay(
+    report: RegionalReport,
+    chosen: list[Selected],
+    skipped: tuple[Skipped, ...],
+    view: LogView | None,
+    cb: Codebook,
+    folder: Path,
+    checked: list[str],
+) -> list[Reason]:
+    """Merge the inputs again and rebuild the report: its canonical bytes must be the
+    signed ones, and its artifacts must match the files beside it."""
+    replay = merge(
+        chosen,
+        period=report.period,
+        report_id=report.report_id,
+        created_at=report.created_at,
+        codebook=cb,
+        skipped=skipped,  # rebuilt, never the report's own claim
+    )
+    replay = replay.model_copy(update={"registry": report.registry})  # checked above
+    rebuilt, files = build_report(
+        bind_to_log(replay, view),
+        cb,
+        summaries=[sel.summary for sel in chosen],
+        langs=languages_of(report.artifacts),
+        printed={n: d for n, d in report.artifacts.items() if n.endswith(".pdf")},
+    )
+    # Artifact digests are held to the files and re-renders by _artifacts (a workbook by
+    # content: its bytes depend on the openpyxl build); here the same names must be signed.
+    same = rebuilt.model_copy(update={"artifacts": report.artifacts})
+    reasons = []
+    if set(rebuilt.artifacts) != set(report.artifacts) or (
+        same.canonical_bytes() != report.canonical_bytes()
+    ):
+        reasons.append(
+            Reason(
+                ReasonCode.REPLAY_MISMATCH,
+                "the merge of the inputs does not give the report's bytes",
             )
-        else:
-            checked.append("merge replayed byte for byte")
-        reasons += _artifacts(path.parent, report, files)
-    return AuditVerdict(report, reasons, checked)
+        )
+    else:
+        checked.append("merge replayed byte for byte")
+    return reasons + _artifacts(folder, report, files)
 
 
 def _reaudit(sel: Selected, cb: Codebook, registry: TrustRegistry) -> list[Reason]:
