@@ -25,18 +25,15 @@ import sys
 import time
 from pathlib import Path
 
+import acro
 import numpy as np
+import pandas as pd
+from bench_protect import SHAPES, table
+
+from vanfed.anonymize import build_system, judge
+from vanfed.testing import make_cube
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
-
-import acro  # noqa: E402
-import pandas as pd  # noqa: E402
-from bench_protect import SHAPES, table  # noqa: E402
-from tests.unit.anonymize.helpers import make_cube  # noqa: E402
-
-from vanfed.anonymize import build_system, judge  # noqa: E402
 
 K = 5
 

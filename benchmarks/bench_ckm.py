@@ -33,14 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent))
+from vanfed.anonymize import DEFAULT_TABLES, PTable, build_ptable, perturb, protect
+from vanfed.errors import InputError
+from vanfed.ingest import CodedRecords, ingest
+from vanfed.schema import CkmParams, load_codebook, load_mapping
+from vanfed.synthetic import PROFILES, write_export
 
-from vanfed.anonymize import DEFAULT_TABLES, PTable, build_ptable, perturb, protect  # noqa: E402
-from vanfed.errors import InputError  # noqa: E402
-from vanfed.ingest import CodedRecords, ingest  # noqa: E402
-from vanfed.schema import CkmParams, load_codebook, load_mapping  # noqa: E402
-from vanfed.synthetic import PROFILES, write_export  # noqa: E402
+HERE = Path(__file__).parent
 
 PARAMS = CkmParams(max_noise=5, variance=3.0, js=4)
 TODAY = dt.date(2026, 11, 22)

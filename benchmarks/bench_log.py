@@ -21,12 +21,10 @@ import time
 from pathlib import Path
 from random import Random
 
+from vanfed.testing import Trust
+from vanfed.tlog import TransparencyLog, verify_consistency, verify_inclusion
+
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent))
-
-from tests.conftest import Trust  # noqa: E402
-
-from vanfed.tlog import TransparencyLog, verify_consistency, verify_inclusion  # noqa: E402
 
 
 def one(n: int, trust: Trust) -> dict:

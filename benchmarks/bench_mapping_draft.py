@@ -10,15 +10,13 @@ is the true one; "?" counts as not guessed. Results: benchmarks/results/mapping_
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent / "src"))
+from vanfed.ingest import scaffold_mapping
+from vanfed.synthetic import PROFILES, RESHAPES, reshape_export, score_draft, write_export
 
-from vanfed.ingest import scaffold_mapping  # noqa: E402
-from vanfed.synthetic import PROFILES, RESHAPES, reshape_export, score_draft, write_export  # noqa: E402
+HERE = Path(__file__).parent
 
 
 def main() -> None:

@@ -22,14 +22,12 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent))
-
-from tests.unit.anonymize.helpers import make_cube  # noqa: E402
 
 from vanfed.anonymize import build_system, judge, primary_cells, protect, suppress  # noqa: E402
 from vanfed.ingest import ingest  # noqa: E402
 from vanfed.schema import load_codebook, load_mapping  # noqa: E402
 from vanfed.synthetic import PROFILES, write_export  # noqa: E402
+from vanfed.testing import make_cube  # noqa: E402
 
 SHAPES = {"1k": (9, 9, 9), "10k": (9, 9, 9, 9), "20k": (14, 11, 11, 9), "50k": (9, 9, 9, 9, 4)}
 DEFAULT_SIZES = ["1k", "10k", "20k"]

@@ -13,18 +13,12 @@ import json
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent))
-
-from tests.conftest import NOW  # noqa: E402
-
-from vanfed._demo import run_demo  # noqa: E402
-from vanfed.report import (  # noqa: E402
+from vanfed._demo import run_demo
+from vanfed.report import (
     LANGUAGES,
     find_chromium,
     render_csv,
@@ -32,7 +26,10 @@ from vanfed.report import (  # noqa: E402
     render_pdf,
     render_xlsx,
 )
-from vanfed.schema import RegionalReport, Summary, load_codebook  # noqa: E402
+from vanfed.schema import RegionalReport, Summary, load_codebook
+from vanfed.testing import NOW
+
+HERE = Path(__file__).parent
 
 
 def _cpu(fn: object, repeat: int = 5) -> float:

@@ -34,11 +34,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
 
 from bench_protect import SHAPES, table  # noqa: E402
-from tests.unit.anonymize.helpers import make_cube  # noqa: E402
 
 from vanfed.anonymize import (  # noqa: E402
     DEFAULT_TABLES,
@@ -55,6 +52,7 @@ from vanfed.anonymize import (  # noqa: E402
 from vanfed.ingest import ingest  # noqa: E402
 from vanfed.schema import load_codebook, load_mapping  # noqa: E402
 from vanfed.synthetic import write_export  # noqa: E402
+from vanfed.testing import make_cube  # noqa: E402
 
 K = S = 5
 DEFAULT_CASES = ["1k", "10k", "KHM", "MMR"]

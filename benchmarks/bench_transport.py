@@ -25,17 +25,14 @@ from random import Random
 
 import httpx
 
+from vanfed import Node
+from vanfed.schema import load_mapping
+from vanfed.synthetic import write_export
+from vanfed.testing import NOW, Service, Trust
+from vanfed.tlog import verify_receipt
+from vanfed.transport import SEALED_MEDIA_TYPE, seal, sealing_key
+
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent))
-
-from tests.conftest import NOW, Trust  # noqa: E402
-from tests.integration._service import Service  # noqa: E402
-
-from vanfed import Node  # noqa: E402
-from vanfed.schema import load_mapping  # noqa: E402
-from vanfed.synthetic import write_export  # noqa: E402
-from vanfed.tlog import verify_receipt  # noqa: E402
-from vanfed.transport import SEALED_MEDIA_TYPE, seal, sealing_key  # noqa: E402
 
 
 def envelopes(trust: Trust, n: int) -> list[tuple[str, bytes]]:

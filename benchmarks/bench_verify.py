@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 import time
 from pathlib import Path
 from random import Random
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from vanfed import Node
+from vanfed.schema import load_mapping
+from vanfed.signing import Envelope, PublicKey, verification_result
+from vanfed.synthetic import write_export
+from vanfed.testing import NOW, Trust
+
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent))
-
-from tests.conftest import NOW, Trust  # noqa: E402
-
-from vanfed import Node  # noqa: E402
-from vanfed.schema import load_mapping  # noqa: E402
-from vanfed.signing import Envelope, PublicKey, verification_result  # noqa: E402
-from vanfed.synthetic import write_export  # noqa: E402
 
 
 def main(seconds: float = 0.5, rounds_n: int = 11) -> None:

@@ -47,12 +47,14 @@ from vanfed._coordinator import (
 from vanfed._json import loads_strict, read_limited
 from vanfed.aggregate import Selected, merge, select_inputs
 from vanfed.anonymize import build_ptable, reaudit
-from vanfed.errors import LogError, VanfedError, VerificationError
+from vanfed.errors import LogError, ReasonCode, VanfedError, VerificationError
 from vanfed.report import workbook_values
 from vanfed.schema import (
     Codebook,
     InboxLayout,
+    InputRef,
     RegionalReport,
+    Skipped,
     TrustRegistry,
     ckm_violations,
     load_codebook,
@@ -118,10 +120,8 @@ def audit(
         view, log_reasons = _log_view(report, Path(inputs), registry, checked)
         if view is None:
             return AuditVerdict(report, log_reasons, checked)
-        reasons += log_reasons + stale_checkpoint(report, view, checked)
-        if receipts is not None:
-            reasons += _receipts(Path(receipts), Path(inputs), view, registry, now, checked)
-            reasons += receipts_inside(report, Path(receipts), view, registry, now)
+        reasons += log_reasons
+        reasons += _time_checks(report, view, inputs, receipts, registry, now, checked)
     # One pass over the inbox verifies every envelope; the report's inputs must be exactly
     # the current valid ones (nothing missing, invalid, superseded or left out).
     current, skipped = select_inputs(
@@ -135,79 +135,133 @@ def audit(
     )
     rebuilt_skipped, mismatch = rebuild_skipped(report, skipped, view)
     reasons += mismatch
+    chosen, input_reasons = _inputs(report, current, skipped, view, inputs, cb, registry)
+    reasons += input_reasons
+    checked.append(f"{len(chosen)} input envelopes verified and re-audited")
+    reasons += _dropped(report, current)
+    if not reasons:
+        reasons += _replay(report, chosen, rebuilt_skipped, view, cb, path.parent, checked)
+    return AuditVerdict(report, reasons, checked)
+
+
+def _time_checks(
+    report: RegionalReport,
+    view: LogView,
+    inputs: str | Path,
+    receipts: str | Path | None,
+    registry: TrustRegistry,
+    now: dt.datetime,
+    checked: list[str],
+) -> list[Reason]:
+    """The report's checkpoint is not older than it should be, and every node receipt given
+    agrees with the log and is inside the checkpoint."""
+    reasons = stale_checkpoint(report, view, checked)
+    if receipts is not None:
+        reasons += _receipts(Path(receipts), Path(inputs), view, registry, now, checked)
+        reasons += receipts_inside(report, Path(receipts), view, registry, now)
+    return reasons
+
+
+def _inputs(
+    report: RegionalReport,
+    current: list[Selected],
+    skipped: list[Skipped],
+    view: LogView | None,
+    inputs: str | Path,
+    cb: Codebook,
+    registry: TrustRegistry,
+) -> tuple[list[Selected], list[Reason]]:
+    """The report's inputs among the current valid ones, each at its log index and passing
+    its protection audit again; and why any is missing or invalid."""
     valid = {sel.digest: sel for sel in current}
     unused = {s.envelope_sha256: s for s in skipped if s.envelope_sha256}
     chosen: list[Selected] = []
+    reasons: list[Reason] = []
     for ref in report.inputs:
         sel = valid.get(ref.envelope_sha256)
         if sel is None:
-            skip = unused.get(ref.envelope_sha256)
-            if skip is None:
-                reasons.append(
-                    Reason(
-                        "missing_input",
-                        f"{ref.country} envelope {ref.envelope_sha256} is not in {inputs}",
-                    )
-                )
-            else:
-                reasons.append(
-                    Reason("input_invalid", f"{skip.file}: {skip.reason}: {skip.message}")
-                )
+            reasons.append(_absent(ref, unused.get(ref.envelope_sha256), inputs))
             continue
         chosen.append(sel)
-        if view is not None and ref.log_index != view.logged.get(ref.envelope_sha256):
+        at = view.logged.get(ref.envelope_sha256) if view is not None else None
+        if view is not None and ref.log_index != at:
             reasons.append(
                 Reason(
-                    "log_index_mismatch",
-                    f"{ref.country} envelope is at log index "
-                    f"{view.logged.get(ref.envelope_sha256)}, the report says {ref.log_index}",
+                    ReasonCode.LOG_INDEX_MISMATCH,
+                    f"{ref.country} envelope is at log index {at}, the report says {ref.log_index}",
                 )
             )
         reasons += _reaudit(sel, cb, registry)
-    checked.append(f"{len(chosen)} input envelopes verified and re-audited")
+    return chosen, reasons
+
+
+def _absent(ref: InputRef, skip: Skipped | None, inputs: str | Path) -> Reason:
+    """Why an input the report names is not among the current valid ones."""
+    if skip is None:
+        return Reason(
+            ReasonCode.MISSING_INPUT,
+            f"{ref.country} envelope {ref.envelope_sha256} is not in {inputs}",
+        )
+    return Reason(ReasonCode.INPUT_INVALID, f"{skip.file}: {skip.reason}: {skip.message}")
+
+
+def _dropped(report: RegionalReport, current: list[Selected]) -> list[Reason]:
+    """Valid current inputs the report leaves out."""
     listed = {r.envelope_sha256 for r in report.inputs}
-    for sel in current:
-        if sel.digest not in listed:
-            reasons.append(
-                Reason(
-                    "input_dropped",
-                    f"{sel.file}: valid {sel.summary.country} "
-                    f"revision {sel.summary.revision} is not in "
-                    f"the report",
-                )
-            )
-    if not reasons:
-        replay = merge(
-            chosen,
-            period=report.period,
-            report_id=report.report_id,
-            created_at=report.created_at,
-            codebook=cb,
-            skipped=rebuilt_skipped,  # rebuilt, never the report's own claim
+    return [
+        Reason(
+            ReasonCode.INPUT_DROPPED,
+            f"{sel.file}: valid {sel.summary.country} "
+            f"revision {sel.summary.revision} is not in the report",
         )
-        replay = replay.model_copy(update={"registry": report.registry})  # checked above
-        rebuilt, files = build_report(
-            bind_to_log(replay, view),
-            cb,
-            summaries=[sel.summary for sel in chosen],
-            langs=languages_of(report.artifacts),
-            printed={n: d for n, d in report.artifacts.items() if n.endswith(".pdf")},
-        )
-        # Artifact digests are held to the files and re-renders by _artifacts (a workbook by
-        # content: its bytes depend on the openpyxl build); here the same names must be signed.
-        same = rebuilt.model_copy(update={"artifacts": report.artifacts})
-        if set(rebuilt.artifacts) != set(report.artifacts) or (
-            same.canonical_bytes() != report.canonical_bytes()
-        ):
-            reasons.append(
-                Reason(
-                    "replay_mismatch", "the merge of the inputs does not give the report's bytes"
-                )
+        for sel in current
+        if sel.digest not in listed
+    ]
+
+
+def _replay(
+    report: RegionalReport,
+    chosen: list[Selected],
+    skipped: tuple[Skipped, ...],
+    view: LogView | None,
+    cb: Codebook,
+    folder: Path,
+    checked: list[str],
+) -> list[Reason]:
+    """Merge the inputs again and rebuild the report: its canonical bytes must be the
+    signed ones, and its artifacts must match the files beside it."""
+    replay = merge(
+        chosen,
+        period=report.period,
+        report_id=report.report_id,
+        created_at=report.created_at,
+        codebook=cb,
+        skipped=skipped,  # rebuilt, never the report's own claim
+    )
+    replay = replay.model_copy(update={"registry": report.registry})  # checked above
+    rebuilt, files = build_report(
+        bind_to_log(replay, view),
+        cb,
+        summaries=[sel.summary for sel in chosen],
+        langs=languages_of(report.artifacts),
+        printed={n: d for n, d in report.artifacts.items() if n.endswith(".pdf")},
+    )
+    # Artifact digests are held to the files and re-renders by _artifacts (a workbook by
+    # content: its bytes depend on the openpyxl build); here the same names must be signed.
+    same = rebuilt.model_copy(update={"artifacts": report.artifacts})
+    reasons = []
+    if set(rebuilt.artifacts) != set(report.artifacts) or (
+        same.canonical_bytes() != report.canonical_bytes()
+    ):
+        reasons.append(
+            Reason(
+                ReasonCode.REPLAY_MISMATCH,
+                "the merge of the inputs does not give the report's bytes",
             )
-        else:
-            checked.append("merge replayed byte for byte")
-        reasons += _artifacts(path.parent, report, files)
-    return AuditVerdict(report, reasons, checked)
+        )
+    else:
+        checked.append("merge replayed byte for byte")
+    return reasons + _artifacts(folder, report, files)
 
 
 def _reaudit(sel: Selected, cb: Codebook, registry: TrustRegistry) -> list[Reason]:
@@ -220,13 +274,15 @@ def _reaudit(sel: Selected, cb: Codebook, registry: TrustRegistry) -> list[Reaso
         why = ckm_violations(prot.ckm, registry.policy.ckm, values)
         if build_ptable(prot.ckm.params).digest != prot.ckm.ptable_digest:
             why.append("its ptable digest is not that of the ptable its parameters give")
-        return [Reason("protection_failed", f"{sel.file}: cell key method: {w}") for w in why]
+        return [
+            Reason(ReasonCode.PROTECTION_FAILED, f"{sel.file}: cell key method: {w}") for w in why
+        ]
     _, _, verdict = reaudit(summary.tables, cb, summary.country, k=prot.k, s=prot.s)
     if verdict.passed:
         return []
     return [
         Reason(
-            "protection_failed",
+            ReasonCode.PROTECTION_FAILED,
             f"{sel.file}: {len(verdict.failing)} cells fail the interval attack",
         )
     ]
@@ -240,17 +296,21 @@ def _log_view(
     try:
         cp, _ = verified_checkpoint(note, log_keys(registry))
     except VerificationError as exc:
-        return None, [Reason("log_checkpoint_invalid", f"report checkpoint: {exc}")]
+        return None, [Reason(ReasonCode.LOG_CHECKPOINT_INVALID, f"report checkpoint: {exc}")]
     folder = log_folder(inputs)
     try:
         log = TransparencyLog.read(folder, log_keys(registry))
     except LogError as exc:
-        code = "log_missing" if "log_missing" in exc.reasons else "log_corrupt"
+        code = (
+            ReasonCode.LOG_MISSING
+            if ReasonCode.LOG_MISSING in exc.reasons
+            else ReasonCode.LOG_CORRUPT
+        )
         return None, [Reason(code, str(exc))]
     if log.tree.size < cp.size or log.tree.root(cp.size) != cp.root:
         return None, [
             Reason(
-                "log_mismatch",
+                ReasonCode.LOG_MISMATCH,
                 f"{folder}: its first {cp.size} entries do not give the root the report's "
                 "checkpoint signs",
             )
@@ -261,7 +321,7 @@ def _log_view(
         if not InboxLayout(inputs).envelope(digest).is_file():
             reasons.append(
                 Reason(
-                    "log_entry_missing",
+                    ReasonCode.LOG_ENTRY_MISSING,
                     f"log entry {index} ({digest[:19]}…) is not in {inputs}: "
                     "an accepted submission was withheld",
                 )
@@ -289,24 +349,26 @@ def _receipts(
             digest = str(payload["envelope_sha256"])
             envelope = read_limited(InboxLayout(inputs).envelope(digest), limit)
         except (VanfedError, KeyError, TypeError) as exc:
-            reasons.append(Reason("log_entry_missing", f"{f.name}: receipted envelope: {exc}"))
+            reasons.append(
+                Reason(ReasonCode.LOG_ENTRY_MISSING, f"{f.name}: receipted envelope: {exc}")
+            )
             continue
         try:
             receipt, cp = verify_receipt(receipt_bytes, registry, envelope=envelope, now=now)
         except VerificationError as exc:
-            reasons.append(Reason("receipt_invalid", f"{f.name}: {exc}"))
+            reasons.append(Reason(ReasonCode.RECEIPT_INVALID, f"{f.name}: {exc}"))
             continue
         tree = view.log.tree
         if cp.size > tree.size or tree.root(cp.size) != cp.root:
             reasons.append(
                 Reason(
-                    "log_forked",
+                    ReasonCode.LOG_FORKED,
                     f"{f.name}: the coordinator signed a log of size {cp.size} that is not a "
                     "prefix of the log the report was built from",
                 )
             )
         elif view.log.by_digest.get(receipt.envelope_sha256) != receipt.log.index:
-            reasons.append(Reason("log_forked", f"{f.name}: entry moved in the log"))
+            reasons.append(Reason(ReasonCode.LOG_FORKED, f"{f.name}: entry moved in the log"))
     checked.append(f"{len(files)} node receipts held to the log")
     return reasons
 
@@ -326,17 +388,24 @@ def _artifacts(folder: Path, report: RegionalReport, rendered: dict[str, bytes])
     for name in dict.fromkeys([*ARTIFACTS, *report.artifacts]):
         want = report.artifacts.get(name)
         if Path(name).name != name or name.startswith("."):
-            out.append(Reason("artifact_mismatch", f"{name!r}: not a file name beside the report"))
+            out.append(
+                Reason(ReasonCode.ARTIFACT_MISMATCH, f"{name!r}: not a file name beside the report")
+            )
             continue
         f = folder / name
         if want is None or not f.exists():
-            out.append(Reason("artifact_missing", f"{name}: not found beside the report"))
+            out.append(Reason(ReasonCode.ARTIFACT_MISSING, f"{name}: not found beside the report"))
             continue
         got = "sha256:" + hashlib.sha256(f.read_bytes()).hexdigest()
         if got != want:
             out.append(
-                Reason("artifact_mismatch", f"{name}: SHA-256 {got} differs from the signed {want}")
+                Reason(
+                    ReasonCode.ARTIFACT_MISMATCH,
+                    f"{name}: SHA-256 {got} differs from the signed {want}",
+                )
             )
         elif name in rendered and not _same_render(name, f.read_bytes(), rendered[name]):
-            out.append(Reason("artifact_mismatch", f"{name}: does not re-render identically"))
+            out.append(
+                Reason(ReasonCode.ARTIFACT_MISMATCH, f"{name}: does not re-render identically")
+            )
     return out

@@ -10,16 +10,15 @@ from pathlib import Path
 
 from vanfed._coordinator import LogView, report_skipped
 from vanfed._json import read_limited
-from vanfed.errors import VanfedError, VerificationError
-from vanfed.schema import (
-    RECEIPT_TYPE,
-    REPORT_TYPE,
-    Receipt,
-    RegionalReport,
-    Skipped,
-    TrustRegistry,
+from vanfed.errors import ReasonCode, VanfedError, VerificationError
+from vanfed.schema import Receipt, RegionalReport, Skipped, TrustRegistry
+from vanfed.signing import (
+    RECEIPT_PROFILE,
+    REPORT_PROFILE,
+    Reason,
+    timestamp,
+    verification_result,
 )
-from vanfed.signing import Reason, timestamp, verification_result
 
 __all__ = [
     "rebuild_skipped",
@@ -32,29 +31,20 @@ __all__ = [
 ]
 
 
-def _no_checks(*_: object) -> list[Reason]:
-    return []
-
-
 def verified_report(
     path: Path, registry: TrustRegistry, now: dt.datetime
 ) -> tuple[RegionalReport | None, str | None, list[Reason]]:
     """The report whose coordinator signature verifies, its signer, or why not."""
     data = read_limited(path, registry.policy.max_envelope_bytes * 16)
-    res = verification_result(
-        data,
-        registry,
-        now=now,
-        payload_type=REPORT_TYPE,
-        model=RegionalReport,
-        role="coordinator",
-        check=_no_checks,
-    )
+    res = verification_result(data, registry, now=now, profile=REPORT_PROFILE)
     if not res.ok or res.payload is None:
         return (
             None,
             None,
-            [Reason("report_invalid", f"{path.name}: {r.code}: {r.message}") for r in res.reasons],
+            [
+                Reason(ReasonCode.REPORT_INVALID, f"{path.name}: {r.code}: {r.message}")
+                for r in res.reasons
+            ],
         )
     return res.payload, res.signer, []
 
@@ -66,15 +56,7 @@ def verified_receipt_payload(path: Path, registry: TrustRegistry, now: dt.dateti
         VerificationError: the receipt does not verify (with reason codes).
     """
     data = read_limited(path, registry.policy.max_envelope_bytes)
-    res = verification_result(
-        data,
-        registry,
-        now=now,
-        payload_type=RECEIPT_TYPE,
-        model=Receipt,
-        role="coordinator",
-        check=_no_checks,
-    )
+    res = verification_result(data, registry, now=now, profile=RECEIPT_PROFILE)
     if not res.ok or res.payload is None:
         raise VerificationError(
             f"{path.name}: " + "; ".join(r.message for r in res.reasons), res.codes
@@ -93,7 +75,7 @@ def registry_ref(
     if ref.version > registry.version:
         return [
             Reason(
-                "registry_mismatch",
+                ReasonCode.REGISTRY_MISMATCH,
                 f"the report was built under registry v{ref.version}; audit with it "
                 f"(you gave v{registry.version})",
             )
@@ -101,7 +83,7 @@ def registry_ref(
     if ref.version == registry.version and ref.digest != registry.digest:
         return [
             Reason(
-                "registry_mismatch",
+                ReasonCode.REGISTRY_MISMATCH,
                 f"the report names registry v{ref.version} {ref.digest[:19]}…, "
                 f"not the v{registry.version} given ({registry.digest[:19]}…)",
             )
@@ -123,7 +105,7 @@ def stale_checkpoint(report: RegionalReport, view: LogView, checked: list[str]) 
         return []
     return [
         Reason(
-            "stale_checkpoint",
+            ReasonCode.STALE_CHECKPOINT,
             f"{len(late)} log entries received before the report ({report.created_at}) are "
             f"outside its checkpoint of size {view.size}, from entry {late[0].index} "
             f"({late[0].digest[:19]}…): the report is bound to an older checkpoint",
@@ -144,7 +126,7 @@ def receipts_inside(
         if receipt.received_at < report.created_at and receipt.log.index >= view.size:
             out.append(
                 Reason(
-                    "stale_checkpoint",
+                    ReasonCode.STALE_CHECKPOINT,
                     f"{f.name}: {receipt.country} revision {receipt.revision} was receipted at "
                     f"{receipt.received_at}, before the report ({report.created_at}), as log "
                     f"entry {receipt.log.index}; the report's checkpoint holds {view.size}",
@@ -173,7 +155,7 @@ def skipped_mismatch(
     want = {(s.envelope_sha256, s.country, s.reason) for s in rebuilt}
     out = [
         Reason(
-            "skipped_mismatch",
+            ReasonCode.SKIPPED_MISMATCH,
             f"the report says {s.country or s.file} was skipped ({s.reason}); "
             "the inputs do not give that",
         )
@@ -184,7 +166,7 @@ def skipped_mismatch(
         have = {(s.envelope_sha256, s.country, s.reason) for s in report.skipped}
         out += [
             Reason(
-                "skipped_mismatch",
+                ReasonCode.SKIPPED_MISMATCH,
                 f"{s.file}: skipped ({s.reason}: {s.message}) but not listed in the report",
             )
             for s in rebuilt

@@ -12,7 +12,7 @@ from random import Random
 
 from vanfed._json import atomic_write
 from vanfed.aggregate import merge, select_inputs
-from vanfed.errors import InputError, UntrustedKeyError
+from vanfed.errors import InputError, ReasonCode, UntrustedKeyError
 from vanfed.report import LANGUAGES, render_csv, render_html, render_pdf, render_xlsx
 from vanfed.schema import (
     REPORT_TYPE,
@@ -111,7 +111,7 @@ def report_skipped(skipped: list[Skipped], view: LogView | None) -> tuple[Skippe
     check a claim about it), so that the list is a pure function of the log prefix."""
     if view is None:
         return tuple(skipped)
-    return tuple(s for s in skipped if s.reason != "not_logged")
+    return tuple(s for s in skipped if s.reason != ReasonCode.NOT_LOGGED)
 
 
 def logged_below(log: TransparencyLog, size: int) -> dict[str, int]:
@@ -183,7 +183,7 @@ class Coordinator:
             raise UntrustedKeyError(
                 f"key {signer.keyid[:12]}… is {what}, not the registry's coordinator key: "
                 "sign reports with the coordinator key",
-                ("wrong_role",),
+                (ReasonCode.WRONG_ROLE,),
             )
         self.registry = registry
         self.signer = signer

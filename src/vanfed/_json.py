@@ -17,7 +17,7 @@ import numpy as np
 import orjson
 import rfc8785
 
-from vanfed.errors import InputError, TooLargeError
+from vanfed.errors import DuplicateKeyError, InputError, TooLargeError
 
 __all__ = [
     "MAX_DEPTH",
@@ -31,11 +31,11 @@ __all__ = [
 MAX_DEPTH = 32
 
 
-class DuplicateKeyError(InputError):
-    """A JSON object names the same key twice."""
-
-
 class _Reject(ValueError):
+    pass
+
+
+class _Duplicate(_Reject):
     pass
 
 
@@ -43,7 +43,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _Reject(f"duplicate key {key!r}")
+            raise _Duplicate(f"duplicate key {key!r}")
         out[key] = value
     return out
 
@@ -195,9 +195,10 @@ def _parse(text: str, subject: str, flags: _Flags) -> Any:
             parse_float=flags.number,
             parse_int=flags.integer,
         )
+    except _Duplicate as exc:
+        raise DuplicateKeyError(f"{subject}: {exc}") from exc
     except _Reject as exc:
-        cls = DuplicateKeyError if "duplicate key" in str(exc) else InputError
-        raise cls(f"{subject}: {exc}") from exc
+        raise InputError(f"{subject}: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise InputError(f"{subject}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
 

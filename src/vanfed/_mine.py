@@ -16,7 +16,7 @@ from pathlib import Path
 from vanfed._audit import AuditVerdict
 from vanfed._audit_checks import verified_receipt_payload, verified_report
 from vanfed._json import read_limited
-from vanfed.errors import VanfedError, VerificationError
+from vanfed.errors import ReasonCode, VanfedError, VerificationError
 from vanfed.schema import Receipt, RegionalReport, TrustRegistry
 from vanfed.signing import Reason
 from vanfed.transport import log_keys, verified_checkpoint, verify_receipt
@@ -67,20 +67,27 @@ def check_mine(
     try:
         r = _receipt(receipt_path, registry, now, envelope)
     except VerificationError as exc:
-        return [Reason("receipt_invalid", f"{name}: {exc}")], ""
+        return [Reason(ReasonCode.RECEIPT_INVALID, f"{name}: {exc}")], ""
     what = f"{name}: {r.country} {r.period} revision {r.revision} (log entry {r.log.index})"
     if r.period != report.period:
         return [
-            Reason("mine_missing", f"{what} is not for the report's period {report.period}")
+            Reason(
+                ReasonCode.MINE_MISSING, f"{what} is not for the report's period {report.period}"
+            )
         ], ""
     used = next((i for i in report.inputs if i.envelope_sha256 == r.envelope_sha256), None)
     if used is not None:
         if used.log_index not in (None, r.log.index):
             return [
-                Reason("mine_missing", f"{what}: the report puts it at log index {used.log_index}")
+                Reason(
+                    ReasonCode.MINE_MISSING,
+                    f"{what}: the report puts it at log index {used.log_index}",
+                )
             ], ""
         if report.log_checkpoint and _origin(report.log_checkpoint) != _origin(r.log.checkpoint):
-            return [Reason("mine_missing", f"{what}: the report is bound to another log")], ""
+            return [
+                Reason(ReasonCode.MINE_MISSING, f"{what}: the report is bound to another log")
+            ], ""
         return [], f"{what} is an input of the report"
     newer = [i for i in report.inputs if i.country == r.country and i.revision > r.revision]
     if newer:
@@ -96,7 +103,7 @@ def check_mine(
         if r.received_at >= report.created_at
         else f"it was received at {r.received_at}, before the report was made ({report.created_at})"
     )
-    return [Reason("mine_missing", f"{what} is not in the report: {when}; {why}")], ""
+    return [Reason(ReasonCode.MINE_MISSING, f"{what} is not in the report: {when}; {why}")], ""
 
 
 def audit_mine(

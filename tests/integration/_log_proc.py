@@ -10,8 +10,7 @@ import base64
 import sys
 from random import Random
 
-from tests.conftest import Trust
-
+from vanfed.testing import Trust
 from vanfed.tlog import TransparencyLog
 
 

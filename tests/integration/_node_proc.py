@@ -8,9 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.conftest import NOW, Trust, small_summary
-
 from vanfed.signing import sign_summary, verify_registry
+from vanfed.testing import NOW, Trust, small_summary
 from vanfed.transport import Outbox
 
 

@@ -10,7 +10,6 @@ from random import Random
 
 import numpy as np
 import pytest
-from tests.conftest import NOW, Trust
 from tests.integration.test_cli import PASS, one_line_error, vanfed
 
 from vanfed import Coordinator, Node, audit
@@ -20,6 +19,7 @@ from vanfed.errors import InputError
 from vanfed.schema import CkmParams, Policy, Summary, TrustRegistry, load_mapping
 from vanfed.signing import init_registry, verification_result
 from vanfed.synthetic import write_export
+from vanfed.testing import NOW, Trust
 
 CKM = ("KHM", "LAO")
 SUPPRESSION = ("MMR", "THA", "VNM")

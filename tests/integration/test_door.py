@@ -15,8 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import NOW, Trust, small_summary
-from tests.integration._service import Service
 
 from vanfed import Ledger, Node
 from vanfed.aggregate import select_inputs
@@ -24,6 +22,7 @@ from vanfed.anonymize import Protected, primary_cells, protect
 from vanfed.schema import PublishedAxis, PublishedTable, Summary, load_mapping
 from vanfed.signing import envelope_digest, sign_summary
 from vanfed.synthetic import write_export
+from vanfed.testing import NOW, Service, Trust, small_summary
 from vanfed.transport import fetch_publications
 
 JSON = {"content-type": "application/json"}

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import NOW, Trust, small_summary
-from tests.integration._service import Service, env, vanfed
 
 from vanfed.signing import envelope_digest, sign_summary
+from vanfed.testing import NOW, Service, Trust, small_summary
+from vanfed.testing import cli_env as env
+from vanfed.testing import run_cli as vanfed
 from vanfed.tlog import (
     TransparencyLog,
     log_folder,

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.conftest import NOW, Trust
 
 from vanfed import Coordinator, Node, audit
 from vanfed.aggregate import merge, select_inputs
@@ -21,6 +20,7 @@ from vanfed.anonymize import interval_attack
 from vanfed.schema import load_codebook, load_mapping
 from vanfed.signing import revoke_key, sign_envelope
 from vanfed.synthetic import PROFILES, write_export
+from vanfed.testing import NOW, Trust
 
 COUNTRIES = ("KHM", "LAO", "MMR", "THA", "VNM")
 

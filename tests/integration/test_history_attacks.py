@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.attacker import Attacker
-from tests.conftest import NOW, Trust
 
 from vanfed import Node
 from vanfed.anonymize import ProtectionSettings, select_period
@@ -23,6 +22,7 @@ from vanfed.errors import InputError, ProtectionError
 from vanfed.ingest import CodedRecords
 from vanfed.schema import ProtectionPolicy, expand_periods, load_mapping
 from vanfed.synthetic import write_export
+from vanfed.testing import NOW, Trust
 
 K = S = 5
 T1 = NOW - dt.timedelta(days=90)

@@ -16,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.attacker import Attacker
-from tests.conftest import NOW, Trust
 
 from vanfed import Node
 from vanfed.anonymize import AxisSpec, TableSpec, select_period
@@ -24,6 +23,7 @@ from vanfed.errors import InputError, ProtectionError
 from vanfed.ingest import CodedRecords
 from vanfed.schema import load_mapping
 from vanfed.synthetic import write_export
+from vanfed.testing import NOW, Trust
 
 TABLES = (
     TableSpec(name="by_sex", axes=(AxisSpec(dim="sex"), AxisSpec(dim="outcome"))),

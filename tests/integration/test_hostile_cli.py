@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import Trust, pin
 
 from vanfed.signing import save_keypair
+from vanfed.testing import Trust, pin
 
 PASS = {"VANFED_PASSPHRASE": "test-passphrase"}
 MAPPING = """\

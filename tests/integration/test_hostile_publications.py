@@ -10,7 +10,6 @@ from random import Random
 
 import pytest
 from pydantic import ValidationError
-from tests.conftest import NOW, Trust, small_summary
 
 from vanfed import Coordinator, audit
 from vanfed._json import canonical_bytes
@@ -30,6 +29,7 @@ from vanfed.schema import (
     load_codebook,
 )
 from vanfed.signing import sign_envelope, verification_result
+from vanfed.testing import NOW, Trust, small_summary
 
 SEX = PublishedAxis(dim="sex", codes=("f", "m", "_U", "_T"))
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import NOW, Trust, small_summary
-from tests.integration._service import Service, vanfed
 
 from vanfed.schema import RECEIPT_TYPE
 from vanfed.signing import EncryptionKeyPair, envelope_digest, sign_summary
+from vanfed.testing import NOW, Service, Trust, small_summary
+from vanfed.testing import run_cli as vanfed
 from vanfed.tlog import verify_receipt
 from vanfed.transport import SEALED_MEDIA_TYPE, seal, sealing_key
 

@@ -10,14 +10,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.conftest import NOW, pin
-from tests.integration._service import vanfed
 
 from vanfed import Coordinator, audit
 from vanfed._coordinator import build_report
 from vanfed._demo import DEMO_PASSPHRASE
 from vanfed.schema import REPORT_TYPE, TrustRegistry, load_codebook
 from vanfed.signing import Envelope, KeyPair, load_private, sign_envelope, verify_registry
+from vanfed.testing import NOW, pin
+from vanfed.testing import run_cli as vanfed
 from vanfed.transport import Inbox, TransparencyLog, log_folder, log_keys
 
 

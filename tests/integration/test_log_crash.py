@@ -11,9 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import Trust
-from tests.integration._service import env
-
+from vanfed.testing import Trust
+from vanfed.testing import cli_env as env
 from vanfed.tlog import TransparencyLog, verified_checkpoint, verify_consistency
 
 ROOT = Path(__file__).parents[2]

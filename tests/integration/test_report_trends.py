@@ -9,13 +9,12 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-from tests.conftest import NOW
-
 from vanfed import Node
 from vanfed._demo import DEMO_PASSPHRASE
 from vanfed.schema import RegionalReport, load_mapping
 from vanfed.signing import load_private
 from vanfed.synthetic import write_export
+from vanfed.testing import NOW
 
 COUNTRIES = ("KHM", "LAO", "MMR", "THA", "VNM")
 

@@ -16,7 +16,6 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
-from tests.conftest import NOW
 from tests.integration._postgres import postgres_server
 
 from vanfed import Node
@@ -24,6 +23,7 @@ from vanfed.errors import InputError
 from vanfed.ingest import SqlTable, check_mapping, scaffold_mapping
 from vanfed.schema import load_mapping
 from vanfed.synthetic import write_export
+from vanfed.testing import NOW
 
 TODAY = NOW.date()
 

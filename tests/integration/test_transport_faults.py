@@ -17,13 +17,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import NOW, Trust, small_summary
-from tests.integration._service import PASSPHRASE, Service, vanfed
 
 from vanfed import Coordinator
 from vanfed.errors import InputError, UntrustedKeyError
 from vanfed.schema import InboxLayout
 from vanfed.signing import save_keypair, sign_summary
+from vanfed.testing import NOW, PASSPHRASE, Service, Trust, small_summary
+from vanfed.testing import run_cli as vanfed
 from vanfed.tlog import TransparencyLog, log_keys, verify_receipt
 
 JSON = {"content-type": "application/json"}

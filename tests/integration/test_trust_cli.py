@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import NOW, pin
-from tests.integration._service import PASSPHRASE
 
 from vanfed._coordinator import LogView, bind_to_log, build_report, logged_below
 from vanfed._demo import DEMO_PASSPHRASE
@@ -36,6 +34,7 @@ from vanfed.signing import (
     timestamp,
     verify_registry,
 )
+from vanfed.testing import NOW, PASSPHRASE, pin
 from vanfed.transport import Inbox, TransparencyLog, log_folder, log_keys
 
 DEMO = {"VANFED_PASSPHRASE": DEMO_PASSPHRASE.decode()}

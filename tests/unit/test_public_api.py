@@ -1,6 +1,8 @@
 """Pin every package's public names: changing one is a deliberate act."""
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -54,12 +56,18 @@ PUBLIC = {
     "vanfed.signing": [
         "KEY_REASONS",
         "MAX_ENVELOPE_BYTES",
+        "MAX_SIGNATURE_BYTES",
         "REASONS",
+        "RECEIPT_PROFILE",
+        "REPORT_PROFILE",
+        "SUMMARY_PROFILE",
         "EncryptionKeyPair",
         "Envelope",
         "KeyPair",
+        "Profile",
         "PublicKey",
         "Reason",
+        "ReasonCode",
         "Signer",
         "VerificationResult",
         "add_key",
@@ -76,6 +84,7 @@ PUBLIC = {
         "load_encryption_key",
         "load_private",
         "load_public",
+        "no_checks",
         "pae",
         "parse_payload",
         "passphrase_from_env",
@@ -166,6 +175,21 @@ PUBLIC = {
         "verify_inclusion",
         "verify_receipt",
     ],
+    "vanfed.testing": [
+        "NOW",
+        "PASSPHRASE",
+        "TODAY",
+        "Service",
+        "Trust",
+        "cli_env",
+        "cube_from_records",
+        "make_cube",
+        "pin",
+        "run_cli",
+        "seeded",
+        "small_summary",
+        "with_margins",
+    ],
     "vanfed.anonymize": [
         "DEFAULT_TABLES",
         "AuditResult",
@@ -235,3 +259,15 @@ def test_schema_exports_models() -> None:
         "ckm_violations",
     ):
         assert name in s.__all__
+
+
+def test_testing_needs_no_test_dependencies() -> None:
+    """``vanfed.testing`` is importable where only vanfed's own dependencies are installed."""
+    code = (
+        "import sys, vanfed.testing; "
+        "print(sorted({'pytest', 'hypothesis', 'pandas'} & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[]"

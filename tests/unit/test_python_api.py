@@ -9,13 +9,13 @@ from pathlib import Path
 from random import Random
 
 import pytest
-from tests.conftest import NOW, Trust
 
 from vanfed import Coordinator, Node
 from vanfed.errors import InputError
 from vanfed.schema import load_mapping
 from vanfed.signing import verification_result
 from vanfed.synthetic import write_export
+from vanfed.testing import NOW, Trust
 
 DOCUMENTED = (
     "vanfed",

@@ -36,20 +36,20 @@ import numpy as np
 from vanfed.anonymize import judge
 from vanfed.anonymize._history import _complete, audit_history, from_summary, year_group
 from vanfed.anonymize._tables import published_system
-from vanfed.errors import InputError, ProtectionError
+from vanfed.errors import InputError, ProtectionError, ReasonCode
 from vanfed.schema import Codebook, Policy, Summary
 
 __all__ = ["DOOR_REASONS", "Refusal", "check_history", "check_summary"]
 
 DOOR_REASONS = (
-    "too_many_tables",
-    "table_too_large",
-    "unknown_code",
-    "linked_mismatch",
-    "not_additive",
-    "infeasible",
-    "protection_failed",
-    "history_disclosure",
+    ReasonCode.TOO_MANY_TABLES,
+    ReasonCode.TABLE_TOO_LARGE,
+    ReasonCode.UNKNOWN_CODE,
+    ReasonCode.LINKED_MISMATCH,
+    ReasonCode.NOT_ADDITIVE,
+    ReasonCode.INFEASIBLE,
+    ReasonCode.PROTECTION_FAILED,
+    ReasonCode.HISTORY_DISCLOSURE,
 )
 
 
@@ -68,13 +68,13 @@ def _caps(summary: Summary, policy: Policy) -> None:
     name = f"{summary.country} {summary.period} r{summary.revision}"
     if len(summary.tables) > policy.max_tables:
         raise Refusal(
-            "too_many_tables",
+            ReasonCode.TOO_MANY_TABLES,
             f"{name}: {len(summary.tables)} tables; the registry policy allows {policy.max_tables}",
         )
     for t in summary.tables:
         if len(t.values) > policy.max_cells_per_table:
             raise Refusal(
-                "table_too_large",
+                ReasonCode.TABLE_TOO_LARGE,
                 f"{name}: table {t.name} has {len(t.values)} cells; the registry policy "
                 f"allows {policy.max_cells_per_table}",
             )
@@ -86,10 +86,13 @@ def _filters(summary: Summary, codebook: Codebook) -> None:
             try:
                 known = codebook.dimension(dim, summary.country).leaves()
             except (KeyError, InputError) as exc:
-                raise Refusal("unknown_code", f"table {t.name}: filter {dim!r} is unknown") from exc
+                raise Refusal(
+                    ReasonCode.UNKNOWN_CODE, f"table {t.name}: filter {dim!r} is unknown"
+                ) from exc
             if code not in known:
                 raise Refusal(
-                    "unknown_code", f"table {t.name}: filter {dim} = {code!r} is not a code"
+                    ReasonCode.UNKNOWN_CODE,
+                    f"table {t.name}: filter {dim} = {code!r} is not a code",
                 )
 
 
@@ -104,9 +107,9 @@ def check_summary(summary: Summary, codebook: Codebook, policy: Policy) -> None:
     try:
         system, values = published_system(summary.tables, codebook, summary.country)
     except (InputError, KeyError, ValueError) as exc:
-        raise Refusal("unknown_code", str(exc)) from exc
+        raise Refusal(ReasonCode.UNKNOWN_CODE, str(exc)) from exc
     except ProtectionError as exc:  # a cell shared by two tables with two values
-        raise Refusal("linked_mismatch", str(exc)) from exc
+        raise Refusal(ReasonCode.LINKED_MISMATCH, str(exc)) from exc
     if summary.protection.perturbed:
         return  # cell key method: noisy, not additive, nothing suppressed (see above)
     known = values >= 0
@@ -117,14 +120,16 @@ def check_summary(summary: Summary, codebook: Codebook, policy: Policy) -> None:
     if broken.size:
         cols = rows[int(broken[0])].indices
         cells = ", ".join(str(dict(system.keys[c]) or "total") for c in cols[:4])
-        raise Refusal("not_additive", f"published values do not add up: {cells} …")
+        raise Refusal(ReasonCode.NOT_ADDITIVE, f"published values do not add up: {cells} …")
     if _complete(system, values, ~known) is None:
-        raise Refusal("infeasible", "no non-negative table agrees with the published values")
+        raise Refusal(
+            ReasonCode.INFEASIBLE, "no non-negative table agrees with the published values"
+        )
     verdict = judge(system, values, ~known, k=summary.protection.k, s=summary.protection.s)
     if not verdict.passed:
         cell = dict(system.keys[verdict.failing[0]]) or "total"
         raise Refusal(
-            "protection_failed",
+            ReasonCode.PROTECTION_FAILED,
             f"{len(verdict.failing)} cells fail the interval attack, e.g. {cell} in "
             f"[{verdict.lo[verdict.failing[0]]:g}, {verdict.hi[verdict.failing[0]]:g}]",
         )
@@ -153,7 +158,7 @@ def check_history(summary: Summary, earlier: Sequence[Summary], codebook: Codebo
     findings = audit_history(pubs, k=summary.protection.k, s=summary.protection.s, new=len(group))
     if findings:
         raise Refusal(
-            "history_disclosure",
+            ReasonCode.HISTORY_DISCLOSURE,
             f"{summary.country} {summary.period} r{summary.revision} with the earlier "
             f"publications: {findings[0]} ({len(findings)} cells in all)",
         )

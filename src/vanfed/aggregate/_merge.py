@@ -21,6 +21,7 @@ import numpy as np
 
 from vanfed.aggregate._select import Selected
 from vanfed.anonymize import intervals
+from vanfed.errors import ReasonCode
 from vanfed.schema import (
     TOTAL,
     Codebook,
@@ -177,7 +178,7 @@ def merge(
                     Omitted(
                         country=c,
                         table=name,
-                        reason="table_missing",
+                        reason=ReasonCode.TABLE_MISSING,
                         message=f"{c} does not publish {name}",
                     )
                 )
@@ -194,7 +195,7 @@ def merge(
                     Omitted(
                         country=c,
                         table=name,
-                        reason="layout_differs",
+                        reason=ReasonCode.LAYOUT_DIFFERS,
                         message=f"{c}'s {name} ({layout}) does not map onto the regional layout",
                     )
                 )

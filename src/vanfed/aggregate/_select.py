@@ -15,7 +15,7 @@ from pathlib import Path
 from vanfed._json import read_limited
 from vanfed.aggregate._checks import Refusal, check_history, check_summary
 from vanfed.anonymize._history import year_group
-from vanfed.errors import InputError
+from vanfed.errors import InputError, ReasonCode
 from vanfed.schema import Codebook, InboxLayout, Skipped, Summary, TrustRegistry, load_codebook
 from vanfed.signing import VerificationResult, envelope_digest, verification_result
 
@@ -56,7 +56,7 @@ def select_inputs(
         try:
             data = read_limited(path, limit)
         except InputError as exc:
-            skipped.append(Skipped(file=path.name, reason="too_large", message=str(exc)))
+            skipped.append(Skipped(file=path.name, reason=ReasonCode.TOO_LARGE, message=str(exc)))
             continue
         digest = envelope_digest(data)
         if digest in seen:
@@ -67,7 +67,7 @@ def select_inputs(
                 Skipped(
                     file=path.name,
                     envelope_sha256=digest,
-                    reason="not_logged",
+                    reason=ReasonCode.NOT_LOGGED,
                     message="not in the transparency log at the report's checkpoint",
                 )
             )
@@ -80,7 +80,7 @@ def select_inputs(
                 Skipped(
                     file=path.name,
                     envelope_sha256=digest,
-                    reason=result.codes[0] if result.codes else "malformed",
+                    reason=result.codes[0] if result.codes else ReasonCode.MALFORMED,
                     message="; ".join(r.message for r in result.reasons),
                 )
             )
@@ -98,7 +98,9 @@ def select_inputs(
     candidates: dict[str, list[Selected]] = {}
     for sel in sound:
         if sel.summary.period != period:
-            skipped.append(_skip(sel, "other_period", f"summary is for {sel.summary.period}"))
+            skipped.append(
+                _skip(sel, ReasonCode.OTHER_PERIOD, f"summary is for {sel.summary.period}")
+            )
         else:
             candidates.setdefault(sel.summary.country, []).append(sel)
     chosen: list[Selected] = []
@@ -123,7 +125,9 @@ def _sound(
     target = year_group(period)
     for _, sel in sorted(verified, key=lambda v: (v[0], v[1].digest)):
         if year_group(sel.summary.period) != target:  # another year: other records
-            skipped.append(_skip(sel, "other_period", f"summary is for {sel.summary.period}"))
+            skipped.append(
+                _skip(sel, ReasonCode.OTHER_PERIOD, f"summary is for {sel.summary.period}")
+            )
             continue
         try:
             check_summary(sel.summary, codebook, registry.policy)
@@ -147,15 +151,17 @@ def _current(
         n = len(best)
         for s in best:
             msg = f"{n} different summaries claim revision {top}"
-            skipped.append(_skip(s, "conflicting_revision", msg))
+            skipped.append(_skip(s, ReasonCode.CONFLICTING_REVISION, msg))
         for s in group[n:]:
-            skipped.append(_skip(s, "superseded", f"revision {s.summary.revision} < {top}"))
+            skipped.append(
+                _skip(s, ReasonCode.SUPERSEDED, f"revision {s.summary.revision} < {top}")
+            )
         return None
     pick = None
     for sel in group:
         if pick is not None:
             msg = f"revision {sel.summary.revision} < {pick.summary.revision}"
-            skipped.append(_skip(sel, "superseded", msg))
+            skipped.append(_skip(sel, ReasonCode.SUPERSEDED, msg))
             continue
         earlier = [
             s.summary for s in sound[: sound.index(sel)] if s.summary.country == sel.summary.country

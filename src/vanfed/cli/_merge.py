@@ -20,7 +20,7 @@ from vanfed.cli._common import (
     out,
     signing_key,
 )
-from vanfed.errors import VerificationError
+from vanfed.errors import ReasonCode, VerificationError
 from vanfed.report import render_pdf, render_trends
 from vanfed.schema import RegionalReport, TrustRegistry, load_codebook
 
@@ -84,7 +84,7 @@ def _verified(path: Path, registry: TrustRegistry) -> RegionalReport:
     """A signed regional report whose coordinator signature verifies (one home: the audit's)."""
     report, _, failed = verified_report(path, registry, now())
     if report is None:
-        raise VerificationError("; ".join(r.message for r in failed), ("report_invalid",))
+        raise VerificationError("; ".join(r.message for r in failed), (ReasonCode.REPORT_INVALID,))
     return report
 
 

@@ -26,14 +26,14 @@ from vanfed.cli._common import (
 )
 from vanfed.cli._key_batch import key_entries
 from vanfed.cli._trust import (
-    MAX_REGISTRY_BYTES,
     read_trust_root,
     trust_root_path,
     write_trust_root,
 )
 from vanfed.errors import InputError
-from vanfed.schema import CkmParams, CkmRecord, Policy, TrustRegistry
+from vanfed.schema import MAX_REGISTRY_BYTES, CkmParams, CkmRecord, Policy, TrustRegistry
 from vanfed.signing import (
+    MAX_SIGNATURE_BYTES,
     add_keys,
     combine_signatures,
     init_registry,
@@ -228,7 +228,7 @@ def combine(
     """Combine a threshold of detached root signatures into the signed registry."""
     data = read_limited(draft, MAX_REGISTRY_BYTES)
     prev = load_registry(previous) if previous else None
-    sigs = [(s.name, read_limited(s, 64 * 1024)) for s in signatures]
+    sigs = [(s.name, read_limited(s, MAX_SIGNATURE_BYTES)) for s in signatures]
     env = combine_signatures(data, sigs, now=now(), previous=prev)
     atomic_write(out_path, env)
     reg = read_draft(data)

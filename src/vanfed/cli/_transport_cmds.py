@@ -26,6 +26,7 @@ from vanfed.schema import TrustRegistry
 from vanfed.signing import Envelope, envelope_digest, load_encryption_key, passphrase_from_env
 from vanfed.tlog import (
     DEFAULT_ORIGIN,
+    MAX_NOTE_BYTES,
     InclusionProof,
     TransparencyLog,
     check_consistency,
@@ -385,8 +386,8 @@ def log_consistency(
     """Check that the newer checkpoint extends the older one (the log did not fork)."""
     reg = load_registry(registry)
     keys = log_keys(reg)
-    a, _ = verified_checkpoint(read_limited(require_file(old, "checkpoint"), 16384), keys)
-    b, _ = verified_checkpoint(read_limited(require_file(new, "checkpoint"), 16384), keys)
+    a, _ = verified_checkpoint(read_limited(require_file(old, "checkpoint"), MAX_NOTE_BYTES), keys)
+    b, _ = verified_checkpoint(read_limited(require_file(new, "checkpoint"), MAX_NOTE_BYTES), keys)
     if a.size > b.size:
         raise InputError(f"{old} (size {a.size}) is newer than {new} (size {b.size})")
     if url is not None:

@@ -12,10 +12,8 @@ from pathlib import Path
 
 from vanfed._json import atomic_write, loads_strict, read_limited
 from vanfed.errors import InputError
-from vanfed.schema import TrustRegistry, TrustRoot
+from vanfed.schema import MAX_REGISTRY_BYTES, MAX_TRUST_ROOT_BYTES, TrustRegistry, TrustRoot
 from vanfed.signing import check_anchored, verify_pinned, verify_registry
-
-MAX_REGISTRY_BYTES = 4 * 1024 * 1024
 
 
 def trust_root_path() -> Path:
@@ -33,7 +31,7 @@ def read_trust_root(path: Path) -> TrustRoot:
             "holders, then run `vanfed registry trust-root REGISTRY --expect-root KEYID...` "
             "(or point VANFED_TRUST_ROOT at your trust-root file)"
         )
-    obj = loads_strict(read_limited(path, 64 * 1024), subject=str(path))
+    obj = loads_strict(read_limited(path, MAX_TRUST_ROOT_BYTES), subject=str(path))
     try:
         return TrustRoot.model_validate(obj)
     except ValueError as exc:

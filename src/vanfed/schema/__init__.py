@@ -77,6 +77,8 @@ __all__ = [
 ]
 
 from vanfed.schema._registry import (
+    MAX_REGISTRY_BYTES,
+    MAX_TRUST_ROOT_BYTES,
     REGISTRY_TYPE,
     KeyEntry,
     Policy,
@@ -85,7 +87,16 @@ from vanfed.schema._registry import (
     TrustRoot,
 )
 
-__all__ += ["REGISTRY_TYPE", "KeyEntry", "Policy", "RegistryRef", "TrustRegistry", "TrustRoot"]
+__all__ += [
+    "MAX_REGISTRY_BYTES",
+    "MAX_TRUST_ROOT_BYTES",
+    "REGISTRY_TYPE",
+    "KeyEntry",
+    "Policy",
+    "RegistryRef",
+    "TrustRegistry",
+    "TrustRoot",
+]
 
 from vanfed.schema._report import (  # noqa: E402
     REPORT_TYPE,

@@ -18,7 +18,20 @@ from vanfed.schema._ckm import CkmRecord
 from vanfed.schema._protection import ProtectionPolicy
 from vanfed.schema._summary import TIMESTAMP
 
-__all__ = ["REGISTRY_TYPE", "KeyEntry", "Policy", "RegistryRef", "TrustRegistry", "TrustRoot"]
+__all__ = [
+    "MAX_REGISTRY_BYTES",
+    "MAX_TRUST_ROOT_BYTES",
+    "REGISTRY_TYPE",
+    "KeyEntry",
+    "Policy",
+    "RegistryRef",
+    "TrustRegistry",
+    "TrustRoot",
+]
+
+# Size limits of the files read before anything in them is trusted.
+MAX_REGISTRY_BYTES = 4 * 1024 * 1024  # a signed registry envelope, or its unsigned draft
+MAX_TRUST_ROOT_BYTES = 64 * 1024  # a pinned trust root
 
 REGISTRY_TYPE = "application/vnd.vanfed.registry.v1+json"
 Role = Literal["root", "coordinator", "node", "log", "encryption"]

@@ -1,6 +1,11 @@
 """Keys, DSSE envelopes, trust registries and verification."""
 
-from vanfed.signing._cosign import combine_signatures, read_draft, sign_draft
+from vanfed.signing._cosign import (
+    MAX_SIGNATURE_BYTES,
+    combine_signatures,
+    read_draft,
+    sign_draft,
+)
 from vanfed.signing._dsse import (
     MAX_ENVELOPE_BYTES,
     Envelope,
@@ -41,9 +46,15 @@ from vanfed.signing._trust_root import (
 from vanfed.signing._verify import (
     KEY_REASONS,
     REASONS,
+    RECEIPT_PROFILE,
+    REPORT_PROFILE,
+    SUMMARY_PROFILE,
+    Profile,
     Reason,
+    ReasonCode,
     VerificationResult,
     key_valid_at,
+    no_checks,
     parse_payload,
     require_aware,
     timestamp,
@@ -55,12 +66,18 @@ from vanfed.signing._verify import (
 __all__ = [
     "KEY_REASONS",
     "MAX_ENVELOPE_BYTES",
+    "MAX_SIGNATURE_BYTES",
     "REASONS",
+    "RECEIPT_PROFILE",
+    "REPORT_PROFILE",
+    "SUMMARY_PROFILE",
     "EncryptionKeyPair",
     "Envelope",
     "KeyPair",
+    "Profile",
     "PublicKey",
     "Reason",
+    "ReasonCode",
     "Signer",
     "VerificationResult",
     "add_key",
@@ -77,6 +94,7 @@ __all__ = [
     "load_encryption_key",
     "load_private",
     "load_public",
+    "no_checks",
     "pae",
     "parse_payload",
     "passphrase_from_env",

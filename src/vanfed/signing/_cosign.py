@@ -23,7 +23,9 @@ from vanfed.signing._dsse import Envelope, pae
 from vanfed.signing._keys import PublicKey, Signer
 from vanfed.signing._verify import parse_payload, verify_registry
 
-__all__ = ["combine_signatures", "read_draft", "sign_draft"]
+__all__ = ["MAX_SIGNATURE_BYTES", "combine_signatures", "read_draft", "sign_draft"]
+
+MAX_SIGNATURE_BYTES = 64 * 1024  # one detached root signature file
 
 
 def read_draft(draft: bytes, *, subject: str = "draft") -> TrustRegistry:
@@ -48,7 +50,7 @@ def sign_draft(draft: bytes, signer: Signer) -> bytes:
 
 
 def _signature(draft: bytes, name: str, data: bytes) -> tuple[str, bytes]:
-    obj = loads_strict(data, subject=name, max_bytes=64 * 1024)
+    obj = loads_strict(data, subject=name, max_bytes=MAX_SIGNATURE_BYTES)
     if not isinstance(obj, dict) or not {"keyid", "payload_sha256", "sig"} <= obj.keys():
         raise InputError(f"{name}: not a detached signature (needs keyid, payload_sha256, sig)")
     want = "sha256:" + hashlib.sha256(draft).hexdigest()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vanfed._json import canonical_bytes, loads_strict
-from vanfed.errors import InputError, VerificationError
+from vanfed.errors import DuplicateKeyError, InputError, ReasonCode, VerificationError
 from vanfed.schema import SUMMARY_TYPE, Summary
 from vanfed.signing._keys import Signer
 
@@ -39,14 +39,18 @@ def pae(payload_type: str, body: bytes) -> bytes:
 
 def _b64decode(text: Any, what: str) -> bytes:
     if not isinstance(text, str):
-        raise VerificationError(f"envelope: {what} is not a string", ("malformed_envelope",))
+        raise VerificationError(
+            f"envelope: {what} is not a string", (ReasonCode.MALFORMED_ENVELOPE,)
+        )
     padded = text + "=" * (-len(text) % 4) if len(text) % 4 else text
     try:
         if "-" in text or "_" in text:
             return base64.urlsafe_b64decode(padded)
         return binascii.a2b_base64(padded, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
-        raise VerificationError(f"envelope: {what} is not base64", ("malformed_envelope",)) from exc
+        raise VerificationError(
+            f"envelope: {what} is not base64", (ReasonCode.MALFORMED_ENVELOPE,)
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -66,31 +70,35 @@ class Envelope:
         """
         if len(data) > max_bytes:
             raise VerificationError(
-                f"envelope: {len(data)} bytes is over the limit of {max_bytes}", ("too_large",)
+                f"envelope: {len(data)} bytes is over the limit of {max_bytes}",
+                (ReasonCode.TOO_LARGE,),
             )
         try:
             obj = loads_strict(data, subject="envelope")
+        except DuplicateKeyError as exc:
+            raise VerificationError(str(exc), (ReasonCode.DUPLICATE_KEY,)) from exc
         except InputError as exc:
-            code = "duplicate_key" if "duplicate key" in str(exc) else "malformed_envelope"
-            raise VerificationError(str(exc), (code,)) from exc
+            raise VerificationError(str(exc), (ReasonCode.MALFORMED_ENVELOPE,)) from exc
         if not isinstance(obj, dict):
-            raise VerificationError("envelope: not a JSON object", ("malformed_envelope",))
+            raise VerificationError("envelope: not a JSON object", (ReasonCode.MALFORMED_ENVELOPE,))
         ptype, sigs = obj.get("payloadType"), obj.get("signatures")
         if not isinstance(ptype, str) or not isinstance(sigs, list) or not sigs:
             raise VerificationError(
                 "envelope: needs payloadType and a non-empty signatures list",
-                ("malformed_envelope",),
+                (ReasonCode.MALFORMED_ENVELOPE,),
             )
         payload = _b64decode(obj.get("payload"), "payload")
         parsed = []
         for s in sigs:
             if not isinstance(s, dict):
                 raise VerificationError(
-                    "envelope: a signature is not an object", ("malformed_envelope",)
+                    "envelope: a signature is not an object", (ReasonCode.MALFORMED_ENVELOPE,)
                 )
             keyid = s.get("keyid", "")
             if not isinstance(keyid, str):
-                raise VerificationError("envelope: keyid is not a string", ("malformed_envelope",))
+                raise VerificationError(
+                    "envelope: keyid is not a string", (ReasonCode.MALFORMED_ENVELOPE,)
+                )
             parsed.append((keyid, _b64decode(s.get("sig"), "sig")))
         return cls(ptype, payload, tuple(parsed))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
-from vanfed.errors import RegistryError
+from vanfed.errors import ReasonCode, RegistryError
 from vanfed.schema import TrustRegistry, TrustRoot
 from vanfed.signing._dsse import Envelope
 from vanfed.signing._keys import PublicKey
@@ -65,7 +65,7 @@ def check_anchored(data: bytes, reg: TrustRegistry, root: TrustRoot) -> None:
             f"registry v{reg.version}: not signed by {root.threshold} of the "
             f"{len(root.root_keyids)} pinned root keys: it was not issued by the roots you "
             "trust (if they rotated, give the version in between with --previous)",
-            ("untrusted_root",),
+            (ReasonCode.UNTRUSTED_ROOT,),
         )
 
 
@@ -74,13 +74,13 @@ def _not_rolled_back(reg: TrustRegistry, root: TrustRoot) -> None:
         raise RegistryError(
             f"registry v{reg.version} is older than v{root.version}, the newest already "
             "verified: a rollback",
-            ("registry_rollback",),
+            (ReasonCode.REGISTRY_ROLLBACK,),
         )
     if reg.version == root.version and reg.digest != root.digest:
         raise RegistryError(
             f"registry v{reg.version} differs from the v{root.version} already verified "
             f"({root.digest[:19]}…): two registries claim the same version",
-            ("registry_rollback",),
+            (ReasonCode.REGISTRY_ROLLBACK,),
         )
 
 

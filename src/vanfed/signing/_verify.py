@@ -12,16 +12,27 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 
 from vanfed._json import loads_canonical
-from vanfed.errors import InputError, RegistryError, UntrustedKeyError, VerificationError
+from vanfed.errors import (
+    DuplicateKeyError,
+    InputError,
+    ReasonCode,
+    RegistryError,
+    UntrustedKeyError,
+    VerificationError,
+)
 from vanfed.schema import (
+    RECEIPT_TYPE,
     REGISTRY_TYPE,
+    REPORT_TYPE,
     SUMMARY_TYPE,
     KeyEntry,
+    Receipt,
+    RegionalReport,
     Summary,
     TrustRegistry,
     ckm_violations,
@@ -32,9 +43,15 @@ from vanfed.signing._keys import PublicKey
 __all__ = [
     "KEY_REASONS",
     "REASONS",
+    "RECEIPT_PROFILE",
+    "REPORT_PROFILE",
+    "SUMMARY_PROFILE",
+    "Profile",
     "Reason",
+    "ReasonCode",
     "VerificationResult",
     "key_valid_at",
+    "no_checks",
     "parse_payload",
     "require_aware",
     "timestamp",
@@ -43,35 +60,36 @@ __all__ = [
     "verify_registry",
 ]
 
-REASONS = (
-    "bad_signature",
-    "unknown_key",
-    "wrong_country",
-    "wrong_role",
-    "key_not_yet_valid",
-    "key_expired",
-    "key_revoked",
-    "registry_expired",
-    "registry_rollback",
-    "untrusted_root",
-    "threshold_not_met",
-    "payload_type_mismatch",
-    "malformed_envelope",
-    "malformed_payload",
-    "duplicate_key",
-    "non_canonical_payload",
-    "policy_violation",
-    "too_large",
+# The reasons an envelope can fail verification for.
+REASONS: tuple[ReasonCode, ...] = (
+    ReasonCode.BAD_SIGNATURE,
+    ReasonCode.UNKNOWN_KEY,
+    ReasonCode.WRONG_COUNTRY,
+    ReasonCode.WRONG_ROLE,
+    ReasonCode.KEY_NOT_YET_VALID,
+    ReasonCode.KEY_EXPIRED,
+    ReasonCode.KEY_REVOKED,
+    ReasonCode.REGISTRY_EXPIRED,
+    ReasonCode.REGISTRY_ROLLBACK,
+    ReasonCode.UNTRUSTED_ROOT,
+    ReasonCode.THRESHOLD_NOT_MET,
+    ReasonCode.PAYLOAD_TYPE_MISMATCH,
+    ReasonCode.MALFORMED_ENVELOPE,
+    ReasonCode.MALFORMED_PAYLOAD,
+    ReasonCode.DUPLICATE_KEY,
+    ReasonCode.NON_CANONICAL_PAYLOAD,
+    ReasonCode.POLICY_VIOLATION,
+    ReasonCode.TOO_LARGE,
 )
 # Reasons that concern the signer's authority (as opposed to the bytes).
-KEY_REASONS = frozenset(
+KEY_REASONS: frozenset[ReasonCode] = frozenset(
     {
-        "unknown_key",
-        "wrong_country",
-        "wrong_role",
-        "key_revoked",
-        "key_expired",
-        "key_not_yet_valid",
+        ReasonCode.UNKNOWN_KEY,
+        ReasonCode.WRONG_COUNTRY,
+        ReasonCode.WRONG_ROLE,
+        ReasonCode.KEY_REVOKED,
+        ReasonCode.KEY_EXPIRED,
+        ReasonCode.KEY_NOT_YET_VALID,
     }
 )
 M = TypeVar("M", bound=BaseModel)
@@ -142,17 +160,22 @@ def parse_payload(payload: bytes, model: type[M]) -> M:
     """
     try:
         obj, canonical = loads_canonical(payload, subject="payload")
+    except DuplicateKeyError as exc:
+        raise VerificationError(str(exc), (ReasonCode.DUPLICATE_KEY,)) from exc
     except InputError as exc:
-        code = "duplicate_key" if "duplicate key" in str(exc) else "malformed_payload"
-        raise VerificationError(str(exc), (code,)) from exc
+        raise VerificationError(str(exc), (ReasonCode.MALFORMED_PAYLOAD,)) from exc
     if not canonical:
-        raise VerificationError("payload: not RFC 8785 canonical JSON", ("non_canonical_payload",))
+        raise VerificationError(
+            "payload: not RFC 8785 canonical JSON", (ReasonCode.NON_CANONICAL_PAYLOAD,)
+        )
     try:
         return model.model_validate(obj)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "payload"
-        raise VerificationError(f"payload: {where}: {err['msg']}", ("malformed_payload",)) from exc
+        raise VerificationError(
+            f"payload: {where}: {err['msg']}", (ReasonCode.MALFORMED_PAYLOAD,)
+        ) from exc
 
 
 def _signer_of(
@@ -170,7 +193,7 @@ def _signer_of(
         hinted = any(k.keyid == hint for k in candidates)
         reasons.append(
             Reason(
-                "bad_signature" if hinted else "unknown_key",
+                ReasonCode.BAD_SIGNATURE if hinted else ReasonCode.UNKNOWN_KEY,
                 f"signature by {hint[:12] or '?'}…: "
                 + (
                     "does not verify over the payload"
@@ -197,77 +220,97 @@ def _window(key: KeyEntry, now: str) -> list[Reason]:
     if key.revoked_at is not None and key.revoked_at <= now:
         out.append(
             Reason(
-                "key_revoked",
+                ReasonCode.KEY_REVOKED,
                 f"key {short}… is revoked since {key.revoked_at} ({key.revocation_reason})",
             )
         )
     if key.valid_from > now:
-        out.append(Reason("key_not_yet_valid", f"key {short}… is valid from {key.valid_from}"))
+        out.append(
+            Reason(ReasonCode.KEY_NOT_YET_VALID, f"key {short}… is valid from {key.valid_from}")
+        )
     if key.valid_until is not None and key.valid_until < now:
-        out.append(Reason("key_expired", f"key {short}… expired at {key.valid_until}"))
+        out.append(Reason(ReasonCode.KEY_EXPIRED, f"key {short}… expired at {key.valid_until}"))
     return out
 
 
+@overload
 def verification_result(
     data: bytes,
     registry: TrustRegistry,
     *,
     now: dt.datetime,
-    payload_type: str = SUMMARY_TYPE,
-    model: type[M] = Summary,  # type: ignore[assignment]
-    role: str = "node",
-    check: Callable[[M, KeyEntry, TrustRegistry], list[Reason]] | None = None,
+    profile: None = None,
     key_time: dt.datetime | None = None,
-) -> VerificationResult[M]:
+) -> VerificationResult[Summary]: ...
+@overload
+def verification_result(
+    data: bytes,
+    registry: TrustRegistry,
+    *,
+    now: dt.datetime,
+    profile: Profile[M],
+    key_time: dt.datetime | None = None,
+) -> VerificationResult[M]: ...
+def verification_result(
+    data: bytes,
+    registry: TrustRegistry,
+    *,
+    now: dt.datetime,
+    profile: Profile[Any] | None = None,
+    key_time: dt.datetime | None = None,
+) -> VerificationResult[Any]:
     """Verify an envelope against a registry; never raises.
 
     Args:
         data: the envelope bytes as received.
         registry: the verified trust registry in force.
         now: reference time for key windows and registry expiry.
-        payload_type: the expected DSSE payload type.
-        model: the payload model to parse into once verified.
-        role: the registry role the signer must have.
-        check: extra checks on the parsed payload (default for summaries: country, policy).
+        profile: what the envelope must be (payload type, model, signer role, checks);
+            default :data:`SUMMARY_PROFILE`.
         key_time: when to judge the signer's validity window (default ``now``); the time the
             transparency log received the envelope, for envelopes already logged.
     """
+    prof: Profile[Any] = profile or SUMMARY_PROFILE
     digest = envelope_digest(data)
     ts = timestamp(now)
     if registry.expires < ts:
         return VerificationResult(
-            digest, (Reason("registry_expired", f"registry expired at {registry.expires}"),)
+            digest,
+            (Reason(ReasonCode.REGISTRY_EXPIRED, f"registry expired at {registry.expires}"),),
         )
     limit = registry.policy.max_envelope_bytes
     try:
         env = Envelope.from_bytes(data, max_bytes=limit)
     except VerificationError as exc:
         return VerificationResult(digest, tuple(Reason(c, str(exc)) for c in exc.reasons))
-    if env.payload_type != payload_type:
+    if env.payload_type != prof.payload_type:
         return VerificationResult(
             digest,
             (
                 Reason(
-                    "payload_type_mismatch",
-                    f"payloadType is {env.payload_type!r}, expected {payload_type!r}",
+                    ReasonCode.PAYLOAD_TYPE_MISMATCH,
+                    f"payloadType is {env.payload_type!r}, expected {prof.payload_type!r}",
                 ),
             ),
         )
+    role = prof.role
     key, reasons = _signer_of(env, registry.with_role(role))
     if key is None:
         others = tuple(k for k in registry.keys if k.role != role)
         other, _ = _signer_of(env, others)
         if other is not None:
-            reasons = [Reason("wrong_role", f"signed by a {other.role} key; needs a {role} key")]
+            reasons = [
+                Reason(ReasonCode.WRONG_ROLE, f"signed by a {other.role} key; needs a {role} key")
+            ]
         return VerificationResult(digest, tuple(reasons))
     reasons = _window(key, timestamp(key_time) if key_time else ts)
     try:
-        payload = parse_payload(env.payload, model)
+        payload = parse_payload(env.payload, prof.model)
     except VerificationError as exc:
         return VerificationResult(
             digest, (*reasons, *(Reason(c, str(exc)) for c in exc.reasons)), signer=key.keyid
         )
-    reasons += (check or _summary_checks)(payload, key, registry)  # type: ignore[arg-type]
+    reasons += prof.check(payload, key, registry)
     return VerificationResult(digest, tuple(reasons), payload if not reasons else None, key.keyid)
 
 
@@ -276,7 +319,7 @@ def _summary_checks(summary: Summary, key: KeyEntry, registry: TrustRegistry) ->
     if key.country != summary.country:
         out.append(
             Reason(
-                "wrong_country",
+                ReasonCode.WRONG_COUNTRY,
                 f"key {key.keyid[:12]}… belongs to {key.country}, "
                 f"the summary is for {summary.country}",
             )
@@ -285,7 +328,7 @@ def _summary_checks(summary: Summary, key: KeyEntry, registry: TrustRegistry) ->
     if prot.k < pol.min_k or prot.s < pol.min_s:
         out.append(
             Reason(
-                "policy_violation",
+                ReasonCode.POLICY_VIOLATION,
                 f"k = {prot.k}, s = {prot.s}; the registry "
                 f"requires k >= {pol.min_k}, s >= {pol.min_s}",
             )
@@ -294,16 +337,75 @@ def _summary_checks(summary: Summary, key: KeyEntry, registry: TrustRegistry) ->
         # The cell key method: the region's agreed noise, and nothing in 1 … js.
         values = tuple(v for t in summary.tables for v in t.values)
         out += [
-            Reason("policy_violation", f"cell key method: {why}")
+            Reason(ReasonCode.POLICY_VIOLATION, f"cell key method: {why}")
             for why in ckm_violations(prot.ckm, pol.ckm, values)
         ]
     return out
 
 
-def verify(data: bytes, registry: TrustRegistry, *, now: dt.datetime, **kwargs: Any) -> Any:
-    """Verify and return the parsed payload, or raise with every reason code."""
-    result: VerificationResult[Any] = verification_result(data, registry, now=now, **kwargs)
-    if not result.ok:
+def no_checks(payload: object, key: KeyEntry, registry: TrustRegistry) -> list[Reason]:
+    """The empty payload check: the signature and the signer's role are all there is."""
+    return []
+
+
+@dataclass(frozen=True)
+class Profile(Generic[M]):
+    """What one kind of envelope must be: its DSSE payload type, the model its payload
+    parses into, the registry role of its signer and the checks on the parsed payload."""
+
+    name: str
+    payload_type: str
+    model: type[M]
+    role: str
+    check: Callable[[M, KeyEntry, TrustRegistry], list[Reason]] = no_checks
+
+
+SUMMARY_PROFILE: Profile[Summary] = Profile(
+    "summary", SUMMARY_TYPE, Summary, "node", _summary_checks
+)
+RECEIPT_PROFILE: Profile[Receipt] = Profile("receipt", RECEIPT_TYPE, Receipt, "coordinator")
+REPORT_PROFILE: Profile[RegionalReport] = Profile(
+    "report", REPORT_TYPE, RegionalReport, "coordinator"
+)
+
+
+@overload
+def verify(
+    data: bytes,
+    registry: TrustRegistry,
+    *,
+    now: dt.datetime,
+    profile: None = None,
+    key_time: dt.datetime | None = None,
+) -> Summary: ...
+@overload
+def verify(
+    data: bytes,
+    registry: TrustRegistry,
+    *,
+    now: dt.datetime,
+    profile: Profile[M],
+    key_time: dt.datetime | None = None,
+) -> M: ...
+def verify(
+    data: bytes,
+    registry: TrustRegistry,
+    *,
+    now: dt.datetime,
+    profile: Profile[Any] | None = None,
+    key_time: dt.datetime | None = None,
+) -> Any:
+    """Verify and return the parsed payload (a :class:`Summary` unless ``profile`` says
+    otherwise).
+
+    Raises:
+        UntrustedKeyError: the signer's authority fails (a reason in :data:`KEY_REASONS`).
+        VerificationError: anything else, with every reason code.
+    """
+    result = verification_result(
+        data, registry, now=now, profile=profile or SUMMARY_PROFILE, key_time=key_time
+    )
+    if result.payload is None or not result.ok:
         codes = result.codes
         msg = "; ".join(r.message for r in result.reasons)
         cls = UntrustedKeyError if KEY_REASONS & set(codes) else VerificationError
@@ -337,7 +439,7 @@ def verify_registry(
         raise InputError(f"registry: {exc}") from exc
     if env.payload_type != REGISTRY_TYPE:
         raise RegistryError(
-            f"registry: payloadType is {env.payload_type!r}", ("payload_type_mismatch",)
+            f"registry: payloadType is {env.payload_type!r}", (ReasonCode.PAYLOAD_TYPE_MISMATCH,)
         )
     unverified_registry = parse_payload(env.payload, TrustRegistry)
     ts = timestamp(now)
@@ -349,16 +451,16 @@ def verify_registry(
             raise RegistryError(
                 f"registry v{unverified_registry.version}: signed by {got} of "
                 f"{label} root keys, needs {reg.root_threshold}",
-                ("threshold_not_met",),
+                (ReasonCode.THRESHOLD_NOT_MET,),
             )
     if previous is not None and unverified_registry.version <= previous.version:
         raise RegistryError(
             f"registry v{unverified_registry.version} does not follow v{previous.version}",
-            ("registry_rollback",),
+            (ReasonCode.REGISTRY_ROLLBACK,),
         )
     if unverified_registry.expires < ts:
         raise RegistryError(
             f"registry v{unverified_registry.version} expired at {unverified_registry.expires}",
-            ("registry_expired",),
+            (ReasonCode.REGISTRY_EXPIRED,),
         )
     return unverified_registry

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vanfed.errors import LogError, VerificationError
+from vanfed.errors import LogError, ReasonCode, VerificationError
 from vanfed.signing import Signer
 from vanfed.tlog._merkle import MerkleTree, leaf_hash, verify_consistency
 from vanfed.tlog._note import Checkpoint, sign_note, verified_checkpoint
@@ -58,7 +58,7 @@ def _unwritable(path: Path, exc: OSError) -> LogError:
     return LogError(
         f"{path}: cannot write ({exc.strerror or exc}); nothing was appended — free space "
         "and try again",
-        ("log_unwritable",),
+        (ReasonCode.LOG_UNWRITABLE,),
     )
 
 
@@ -113,7 +113,9 @@ class TransparencyLog:
         self.checkpoints: list[tuple[Checkpoint, bytes]] = []
         if self.read_only:
             if not self.folder.is_dir():
-                raise LogError(f"{self.folder}: no transparency log here", ("log_missing",))
+                raise LogError(
+                    f"{self.folder}: no transparency log here", (ReasonCode.LOG_MISSING,)
+                )
             self._load()
             return
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -157,7 +159,7 @@ class TransparencyLog:
                 raise LogError(
                     f"{path}: torn record at byte {whole} inside the signed part of the log "
                     f"(checkpoint at size {signed_size})",
-                    ("log_corrupt",),
+                    (ReasonCode.LOG_CORRUPT,),
                 )
             log.warning("%s: torn record at byte %d (crash during an append)", path, whole)
             if self.read_only:
@@ -170,7 +172,7 @@ class TransparencyLog:
             if hexd in self.by_digest:
                 raise LogError(
                     f"{path}: entry {i} repeats entry {self.by_digest[hexd]} ({hexd[:19]}…)",
-                    ("log_corrupt",),
+                    (ReasonCode.LOG_CORRUPT,),
                 )
             self.by_digest[hexd] = i
             self.entries.append(LogEntry(i, leaf, hexd, received))
@@ -179,7 +181,7 @@ class TransparencyLog:
             raise LogError(
                 f"{path}: truncated: {self.tree.size} entries, but a checkpoint was signed "
                 f"at size {signed_size}",
-                ("log_corrupt",),
+                (ReasonCode.LOG_CORRUPT,),
             )
         good = 0
         for n, (cp, _) in enumerate(cps):
@@ -190,7 +192,7 @@ class TransparencyLog:
                 raise LogError(
                     f"{path}: the entries differ from checkpoint {n} (size {cp.size}) the log "
                     f"signed; the corruption lies in {where}",
-                    ("log_corrupt",),
+                    (ReasonCode.LOG_CORRUPT,),
                 )
             good = max(good, cp.size)
         self.checkpoints = cps
@@ -211,13 +213,13 @@ class TransparencyLog:
                 cp, _ = verified_checkpoint(note, self._verify_keys, origin=self.origin)
             except VerificationError as exc:
                 raise LogError(
-                    f"{path}: checkpoint {len(out)} at byte {pos}: {exc}", ("log_corrupt",)
+                    f"{path}: checkpoint {len(out)} at byte {pos}: {exc}", (ReasonCode.LOG_CORRUPT,)
                 ) from exc
             if out and cp.size < out[-1][0].size:
                 raise LogError(
                     f"{path}: checkpoint {len(out)} (size {cp.size}) is smaller than the one "
                     f"before it (size {out[-1][0].size})",
-                    ("log_corrupt",),
+                    (ReasonCode.LOG_CORRUPT,),
                 )
             out.append((cp, note))
             pos += LENGTH.size + n
@@ -316,7 +318,8 @@ class TransparencyLog:
             proof = self.tree.consistency_proof(last.size)
             if not verify_consistency(last.size, cp.size, last.root, cp.root, proof):
                 raise LogError(
-                    "log: refusing to sign a checkpoint inconsistent with the last", ("log_forked",)
+                    "log: refusing to sign a checkpoint inconsistent with the last",
+                    (ReasonCode.LOG_FORKED,),
                 )
         note = sign_note(cp.text(), self._name, self._signer, self._public)
         self._write_whole(self._cp_fd, LENGTH.pack(len(note)) + note)
@@ -325,7 +328,7 @@ class TransparencyLog:
 
     def _writable(self) -> None:
         if self.read_only:
-            raise LogError(f"{self.folder}: opened read-only", ("log_read_only",))
+            raise LogError(f"{self.folder}: opened read-only", (ReasonCode.LOG_READ_ONLY,))
 
     def close(self) -> None:
         if self.read_only:

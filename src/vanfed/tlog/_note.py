@@ -16,7 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from vanfed.errors import VerificationError
+from vanfed.errors import ReasonCode, VerificationError
 from vanfed.signing import PublicKey, Signer
 
 __all__ = [
@@ -56,23 +56,27 @@ class Checkpoint:
         lines = text.decode("utf-8", "strict").split("\n")
         if len(lines) < 4 or lines[-1] != "":
             raise VerificationError(
-                "checkpoint: needs origin, size and root lines", ("malformed_checkpoint",)
+                "checkpoint: needs origin, size and root lines", (ReasonCode.MALFORMED_CHECKPOINT,)
             )
         origin, size, root = lines[0], lines[1], lines[2]
         if not _ORIGIN.match(origin):
-            raise VerificationError("checkpoint: bad origin line", ("malformed_checkpoint",))
+            raise VerificationError(
+                "checkpoint: bad origin line", (ReasonCode.MALFORMED_CHECKPOINT,)
+            )
         if not size.isdigit() or (size != "0" and size.startswith("0")):
             raise VerificationError(
-                "checkpoint: size is not a decimal number", ("malformed_checkpoint",)
+                "checkpoint: size is not a decimal number", (ReasonCode.MALFORMED_CHECKPOINT,)
             )
         try:
             raw = base64.b64decode(root, validate=True)
         except binascii.Error as exc:
             raise VerificationError(
-                "checkpoint: root is not base64", ("malformed_checkpoint",)
+                "checkpoint: root is not base64", (ReasonCode.MALFORMED_CHECKPOINT,)
             ) from exc
         if len(raw) != 32:
-            raise VerificationError("checkpoint: root is not 32 bytes", ("malformed_checkpoint",))
+            raise VerificationError(
+                "checkpoint: root is not 32 bytes", (ReasonCode.MALFORMED_CHECKPOINT,)
+            )
         return cls(origin, int(size), raw)
 
 
@@ -102,15 +106,15 @@ def open_note(data: bytes) -> tuple[bytes, list[NoteSignature]]:
         VerificationError: ``malformed_checkpoint`` for anything that is not a note.
     """
     if len(data) > MAX_NOTE_BYTES:
-        raise VerificationError(f"note: over {MAX_NOTE_BYTES} bytes", ("too_large",))
+        raise VerificationError(f"note: over {MAX_NOTE_BYTES} bytes", (ReasonCode.TOO_LARGE,))
     try:
         whole = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise VerificationError("note: not UTF-8", ("malformed_checkpoint",)) from exc
+        raise VerificationError("note: not UTF-8", (ReasonCode.MALFORMED_CHECKPOINT,)) from exc
     cut = whole.rfind("\n\n")
     if cut < 0 or not whole.endswith("\n"):
         raise VerificationError(
-            "note: no blank line before the signatures", ("malformed_checkpoint",)
+            "note: no blank line before the signatures", (ReasonCode.MALFORMED_CHECKPOINT,)
         )
     text, sig_block = data[: cut + 1], whole[cut + 2 :]
     sigs = []
@@ -118,19 +122,19 @@ def open_note(data: bytes) -> tuple[bytes, list[NoteSignature]]:
         parts = line.split(" ")
         if len(parts) != 3 or parts[0] != _DASH or not _NAME.match(parts[1]):
             raise VerificationError(
-                f"note: bad signature line {line[:40]!r}", ("malformed_checkpoint",)
+                f"note: bad signature line {line[:40]!r}", (ReasonCode.MALFORMED_CHECKPOINT,)
             )
         try:
             blob = base64.b64decode(parts[2], validate=True)
         except binascii.Error as exc:
             raise VerificationError(
-                "note: signature is not base64", ("malformed_checkpoint",)
+                "note: signature is not base64", (ReasonCode.MALFORMED_CHECKPOINT,)
             ) from exc
         if len(blob) < 5:
-            raise VerificationError("note: signature too short", ("malformed_checkpoint",))
+            raise VerificationError("note: signature too short", (ReasonCode.MALFORMED_CHECKPOINT,))
         sigs.append(NoteSignature(parts[1], blob[:4], blob[4:]))
     if not sigs:
-        raise VerificationError("note: no signature", ("malformed_checkpoint",))
+        raise VerificationError("note: no signature", (ReasonCode.MALFORMED_CHECKPOINT,))
     return text, sigs
 
 
@@ -149,7 +153,8 @@ def verified_checkpoint(
     checkpoint = Checkpoint.parse(text)
     if origin is not None and checkpoint.origin != origin:
         raise VerificationError(
-            f"checkpoint: origin {checkpoint.origin!r}, expected {origin!r}", ("wrong_origin",)
+            f"checkpoint: origin {checkpoint.origin!r}, expected {origin!r}",
+            (ReasonCode.WRONG_ORIGIN,),
         )
     others = []
     signed = False
@@ -160,12 +165,12 @@ def verified_checkpoint(
             continue
         if not PublicKey(match[0]).verify(sig.signature, text):
             raise VerificationError(
-                f"checkpoint: signature by {sig.name} does not verify", ("bad_signature",)
+                f"checkpoint: signature by {sig.name} does not verify", (ReasonCode.BAD_SIGNATURE,)
             )
         signed = True
     if not signed:
         raise VerificationError(
-            "checkpoint: not signed by a log key in the registry", ("unknown_log_key",)
+            "checkpoint: not signed by a log key in the registry", (ReasonCode.UNKNOWN_LOG_KEY,)
         )
     return checkpoint, others
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vanfed.errors import InputError, LogError, VerificationError
+from vanfed.errors import InputError, LogError, ReasonCode, VerificationError
 from vanfed.tlog._log import TransparencyLog
 from vanfed.tlog._merkle import leaf_hash, verify_consistency, verify_inclusion
 from vanfed.tlog._note import Checkpoint, verified_checkpoint
@@ -60,7 +60,7 @@ def inclusion_proof(log: TransparencyLog, digest: str, size: int | None = None) 
         InputError: no checkpoint of that size, or the entry lies beyond it.
     """
     if digest not in log.by_digest:
-        raise VerificationError(f"{digest[:19]}…: not in the log", ("not_in_log",))
+        raise VerificationError(f"{digest[:19]}…: not in the log", (ReasonCode.NOT_IN_LOG,))
     notes = {cp.size: note for cp, note in log.checkpoints}
     size = size if size is not None else max(notes, default=0)
     if size not in notes:
@@ -85,7 +85,7 @@ def verify_included(envelope: bytes, proof: InclusionProof, log_keys: list[bytes
     ):
         raise VerificationError(
             f"the envelope is NOT at index {proof.index} of the log of size {checkpoint.size}",
-            ("inclusion_failed",),
+            (ReasonCode.INCLUSION_FAILED,),
         )
     return checkpoint
 
@@ -105,5 +105,5 @@ def check_consistency(first: Checkpoint, second: Checkpoint, proof: list[bytes])
         raise LogError(
             f"the log forked: checkpoint of size {a.size} ({a.root.hex()[:16]}…) is not a "
             f"prefix of size {b.size} ({b.root.hex()[:16]}…); keep both and alert the auditors",
-            ("log_forked",),
+            (ReasonCode.LOG_FORKED,),
         )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from vanfed.errors import VerificationError
-from vanfed.schema import RECEIPT_TYPE, KeyEntry, Receipt, TrustRegistry
+from vanfed.errors import ReasonCode, VerificationError
+from vanfed.schema import RECEIPT_TYPE, Receipt, TrustRegistry
 from vanfed.signing import (
+    RECEIPT_PROFILE,
     Envelope,
-    Reason,
     Signer,
     envelope_digest,
     sign_envelope,
@@ -27,10 +27,6 @@ def make_receipt(receipt: Receipt, coordinator: Signer) -> bytes:
 
 def log_keys(registry: TrustRegistry) -> list[bytes]:
     return [k.raw for k in registry.with_role("log") if k.revoked_at is None]
-
-
-def _no_checks(payload: Receipt, key: KeyEntry, registry: TrustRegistry) -> list[Reason]:
-    return []
 
 
 def _as_logged(envelope: bytes, digest: str) -> bytes | None:
@@ -58,15 +54,7 @@ def verify_receipt(
         VerificationError: with reason codes (``bad_signature``, ``receipt_mismatch``,
             ``unknown_log_key``, ``inclusion_failed``, …).
     """
-    result = verification_result(
-        data,
-        registry,
-        now=now,
-        payload_type=RECEIPT_TYPE,
-        model=Receipt,
-        role="coordinator",
-        check=_no_checks,
-    )
+    result = verification_result(data, registry, now=now, profile=RECEIPT_PROFILE)
     if not result.ok or result.payload is None:
         raise VerificationError(
             "receipt: " + "; ".join(r.message for r in result.reasons), result.codes
@@ -77,7 +65,7 @@ def verify_receipt(
     if logged is None:
         raise VerificationError(
             f"receipt: names {receipt.envelope_sha256[:19]}…, not this envelope ({digest[:19]}…)",
-            ("receipt_mismatch",),
+            (ReasonCode.RECEIPT_MISMATCH,),
         )
     envelope = logged
     checkpoint, _ = verified_checkpoint(receipt.log.checkpoint.encode(), log_keys(registry))
@@ -91,6 +79,6 @@ def verify_receipt(
         raise VerificationError(
             f"receipt: the envelope is not at index {receipt.log.index} of the log checkpoint "
             f"(size {checkpoint.size})",
-            ("inclusion_failed",),
+            (ReasonCode.INCLUSION_FAILED,),
         )
     return receipt, checkpoint

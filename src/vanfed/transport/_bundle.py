@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vanfed._json import read_limited
-from vanfed.errors import InputError, TooLargeError, TransportError, VerificationError
+from vanfed.errors import InputError, ReasonCode, TooLargeError, TransportError, VerificationError
 from vanfed.schema import TrustRegistry
 from vanfed.signing import envelope_digest
 from vanfed.tlog import verify_receipt
@@ -77,7 +77,7 @@ def _bundle(path: Path, limit: int) -> Iterator[tuple[str, bytes | Exception]]:
 
 
 def _unreadable(name: str, exc: Exception) -> Imported:
-    code = "too_large" if isinstance(exc, TooLargeError) else "unreadable"
+    code = ReasonCode.TOO_LARGE if isinstance(exc, TooLargeError) else ReasonCode.UNREADABLE
     return Imported(name, rejected=Rejected(str(exc), (code,)))
 
 
@@ -140,6 +140,8 @@ def _submit_one(
         digest, index = receipt.envelope_sha256, receipt.log.index
     except VerificationError:
         if not sealed:
-            return Imported(name, rejected=Rejected("unverifiable receipt", ("receipt_invalid",)))
+            return Imported(
+                name, rejected=Rejected("unverifiable receipt", (ReasonCode.RECEIPT_INVALID,))
+            )
         digest, index = envelope_digest(data), -1
     return Imported(name, accepted=Accepted(digest, answer.body, answer.status == 201, index))

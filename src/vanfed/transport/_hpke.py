@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import x25519
 
-from vanfed.errors import InputError, VerificationError
+from vanfed.errors import InputError, ReasonCode, VerificationError
 from vanfed.schema import TrustRegistry
 from vanfed.signing import EncryptionKeyPair
 
@@ -60,22 +60,26 @@ def open_sealed(data: bytes, keys: list[EncryptionKeyPair]) -> tuple[str, bytes]
             (sealed to another key) or ``seal_broken`` (altered, or the header changed).
     """
     if not data.startswith(MAGIC) or len(data) < _HEADER + 32 + 16:
-        raise VerificationError("sealed submission: bad header or too short", ("malformed_sealed",))
+        raise VerificationError(
+            "sealed submission: bad header or too short", (ReasonCode.MALFORMED_SEALED,)
+        )
     header = data[:_HEADER]
     country, keyid = header[len(MAGIC) : len(MAGIC) + 3], header[len(MAGIC) + 3 :].hex()
     if not _COUNTRY.match(country):
-        raise VerificationError("sealed submission: bad country in header", ("malformed_sealed",))
+        raise VerificationError(
+            "sealed submission: bad country in header", (ReasonCode.MALFORMED_SEALED,)
+        )
     key = next((k for k in keys if k.keyid == keyid), None)
     if key is None:
         raise VerificationError(
             f"sealed submission: sealed to key {keyid[:12]}…, which this coordinator does not hold",
-            ("unknown_encryption_key",),
+            (ReasonCode.UNKNOWN_ENCRYPTION_KEY,),
         )
     try:
         envelope = _SUITE.decrypt(data[_HEADER:], key.private_key, info=header)
     except InvalidTag as exc:
         raise VerificationError(
             "sealed submission: does not open (altered in transit, or its header was changed)",
-            ("seal_broken",),
+            (ReasonCode.SEAL_BROKEN,),
         ) from exc
     return country.decode(), envelope

@@ -25,7 +25,7 @@ from typing import Any
 
 from vanfed._json import atomic_write, loads_strict, read_limited
 from vanfed.aggregate import Refusal, check_history, check_summary
-from vanfed.errors import LogError, VerificationError
+from vanfed.errors import LogError, ReasonCode, VerificationError
 from vanfed.schema import (
     Codebook,
     InboxLayout,
@@ -66,7 +66,9 @@ class Rejected(VerificationError):
 
 def _unavailable(message: str, digest: str | None) -> Rejected:
     return Rejected(
-        f"storage unavailable, nothing accepted: {message}", ("storage_unavailable",), digest
+        f"storage unavailable, nothing accepted: {message}",
+        (ReasonCode.STORAGE_UNAVAILABLE,),
+        digest,
     )
 
 
@@ -171,13 +173,13 @@ class Inbox:
                 raise LogError(
                     f"{self.folder}: log entry {entry.index} ({entry.digest[:19]}…) has no "
                     f"envelope {path.name} in the inbox",
-                    ("log_entry_missing",),
+                    (ReasonCode.LOG_ENTRY_MISSING,),
                 )
             data = read_limited(path, limit)
             if envelope_digest(data) != entry.digest:
                 raise LogError(
                     f"{path}: altered after it was logged as entry {entry.index}",
-                    ("log_entry_altered",),
+                    (ReasonCode.LOG_ENTRY_ALTERED,),
                 )
             self._remember(entry.digest, data)
         logged = set(self.log.by_digest)
@@ -279,7 +281,7 @@ class Inbox:
         if not result.ok or result.payload is None or result.signer is None:
             raise Rejected(
                 "; ".join(r.message for r in result.reasons) or "not a valid summary",
-                result.codes or ("malformed_envelope",),
+                result.codes or (ReasonCode.MALFORMED_ENVELOPE,),
                 envelope_digest(data),
             )
         summary: Summary = result.payload
@@ -287,7 +289,7 @@ class Inbox:
         if sealed_country is not None and sealed_country != summary.country:
             raise Rejected(
                 f"sealed for {sealed_country}, but the summary is for {summary.country}",
-                ("wrong_country",),
+                (ReasonCode.WRONG_COUNTRY,),
                 envelope_digest(canonical),
             )
         return canonical, summary
@@ -310,14 +312,14 @@ class Inbox:
             raise Rejected(
                 f"{summary.country} {summary.period}: revision {summary.revision} is "
                 f"older than the accepted revision {rev}",
-                ("superseded",),
+                (ReasonCode.SUPERSEDED,),
                 digest,
             )
         if summary.revision == rev:
             raise Rejected(
                 f"{summary.country} {summary.period}: revision {rev} was already "
                 "accepted with different content; send a new revision",
-                ("conflicting_revision",),
+                (ReasonCode.CONFLICTING_REVISION,),
                 digest,
             )
 
@@ -451,11 +453,11 @@ class Inbox:
         with self._lock:
             index = self.log.by_digest.get(digest)
             if index is None:
-                raise Rejected(f"{digest[:19]}…: not in the log", ("not_found",), digest)
+                raise Rejected(f"{digest[:19]}…: not in the log", (ReasonCode.NOT_FOUND,), digest)
             n = self.log.tree.size
             size = n if size == -1 else size
             if size is None or not index < size <= n:
-                raise Rejected(f"size must be in ({index}, {n}]", ("bad_tree_size",))
+                raise Rejected(f"size must be in ({index}, {n}]", (ReasonCode.BAD_TREE_SIZE,))
             return index, size, self.log.tree.inclusion_proof(index, size)
 
     def consistency(
@@ -470,7 +472,7 @@ class Inbox:
             n = self.log.tree.size
             second = n if second == -1 else second
             if first is None or second is None or not 0 <= first <= second <= n:
-                raise Rejected(f"need 0 <= first <= second <= {n}", ("bad_tree_size",))
+                raise Rejected(f"need 0 <= first <= second <= {n}", (ReasonCode.BAD_TREE_SIZE,))
             return first, second, self.log.tree.consistency_proof(first, second)
 
     def close(self) -> None:

@@ -13,12 +13,11 @@ from pathlib import Path
 
 from vanfed._json import read_limited
 from vanfed.errors import InputError, VerificationError
-from vanfed.schema import TrustRegistry
+from vanfed.schema import MAX_REGISTRY_BYTES, TrustRegistry
 from vanfed.signing import Envelope, verify_registry
 
-__all__ = ["MAX_REGISTRY_BYTES", "RegistryFile"]
+__all__ = ["RegistryFile"]
 
-MAX_REGISTRY_BYTES = 4 * 1024 * 1024
 log = logging.getLogger("vanfed.registry")
 
 

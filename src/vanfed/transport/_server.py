@@ -36,6 +36,7 @@ from starlette.routing import Route
 
 from vanfed._version import __version__
 from vanfed.aggregate import DOOR_REASONS
+from vanfed.errors import ReasonCode
 from vanfed.signing import KEY_REASONS
 from vanfed.transport._hpke import SEALED_MEDIA_TYPE
 from vanfed.transport._inbox import Inbox, Rejected
@@ -49,19 +50,19 @@ _DIGEST = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
 
 
 # The HTTP status of each rejection reason; a key-authority reason is 403, any other 400.
-_STATUS = {
-    "too_large": 413,
-    "unsupported_media_type": 415,
-    "request_timeout": 408,
-    "not_found": 404,
-    "superseded": 409,
-    "conflicting_revision": 409,
-    "policy_violation": 422,
+_STATUS: dict[str, int] = {
+    ReasonCode.TOO_LARGE: 413,
+    ReasonCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ReasonCode.REQUEST_TIMEOUT: 408,
+    ReasonCode.NOT_FOUND: 404,
+    ReasonCode.SUPERSEDED: 409,
+    ReasonCode.CONFLICTING_REVISION: 409,
+    ReasonCode.POLICY_VIOLATION: 422,
     **dict.fromkeys(DOOR_REASONS, 422),
-    "registry_expired": 503,
-    "storage_unavailable": 503,
+    ReasonCode.REGISTRY_EXPIRED: 503,
+    ReasonCode.STORAGE_UNAVAILABLE: 503,
 }
-_AUTHORITY = KEY_REASONS | {"bad_signature"}
+_AUTHORITY = KEY_REASONS | {ReasonCode.BAD_SIGNATURE}
 
 
 def http_status(code: str) -> int:
@@ -71,7 +72,7 @@ def http_status(code: str) -> int:
 
 def error_body(reasons: tuple[str, ...], message: str, digest: str | None = None) -> JSONResponse:
     """The one shape of every error answer: ``{"error", "reasons", "message", "digest"}``."""
-    code = reasons[0] if reasons else "rejected"
+    code = reasons[0] if reasons else ReasonCode.REJECTED
     body = {"error": code, "reasons": list(reasons) or [code], "message": message, "digest": digest}
     return JSONResponse(body, status_code=http_status(code))
 
@@ -87,7 +88,9 @@ def _error(code: str, message: str, digest: str | None = None) -> JSONResponse:
 async def _read_body(request: Request, limit: int, deadline: float) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise Rejected(f"body of {declared} bytes is over the limit of {limit}", ("too_large",))
+        raise Rejected(
+            f"body of {declared} bytes is over the limit of {limit}", (ReasonCode.TOO_LARGE,)
+        )
     chunks, size = [], 0
 
     async def pull() -> None:
@@ -95,13 +98,15 @@ async def _read_body(request: Request, limit: int, deadline: float) -> bytes:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise Rejected(f"body is over the limit of {limit} bytes", ("too_large",))
+                raise Rejected(f"body is over the limit of {limit} bytes", (ReasonCode.TOO_LARGE,))
             chunks.append(chunk)
 
     try:
         await asyncio.wait_for(pull(), timeout=deadline)
     except TimeoutError as exc:
-        raise Rejected(f"body not received within {deadline:g} s", ("request_timeout",)) from exc
+        raise Rejected(
+            f"body not received within {deadline:g} s", (ReasonCode.REQUEST_TIMEOUT,)
+        ) from exc
     return b"".join(chunks)
 
 
@@ -121,7 +126,7 @@ class _Handlers:
                 f"content type {media or 'none'!r}: send application/json (a DSSE envelope) "
                 f"or {SEALED_MEDIA_TYPE}"
             )
-            return _log(request, started, _error("unsupported_media_type", message))
+            return _log(request, started, _error(ReasonCode.UNSUPPORTED_MEDIA_TYPE, message))
         try:
             body = await _read_body(request, self.inbox.max_body, self.body_deadline)
             accepted = await run_in_threadpool(self.inbox.accept, body)
@@ -138,35 +143,39 @@ class _Handlers:
     async def receipt(self, request: Request) -> Response:
         digest = request.path_params["digest"]
         if not _DIGEST.match(digest):
-            return _error("malformed_digest", "expected sha256:<64 hex>")
+            return _error(ReasonCode.MALFORMED_DIGEST, "expected sha256:<64 hex>")
         try:
             found = await run_in_threadpool(self.inbox.receipt_for, _full(digest))
         except Rejected as exc:
             return _rejected(exc)
         if found is None:
-            return _error("not_found", f"no accepted submission {digest[:19]}…", digest)
+            return _error(ReasonCode.NOT_FOUND, f"no accepted submission {digest[:19]}…", digest)
         return Response(found, media_type="application/json")
 
     async def period(self, request: Request) -> Response:
         p = request.path_params["period"]
         if not re.fullmatch(r"(19|20)\d\d(-Q[1-4])?", p):
-            return _error("malformed_period", f"period {p[:20]!r}: expected YYYY or YYYY-Qn")
+            return _error(
+                ReasonCode.MALFORMED_PERIOD, f"period {p[:20]!r}: expected YYYY or YYYY-Qn"
+            )
         return JSONResponse({"period": p, "submissions": self.inbox.accepted(p)})
 
     async def country(self, request: Request) -> Response:
         c = request.path_params["country"]
         if not re.fullmatch(r"[A-Z]{3}", c):
-            return _error("malformed_country", f"country {c[:20]!r}: expected ISO 3166-1 alpha-3")
+            return _error(
+                ReasonCode.MALFORMED_COUNTRY, f"country {c[:20]!r}: expected ISO 3166-1 alpha-3"
+            )
         listing = [e for e in self.inbox.accepted() if e["country"] == c]
         return JSONResponse({"country": c, "submissions": listing})
 
     async def envelope(self, request: Request) -> Response:
         digest = request.path_params["digest"]
         if not _DIGEST.match(digest):
-            return _error("malformed_digest", "expected sha256:<64 hex>")
+            return _error(ReasonCode.MALFORMED_DIGEST, "expected sha256:<64 hex>")
         found = self.inbox.envelope_of("sha256:" + digest.removeprefix("sha256:"))
         if found is None:
-            return JSONResponse({"error": "not_found", "digest": digest}, status_code=404)
+            return JSONResponse({"error": ReasonCode.NOT_FOUND, "digest": digest}, status_code=404)
         return Response(found, media_type="application/json")
 
     async def status(self, request: Request) -> Response:
@@ -184,7 +193,7 @@ class _Handlers:
     async def inclusion(self, request: Request) -> Response:
         digest = request.query_params.get("digest", "")
         if not _DIGEST.match(digest):
-            return _error("malformed_digest", "expected ?digest=sha256:<64 hex>")
+            return _error(ReasonCode.MALFORMED_DIGEST, "expected ?digest=sha256:<64 hex>")
         size = _int(request.query_params.get("size"), -1)
         try:
             index, size, proof = self.inbox.inclusion(_full(digest), size)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 
-from tests.conftest import small_summary
-
 from vanfed.aggregate import Selected, merge
 from vanfed.schema import PublishedAxis, PublishedTable, load_codebook
+from vanfed.testing import small_summary
 
 
 def selected(country: str, values: tuple[int | None, ...] | None = None) -> Selected:

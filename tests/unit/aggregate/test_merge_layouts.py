@@ -6,13 +6,13 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from tests.conftest import NOW
 
 from vanfed import Node
 from vanfed.aggregate import Selected, merge
 from vanfed.anonymize import DEFAULT_TABLES, AxisSpec, TableSpec
 from vanfed.schema import load_codebook, load_mapping
 from vanfed.synthetic import write_export
+from vanfed.testing import NOW
 
 
 def tables_with(name: str, axes: tuple[AxisSpec, ...]) -> tuple[TableSpec, ...]:

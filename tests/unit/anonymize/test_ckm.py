@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.conftest import NOW
 
 from vanfed.anonymize import (
     DEFAULT_TABLES,
@@ -24,6 +23,7 @@ from vanfed.errors import InputError
 from vanfed.ingest import CodedRecords, ingest
 from vanfed.schema import CkmParams, load_codebook, load_mapping
 from vanfed.synthetic import write_export
+from vanfed.testing import NOW
 
 PARAMS = [
     CkmParams(max_noise=5, variance=3.0, js=4),

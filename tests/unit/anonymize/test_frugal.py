@@ -19,8 +19,8 @@ from vanfed.anonymize import (
     suppress,
 )
 from vanfed.schema import ProtectionPolicy
+from vanfed.testing import make_cube, with_margins
 
-from .helpers import make_cube, with_margins
 from .test_properties import integer_ranges
 
 

@@ -7,8 +7,7 @@ import numpy as np
 from vanfed.anonymize import build_system, interval_attack, judge, suppress
 from vanfed.anonymize._cube import AxisSpec, Cube, TableSpec, axis_codes
 from vanfed.schema import load_codebook
-
-from .helpers import make_cube
+from vanfed.testing import make_cube
 
 
 def protect_one(cube: Cube, k: int = 5, s: int = 5):

@@ -24,8 +24,8 @@ from vanfed.errors import ProtectionError
 from vanfed.ingest import ingest
 from vanfed.schema import ProtectionPolicy, load_codebook, load_mapping
 from vanfed.synthetic import PROFILES, write_export
+from vanfed.testing import make_cube
 
-from .helpers import make_cube
 from .test_properties import linked_tables
 
 LANDMINE_MONITOR = ProtectionPolicy(

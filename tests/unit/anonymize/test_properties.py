@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vanfed.anonymize import build_system, interval_attack, judge, suppress
-
-from .helpers import cube_from_records, make_cube, with_margins
+from vanfed.testing import cube_from_records, make_cube, with_margins
 
 
 @st.composite

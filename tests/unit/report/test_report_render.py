@@ -12,7 +12,6 @@ from random import Random
 
 import openpyxl
 import pytest
-from tests.conftest import NOW
 
 from vanfed import Node
 from vanfed.aggregate import Selected, merge
@@ -27,6 +26,7 @@ from vanfed.report import (
 )
 from vanfed.schema import Omitted, RegionalReport, Summary, load_codebook, load_mapping
 from vanfed.synthetic import write_export
+from vanfed.testing import NOW
 
 CB = load_codebook()
 COUNTRIES = ("KHM", "THA")

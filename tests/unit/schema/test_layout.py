@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import NOW, Trust, small_summary
 
 from vanfed.errors import InputError
 from vanfed.schema import InboxLayout
 from vanfed.signing import sign_summary
+from vanfed.testing import NOW, Trust, small_summary
 from vanfed.tlog import TransparencyLog, log_keys
 from vanfed.transport import Inbox
 

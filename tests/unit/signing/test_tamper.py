@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.conftest import NOW, Trust, seeded
 
 from vanfed._json import canonical_bytes
 from vanfed.errors import RegistryError, UntrustedKeyError, VerificationError
@@ -27,6 +26,7 @@ from vanfed.signing import (
     verify,
     verify_registry,
 )
+from vanfed.testing import NOW, Trust, seeded
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -8,7 +8,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from tests.conftest import NOW, Trust, seeded, small_summary
 
 from vanfed.aggregate import select_inputs
 from vanfed.errors import InputError, RegistryError
@@ -29,6 +28,7 @@ from vanfed.signing import (
     verify_pinned,
     verify_successor,
 )
+from vanfed.testing import NOW, Trust, seeded, small_summary
 
 LATER = NOW + dt.timedelta(days=1)
 

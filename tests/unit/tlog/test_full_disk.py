@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.conftest import Trust
 
 from vanfed.errors import LogError
+from vanfed.testing import Trust
 from vanfed.tlog import TransparencyLog, verified_checkpoint, verify_inclusion
 from vanfed.tlog._log import RECORD
 

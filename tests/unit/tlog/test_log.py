@@ -9,9 +9,9 @@ import itertools
 from pathlib import Path
 
 import pytest
-from tests.conftest import Trust, seeded
 
 from vanfed.errors import LogError, VerificationError
+from vanfed.testing import Trust, seeded
 from vanfed.tlog import (
     TransparencyLog,
     cosign,

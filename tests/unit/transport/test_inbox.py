@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import NOW, Trust, small_summary
 
 from vanfed.errors import LogError, VerificationError
 from vanfed.signing import EncryptionKeyPair, envelope_digest, sign_summary
+from vanfed.testing import NOW, Trust, small_summary
 from vanfed.tlog import verify_receipt
 from vanfed.transport import Inbox, Rejected, http_status, import_path, seal, sealing_key
 

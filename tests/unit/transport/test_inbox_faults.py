@@ -12,11 +12,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from tests.conftest import NOW, Trust, small_summary
 from tests.unit.transport.test_inbox import envelope
 
 from vanfed.schema import InboxLayout
 from vanfed.signing import sign_summary
+from vanfed.testing import NOW, Trust, small_summary
 from vanfed.tlog import TransparencyLog, log_keys, verify_receipt
 from vanfed.tlog._log import RECORD
 from vanfed.transport import Inbox, Rejected, http_status, import_path

@@ -10,9 +10,9 @@ from pathlib import Path
 from random import Random
 
 import httpx
-from tests.conftest import NOW, Trust, small_summary
 
 from vanfed.signing import envelope_digest, sign_summary
+from vanfed.testing import NOW, Trust, small_summary
 from vanfed.transport import Inbox, Outbox, Rejected, http_status
 
 URL = "http://coordinator.test"

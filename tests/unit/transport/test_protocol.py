@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 from starlette.routing import Route
-from tests.conftest import NOW, Trust, small_summary
 
 from vanfed.errors import TransportError
 from vanfed.signing import sign_summary
+from vanfed.testing import NOW, Trust, small_summary
 from vanfed.tlog import check_consistency, verified_checkpoint
 from vanfed.transport import OPENAPI, CoordinatorClient, Inbox, create_app, http_status
 

@@ -1,4 +1,5 @@
-"""A real ``vanfed serve`` process on 127.0.0.1 for tests: start, kill -9, restart."""
+"""A real ``vanfed serve`` process on 127.0.0.1 for tests (start, kill -9, restart), and the
+CLI run in a subprocess with the test passphrase and a pinned trust root."""
 
 from __future__ import annotations
 
@@ -8,18 +9,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-from tests.conftest import NOW, Trust, pin
+from typing import IO, Any
 
 from vanfed._json import atomic_write
 from vanfed.signing import pin_trust_root, save_keypair, verify_registry
+from vanfed.testing._trust import NOW, Trust, pin
+
+__all__ = ["PASSPHRASE", "Service", "cli_env", "run_cli"]
 
 PASSPHRASE = "test-passphrase"
 
 
-def env(trust_root: Path | None = None) -> dict[str, str]:
+def cli_env(trust_root: Path | None = None) -> dict[str, str]:
     """The environment of a CLI subprocess: the test passphrase, and a trust root (the given
-    one, else the test's own, pinned to the test registry if the test has not pinned one)."""
+    one, else ``$VANFED_TRUST_ROOT``, pinned to the test registry if nothing is pinned there)."""
     if trust_root is None:
         _pinned_default()
     extra = {"VANFED_TRUST_ROOT": str(trust_root)} if trust_root else {}
@@ -33,21 +36,23 @@ def _pinned_default() -> None:
         pin(Trust().registry_bytes)
 
 
-def vanfed(*args: str, timeout: float = 120, **kw: object) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess[str]:
+    """``vanfed ARGS…`` in a subprocess of this interpreter (text output, no stdin)."""
     return subprocess.run(
         [sys.executable, "-m", "vanfed", *args],
         capture_output=True,
         text=True,
-        env=env(),
+        env=cli_env(),
         timeout=timeout,
         stdin=subprocess.DEVNULL,
         check=False,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
 class Service:
-    """Keys and registry on disk, and the service process around an inbox folder."""
+    """Keys and registry on disk under ``root``, and the service process around an inbox
+    folder (``root/inbox``); ``start()`` returns its URL once it listens."""
 
     def __init__(
         self,
@@ -81,14 +86,20 @@ class Service:
         self.restarts = 0
 
     def start(self, timeout: float = 120.0) -> str:
+        """Start the service (on the port of its last life, if any); returns its URL.
+
+        Raises:
+            RuntimeError: the process exited before it was ready.
+            TimeoutError: it was not ready within ``timeout`` seconds.
+        """
         ready = self.root / "ready"
         ready.unlink(missing_ok=True)
         with (self.root / f"serve-{self.restarts}.log").open("wb") as log:
             self.restarts += 1
-            self.proc = self._spawn(ready, log)
+            proc = self.proc = self._spawn(ready, log)
         deadline = time.monotonic() + timeout
         while not ready.exists() or not ready.read_text().endswith("\n"):
-            if self.proc.poll() is not None:
+            if proc.poll() is not None:
                 raise RuntimeError(f"vanfed serve exited: {self.logs()[-2000:]}")
             if time.monotonic() > deadline:
                 raise TimeoutError("vanfed serve did not start")
@@ -97,47 +108,32 @@ class Service:
         self.port = int(self.url.rsplit(":", 1)[1])
         return self.url
 
-    def _spawn(self, ready: Path, log: object) -> subprocess.Popen[bytes]:
+    def _spawn(self, ready: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        tls = ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])] if self.tls else []
         return subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "vanfed",
-                "serve",
-                "--inbox",
-                str(self.inbox),
-                "--registry",
-                str(self.registry),
-                "--key",
-                str(self.keys / "coordinator"),
-                "--log-key",
-                str(self.keys / "log"),
-                "--encryption-key",
-                str(self.keys / "encryption"),
-                "--port",
-                str(self.port),
-                "--ready-file",
-                str(ready),
-                "--body-deadline",
-                str(self.body_deadline),
-                *(
-                    ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
-                    if self.tls
-                    else []
-                ),
+                *(sys.executable, "-m", "vanfed", "serve"),
+                *("--inbox", str(self.inbox), "--registry", str(self.registry)),
+                *("--key", str(self.keys / "coordinator"), "--log-key", str(self.keys / "log")),
+                *("--encryption-key", str(self.keys / "encryption")),
+                *("--port", str(self.port), "--ready-file", str(ready)),
+                *("--body-deadline", str(self.body_deadline)),
+                *tls,
             ],
-            env=env(self.trust_root),
+            env=cli_env(self.trust_root),
             stdin=subprocess.DEVNULL,
-            stdout=log,  # type: ignore[arg-type]
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
 
     def kill(self) -> None:
+        """``kill -9`` the process (a crash), if it runs."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
+        """Stop the process cleanly (SIGTERM), killing it after 10 s."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -146,6 +142,7 @@ class Service:
                 self.kill()
 
     def logs(self) -> str:
+        """The output of every life of the process, oldest first."""
         return "\n".join(
             p.read_text(errors="replace") for p in sorted(self.root.glob("serve-*.log"))
         )

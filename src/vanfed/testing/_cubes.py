@@ -1,4 +1,4 @@
-"""Build cubes straight from arrays (no codebook), for hand-checked and random tables."""
+"""Cubes built straight from arrays (no codebook), for hand-checked and random tables."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import numpy as np
 
 from vanfed.anonymize import AxisSpec, Cube, TableSpec
 
+__all__ = ["cube_from_records", "make_cube", "with_margins"]
+
 
 def with_margins(interior: np.ndarray) -> np.ndarray:
+    """``interior`` with a total appended along every axis (the ``_T`` codes)."""
     full = np.asarray(interior, np.int64)
     for ax in range(full.ndim):
         full = np.concatenate([full, full.sum(axis=ax, keepdims=True)], axis=ax)
@@ -20,6 +23,7 @@ def make_cube(
     name: str = "t",
     filter_: dict[str, str] | None = None,
 ) -> Cube:
+    """A cube of the counts ``interior``, with codes ``c0, c1, …`` and a total on each axis."""
     interior = np.asarray(interior, np.int64)
     dims = dims or tuple(f"d{i}" for i in range(interior.ndim))
     codes = tuple((*tuple(f"c{j}" for j in range(n)), "_T") for n in interior.shape)
@@ -31,6 +35,7 @@ def make_cube(
 def cube_from_records(
     records: dict[str, np.ndarray], sizes: dict[str, int], dims: tuple[str, ...], name: str
 ) -> Cube:
+    """The cube counting ``records`` (one code index array per dimension) over ``dims``."""
     shape = tuple(sizes[d] for d in dims)
     flat = np.ravel_multi_index([records[d] for d in dims], shape)
     interior = np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape)
