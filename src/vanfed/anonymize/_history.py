@@ -41,7 +41,7 @@ from vanfed.anonymize._cube import Cube
 from vanfed.anonymize._lp import Polytope
 from vanfed.anonymize._suppress import reinforce, suppress
 from vanfed.anonymize._system import LinkedSystem, _ancestors, _key_codes, build_system
-from vanfed.errors import ProtectionError
+from vanfed.errors import ProtectionError, ReasonCode
 from vanfed.schema import Codebook, Summary, period_years
 
 __all__ = [
@@ -484,12 +484,12 @@ def _reinforce_history(
                 raise ProtectionError(
                     f"{new.label}: no safe publication given the earlier ones: {worst}. "
                     "Publish once more changes have accumulated, or a coarser period",
-                    reason="history_disclosure",
+                    reason=ReasonCode.HISTORY_DISCLOSURE,
                 ) from exc
             if (unknown[own] == before).all():
                 raise ProtectionError(
                     f"{new.label}: history protection made no progress",
-                    reason="history_disclosure",
+                    reason=ReasonCode.HISTORY_DISCLOSURE,
                 )
             mask = unknown[own] | mask
             changed = True
@@ -497,7 +497,7 @@ def _reinforce_history(
             return mask
     raise ProtectionError(
         f"{new.label}: history protection did not converge after {MAX_ROUNDS} rounds",
-        reason="history_disclosure",
+        reason=ReasonCode.HISTORY_DISCLOSURE,
     )
 
 

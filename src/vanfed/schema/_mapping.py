@@ -30,6 +30,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from vanfed._json import read_limited
 from vanfed.errors import InputError
 from vanfed.schema._base import Model
 
@@ -166,12 +167,7 @@ def read_mapping(path: str | Path) -> tuple[Mapping | None, list[str]]:
         InputError: the file cannot be read at all (missing, too large).
     """
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read mapping ({exc.strerror})") from exc
-    if len(raw) > MAX_MAPPING_BYTES:
-        raise InputError(f"{p}: mapping larger than {MAX_MAPPING_BYTES} bytes")
+    raw = read_limited(p, MAX_MAPPING_BYTES, subject=f"{p}: cannot read mapping")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

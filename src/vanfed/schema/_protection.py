@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
 
+from vanfed._json import read_limited
 from vanfed.errors import InputError
 from vanfed.schema._base import Model
 
@@ -60,12 +61,7 @@ def load_protection_policy(path: str | Path) -> ProtectionPolicy:
         InputError: unreadable, too large, not TOML, or not a valid policy (names the field).
     """
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read protection policy ({exc.strerror})") from exc
-    if len(raw) > MAX_POLICY_BYTES:
-        raise InputError(f"{p}: protection policy larger than {MAX_POLICY_BYTES} bytes")
+    raw = read_limited(p, MAX_POLICY_BYTES, subject=f"{p}: cannot read protection policy")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
