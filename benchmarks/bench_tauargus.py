@@ -32,12 +32,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_protect import SHAPES, table
 
-HERE = Path(__file__).parent
-
-from bench_protect import SHAPES, table  # noqa: E402
-
-from vanfed.anonymize import (  # noqa: E402
+from vanfed.anonymize import (
     DEFAULT_TABLES,
     Cube,
     ProtectionSettings,
@@ -49,10 +46,12 @@ from vanfed.anonymize import (  # noqa: E402
     protect_cubes,
     select_period,
 )
-from vanfed.ingest import ingest  # noqa: E402
-from vanfed.schema import load_codebook, load_mapping  # noqa: E402
-from vanfed.synthetic import write_export  # noqa: E402
-from vanfed.testing import make_cube  # noqa: E402
+from vanfed.ingest import ingest
+from vanfed.schema import load_codebook, load_mapping
+from vanfed.synthetic import write_export
+from vanfed.testing import make_cube
+
+HERE = Path(__file__).parent
 
 K = S = 5
 DEFAULT_CASES = ["1k", "10k", "KHM", "MMR"]
