@@ -388,7 +388,9 @@ def _split(
 # --- XLSX ----------------------------------------------------------------------------------
 
 
-def _cell_text(value: object) -> str:
+def value_text(value: object) -> str:
+    """A spreadsheet or data-frame value as the text a CSV export would hold: ISO dates (a
+    datetime at midnight is its date), whole floats without ``.0``, empty for None."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
@@ -397,7 +399,11 @@ def _cell_text(value: object) -> str:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip() if isinstance(value, str) else str(value)
+    return str(value)
+
+
+def _cell_text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else value_text(value)
 
 
 _XLSX_DAMAGE = (

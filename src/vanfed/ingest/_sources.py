@@ -19,7 +19,6 @@ Rejects of a grouped read name the group, not a row: the database has no row num
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from vanfed.errors import InputError
-from vanfed.ingest._readers import CHUNK_ROWS, Chunk, read_chunks
+from vanfed.ingest._readers import CHUNK_ROWS, Chunk, read_chunks, value_text
 from vanfed.schema import Mapping, SourceOptions
 
 __all__ = ["Source", "SqlTable", "WeightedChunk", "open_source", "source_name"]
@@ -147,17 +146,9 @@ def _strings(arr: pa.Array) -> pa.Array:
 
 
 def _text(value: object) -> str:
-    if value is None:
+    if isinstance(value, float) and math.isnan(value):  # pandas writes a missing value as NaN
         return ""
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        if math.isnan(value):  # pandas writes a missing value as NaN
-            return ""
-        return str(int(value)) if value.is_integer() else str(value)
-    return str(value)
+    return value_text(value)
 
 
 def _sql_chunks(src: SqlTable, mapping: Mapping | None) -> Iterator[Chunk]:
