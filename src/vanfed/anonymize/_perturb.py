@@ -20,6 +20,21 @@ from vanfed.anonymize._system import LinkedSystem
 __all__ = ["PerturbationLP", "perturbation"]
 
 
+def _signed_columns(system: LinkedSystem, cand: np.ndarray) -> sp.csc_matrix:
+    """Columns [a, -a] for y = y+ - y-, where a is the system's columns ``cand`` without the
+    rows that touch none of them; built straight in CSC form."""
+    a = system.columns[:, cand].tocsr()
+    a = a[a.getnnz(axis=1) > 0].tocsc()
+    return sp.csc_matrix(
+        (
+            np.concatenate([a.data, -a.data]),
+            np.concatenate([a.indices, a.indices]),
+            np.concatenate([a.indptr, a.indptr[1:] + a.nnz]),
+        ),
+        shape=(a.shape[0], 2 * cand.size),
+    )
+
+
 def perturbation(
     system: LinkedSystem,
     values: np.ndarray,
@@ -35,28 +50,17 @@ def perturbation(
     """Cells the cheapest perturbation among ``cand`` touches and their changes, or None if
     none exists. ``cost`` and ``frozen`` are per variable; ``cand`` holds ``target``, which
     moves up by ``s`` (down with ``down``)."""
-    a = system.columns[:, cand].tocsr()
-    a = a[a.getnnz(axis=1) > 0]
+    both = _signed_columns(system, cand)
     n = cand.size
     v = values[cand].astype(float)
     c = cost[cand]
     t = int(np.flatnonzero(cand == target)[0])
-    # Columns [a, -a] for y = y+ - y-, built straight in CSC form.
-    csc = a.tocsc()
-    both = sp.csc_matrix(
-        (
-            np.concatenate([csc.data, -csc.data]),
-            np.concatenate([csc.indices, csc.indices]),
-            np.concatenate([csc.indptr, csc.indptr[1:] + csc.nnz]),
-        ),
-        shape=(a.shape[0], 2 * n),
-    )
     lower = np.zeros(2 * n)
     upper = np.concatenate([np.where(frozen[cand], 0.0, np.inf), np.where(frozen[cand], 0.0, v)])
     move, still = (n + t, t) if down else (t, n + t)
     lower[move] = upper[move] = float(s)  # the target moves by exactly s ...
     upper[still] = 0.0  # ... and only that way
-    poly = Polytope(both, np.zeros(a.shape[0]), lower, upper, reoptimise=False, solver=solver)
+    poly = Polytope(both, np.zeros(both.shape[0]), lower, upper, reoptimise=False, solver=solver)
     status, _, x = poly.optimise(np.concatenate([c, c]))
     if status != "optimal":
         return None
@@ -75,22 +79,12 @@ class PerturbationLP:
     def __init__(
         self, system: LinkedSystem, values: np.ndarray, cand: np.ndarray, cost: np.ndarray
     ) -> None:
-        a = system.columns[:, cand].tocsr()
-        a = a[a.getnnz(axis=1) > 0]
+        both = _signed_columns(system, cand)
         n = cand.size
-        csc = a.tocsc()
-        both = sp.csc_matrix(
-            (
-                np.concatenate([csc.data, -csc.data]),
-                np.concatenate([csc.indices, csc.indices]),
-                np.concatenate([csc.indptr, csc.indptr[1:] + csc.nnz]),
-            ),
-            shape=(a.shape[0], 2 * n),
-        )
         self._upper = np.concatenate([np.full(n, np.inf), values[cand].astype(float)])
         self._poly = Polytope(
             both,
-            np.zeros(a.shape[0]),
+            np.zeros(both.shape[0]),
             np.zeros(2 * n),
             self._upper,
             reoptimise=False,
