@@ -67,43 +67,25 @@ def _table(tables: Sequence[RegionalTable], name: str) -> RegionalTable | None:
     return next((t for t in tables if t.name == name), None)
 
 
+# Per table: (chart id, title's UI key, cells held fixed, group dimension, series dimension)
+_REGIONAL_CHARTS: dict[str, tuple[tuple[str, str, dict[str, str], str, str], ...]] = {
+    "casualties_by_device": (
+        ("chart-country", "chart_country", {"device": TOTAL}, "country", "outcome"),
+        ("chart-device", "chart_device", {"country": TOTAL}, "device", "outcome"),
+    ),
+    "casualties_by_sex_age": (
+        ("chart-sex-age", "chart_age", {"country": TOTAL, "outcome": TOTAL}, "sex", "age"),
+    ),
+}
+
+
 def regional_charts(report: RegionalReport, lab: Labels) -> str:
     out = []
-    device = _table(report.tables, "casualties_by_device")
-    if device is not None:
-        out.append(
-            slice_chart(
-                "chart-country",
-                f"{lab.ui('chart_country')}, {report.period}",
-                device,
-                {"device": TOTAL},
-                "country",
-                "outcome",
-                lab,
-            )
-        )
-        out.append(
-            slice_chart(
-                "chart-device",
-                f"{lab.ui('chart_device')}, {report.period}",
-                device,
-                {"country": TOTAL},
-                "device",
-                "outcome",
-                lab,
-            )
-        )
-    sex_age = _table(report.tables, "casualties_by_sex_age")
-    if sex_age is not None:
-        out.append(
-            slice_chart(
-                "chart-sex-age",
-                f"{lab.ui('chart_age')}, {report.period}",
-                sex_age,
-                {"country": TOTAL, "outcome": TOTAL},
-                "sex",
-                "age",
-                lab,
-            )
-        )
+    for name, charts in _REGIONAL_CHARTS.items():
+        table = _table(report.tables, name)
+        if table is None:
+            continue
+        for chart_id, ui_key, fixed, group_dim, series_dim in charts:
+            title = f"{lab.ui(ui_key)}, {report.period}"
+            out.append(slice_chart(chart_id, title, table, fixed, group_dim, series_dim, lab))
     return "".join(out)
