@@ -60,18 +60,37 @@ def run(mode: str, path: Path, mapping: Path) -> dict[str, float]:
     return json.loads(out.stdout)
 
 
-def main(sizes: list[int]) -> None:
-    from vanfed.synthetic import write_export, write_large_csv
+def _mapping() -> Path:
+    from vanfed.synthetic import write_export
 
     DATA.mkdir(exist_ok=True)
-    mapping = write_export("KHM", DATA, seed=0).mapping_path
+    return write_export("KHM", DATA, seed=0).mapping_path
+
+
+def _clean_csv(n: int) -> Path:
+    """The n-row export in benchmarks/data/, generated the first time."""
+    from vanfed.synthetic import write_large_csv
+
+    path = DATA / f"khm_{n}.csv"
+    if not path.exists():
+        t = time.perf_counter()
+        write_large_csv(path, n)
+        print(f"generated {n:,} rows in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    return path
+
+
+def _write_results(name: str, about: dict[str, object], results: list[dict[str, float]]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    machine = f"{platform.machine()} {platform.python_version()}, 2 cores"
+    body = {"machine": machine, **about, "results": results}
+    (RESULTS / name).write_text(json.dumps(body, indent=1) + "\n")
+
+
+def main(sizes: list[int]) -> None:
+    mapping = _mapping()
     results = []
     for n in sizes:
-        path = DATA / f"khm_{n}.csv"
-        if not path.exists():
-            t = time.perf_counter()
-            write_large_csv(path, n)
-            print(f"generated {n:,} rows in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+        path = _clean_csv(n)
         bare = run("bare", path, mapping)
         full = run("vanfed", path, mapping)
         row = {
@@ -86,30 +105,15 @@ def main(sizes: list[int]) -> None:
         }
         print(json.dumps(row), file=sys.stderr)
         results.append(row)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ingest.json").write_text(
-        json.dumps(
-            {
-                "machine": f"{platform.machine()} {platform.python_version()}, 2 cores",
-                "goals": "ratio_to_bare >= 0.333; peak RSS at 10M rows < 600 MB",
-                "results": results,
-            },
-            indent=1,
-        )
-        + "\n"
-    )
+    goals = "ratio_to_bare >= 0.333; peak RSS at 10M rows < 600 MB"
+    _write_results("ingest.json", {"goals": goals}, results)
 
 
 def damaged(sizes: list[int]) -> None:
-    from vanfed.synthetic import write_export, write_large_csv
-
-    DATA.mkdir(exist_ok=True)
-    mapping = write_export("KHM", DATA, seed=0).mapping_path
+    mapping = _mapping()
     results = []
     for n in sizes:
-        path = DATA / f"khm_{n}.csv"
-        if not path.exists():
-            write_large_csv(path, n)
+        path = _clean_csv(n)
         bad = DATA / f"khm_{n}_stray_quote.csv"
         if not bad.exists():
             with path.open("rb") as src, bad.open("wb") as dst:
@@ -130,19 +134,11 @@ def damaged(sizes: list[int]) -> None:
         }
         print(json.dumps(row), file=sys.stderr)
         results.append(row)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ingest-damaged.json").write_text(
-        json.dumps(
-            {
-                "machine": f"{platform.machine()} {platform.python_version()}, 2 cores",
-                "what": "one stray quote on line 2: the whole file through the exact reader",
-                "load_average_1min": round(os.getloadavg()[0], 1),  # a shared machine
-                "results": results,
-            },
-            indent=1,
-        )
-        + "\n"
-    )
+    about = {
+        "what": "one stray quote on line 2: the whole file through the exact reader",
+        "load_average_1min": round(os.getloadavg()[0], 1),  # a shared machine
+    }
+    _write_results("ingest-damaged.json", about, results)
 
 
 if __name__ == "__main__":
