@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from vanfed.testing import NOW, Trust
+from vanfed.testing import NOW, Trust, pin
 
 settings.register_profile("ci", max_examples=40, deadline=None)
 settings.register_profile("slow", max_examples=1000, deadline=None)
@@ -44,6 +45,16 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_demo(out, now=NOW, seed=7)
     assert result.verdict is not None and result.verdict.ok, result.verdict
     return out
+
+
+@pytest.fixture
+def fed(federation: Path, tmp_path: Path) -> Path:
+    """A copy of the demo federation for one test to change, its registry pinned as the trust
+    root (some modules define their own ``fed``, which overrides this one there)."""
+    d = tmp_path / "fed"
+    shutil.copytree(federation, d)
+    pin((d / "registry.dsse.json").read_bytes())
+    return d
 
 
 @pytest.fixture(autouse=True)

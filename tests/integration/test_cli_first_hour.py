@@ -79,6 +79,22 @@ def summarize(export, out: Path, *extra: str):
     )
 
 
+def sign(tmp: Path, *extra: str):
+    """``vanfed sign`` of ``tmp/s.json`` with the key ``tmp/k`` into ``tmp/s.dsse.json``."""
+    return vanfed(
+        "sign",
+        str(tmp / "s.json"),
+        "--key",
+        str(tmp / "k"),
+        "--out",
+        str(tmp / "s.dsse.json"),
+        "--ledger",
+        str(tmp / "ledger"),
+        *extra,
+        env=PASS,
+    )
+
+
 def test_quality_gate_refuses_an_unknown_field_unless_accepted(lao, tmp_path: Path) -> None:
     refused = summarize(lao, tmp_path / "s.json")
     assert refused.returncode == 2 and not (tmp_path / "s.json").exists()
@@ -98,34 +114,12 @@ def test_quality_gate_refuses_an_unknown_field_unless_accepted(lao, tmp_path: Pa
         ).returncode
         == 0
     )
-    sign = vanfed(
-        "sign",
-        str(tmp_path / "s.json"),
-        "--key",
-        str(tmp_path / "k"),
-        "--out",
-        str(tmp_path / "s.dsse.json"),
-        "--ledger",
-        str(tmp_path / "ledger"),
-        env=PASS,
-    )
-    assert sign.returncode == 2 and "quality gate" in sign.stderr
+    gated = sign(tmp_path)
+    assert gated.returncode == 2 and "quality gate" in gated.stderr
     assert not (tmp_path / "s.dsse.json").exists()
-    sign = vanfed(
-        "sign",
-        str(tmp_path / "s.json"),
-        "--key",
-        str(tmp_path / "k"),
-        "--out",
-        str(tmp_path / "s.dsse.json"),
-        "--ledger",
-        str(tmp_path / "ledger"),
-        "--accept-quality",
-        "--json",
-        env=PASS,
-    )
-    assert sign.returncode == 0, sign.stderr
-    assert json.loads(sign.stdout)["digest"].startswith("sha256:")
+    signed = sign(tmp_path, "--accept-quality", "--json")
+    assert signed.returncode == 0, signed.stderr
+    assert json.loads(signed.stdout)["digest"].startswith("sha256:")
 
 
 def test_quality_gate_on_the_reject_rate(khm, tmp_path: Path) -> None:

@@ -30,10 +30,8 @@ JSON = {"content-type": "application/json"}
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> Iterator[Service]:
-    svc = Service(tmp_path_factory.mktemp("door"), trust, body_deadline=5.0)
-    svc.start()
-    yield svc
-    svc.stop()
+    with Service(tmp_path_factory.mktemp("door"), trust, body_deadline=5.0) as svc:
+        yield svc
 
 
 @pytest.fixture(scope="module")

@@ -40,10 +40,8 @@ ROOT = Path(__file__).parents[2]
 
 @pytest.fixture
 def service(tmp_path: Path, trust: Trust) -> Iterator[Service]:
-    svc = Service(tmp_path / "coord", trust)
-    svc.start()
-    yield svc
-    svc.stop()
+    with Service(tmp_path / "coord", trust) as svc:
+        yield svc
 
 
 def signed(trust: Trust, country: str) -> bytes:

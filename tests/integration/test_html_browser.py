@@ -4,17 +4,15 @@ and the audit holds every artifact (PDF included) to the signed digests."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from tests.integration.test_report_trends import vanfed
 
-from vanfed._demo import DEMO_PASSPHRASE
 from vanfed.report import LANGUAGES, render_pdf
 from vanfed.schema import RegionalReport, Summary
 
@@ -229,28 +227,13 @@ def test_pdf_prints_every_table_whole(federation: Path) -> None:
 
 def test_merge_pdf_and_languages_are_signed_and_audited(federation: Path, tmp_path: Path) -> None:
     chromium()
-    env = {
-        **os.environ,
-        "VANFED_PASSPHRASE": DEMO_PASSPHRASE.decode(),
-        "VANFED_TRUST_ROOT": str(federation / "trust-root.json"),  # the demo's own roots
-    }
     reg = str(federation / "registry.dsse.json")
     inbox = str(federation / "inbox")
     out = tmp_path / "out"
 
-    def vanfed(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "vanfed", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
-            stdin=subprocess.DEVNULL,
-        )
-
     key = str(federation / "keys" / "coordinator")
     args = ["--registry", reg, "--key", key, "--period", "2024", "--out", str(out)]
-    made = vanfed("merge", inbox, *args, "--lang", "km", "--pdf")
+    made = vanfed("merge", inbox, *args, "--lang", "km", "--pdf", root=federation)
     assert made.returncode == 0, made.stderr
     names = {p.name for p in out.iterdir()}
     assert {
@@ -261,11 +244,11 @@ def test_merge_pdf_and_languages_are_signed_and_audited(federation: Path, tmp_pa
         "regional.xlsx",
     } <= names
     audit = ["audit", str(out / "regional.dsse.json"), "--inputs", inbox, "--registry", reg]
-    ok = vanfed(*audit)
+    ok = vanfed(*audit, root=federation)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     pdf = (out / "report.km.pdf").read_bytes()
     (out / "report.km.pdf").write_bytes(pdf.replace(b"/Producer", b"/Producex", 1))
-    bad = vanfed(*audit)
+    bad = vanfed(*audit, root=federation)
     assert bad.returncode == 1 and "report.km.pdf" in bad.stdout + bad.stderr
-    bad_lang = vanfed("merge", inbox, *args, "--lang", "fr")
+    bad_lang = vanfed("merge", inbox, *args, "--lang", "fr", root=federation)
     assert bad_lang.returncode == 2 and "--lang 'fr'" in bad_lang.stderr

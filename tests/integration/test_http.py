@@ -26,10 +26,8 @@ JSON = {"content-type": "application/json"}
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> Iterator[Service]:
-    svc = Service(tmp_path_factory.mktemp("http"), trust, body_deadline=2.0)
-    svc.start()
-    yield svc
-    svc.stop()
+    with Service(tmp_path_factory.mktemp("http"), trust, body_deadline=2.0) as svc:
+        yield svc
 
 
 def env_of(trust: Trust, country: str, period: str, **kw) -> bytes:

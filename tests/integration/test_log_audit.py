@@ -9,24 +9,14 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 from vanfed import Coordinator, audit
 from vanfed._coordinator import build_report
 from vanfed._demo import DEMO_PASSPHRASE
 from vanfed.schema import REPORT_TYPE, TrustRegistry, load_codebook
 from vanfed.signing import Envelope, KeyPair, load_private, sign_envelope, verify_registry
-from vanfed.testing import NOW, pin
+from vanfed.testing import NOW
 from vanfed.testing import run_cli as vanfed
 from vanfed.transport import Inbox, TransparencyLog, log_folder, log_keys
-
-
-@pytest.fixture
-def fed(federation: Path, tmp_path: Path) -> Path:
-    d = tmp_path / "fed"
-    shutil.copytree(federation, d)
-    pin((d / "registry.dsse.json").read_bytes())
-    return d
 
 
 def keys(fed: Path, name: str) -> KeyPair:

@@ -62,6 +62,21 @@ def _serve(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str
     return proc, ready.read_text().strip()
 
 
+def _run(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
 def test_bootstrap_then_the_python_example_through_sending(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     script = f'vanfed() {{ "{sys.executable}" -m vanfed "$@"; }}\nset -euo pipefail\n'
@@ -70,39 +85,11 @@ def test_bootstrap_then_the_python_example_through_sending(tmp_path: Path) -> No
     assert passphrase is not None
     env["VANFED_PASSPHRASE"] = passphrase.group(1)
     # The Lao node makes its key (README step 4) and sends the public half to ARMAC.
-    node = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vanfed",
-            "keygen",
-            "--role",
-            "node",
-            "--country",
-            "LAO",
-            "--out",
-            "keys/lao-node",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    keygen = ["keygen", "--role", "node", "--country", "LAO", "--out", "keys/lao-node"]
+    node = _run([sys.executable, "-m", "vanfed", *keygen], tmp_path, env, timeout=300)
     assert node.returncode == 0, node.stderr
     (tmp_path / "lao-node.pub").write_bytes((tmp_path / "keys" / "lao-node.pub").read_bytes())
-    boot = subprocess.run(
-        ["bash", "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    boot = _run(["bash", "-c", script], tmp_path, env)
     assert boot.returncode == 0, boot.stderr[-3000:]
     assert "registry v5 valid until" in boot.stdout
     ex = write_export("LAO", tmp_path / "exports", seed=3)
@@ -111,15 +98,8 @@ def test_bootstrap_then_the_python_example_through_sending(tmp_path: Path) -> No
     example = example.replace('"mapping.toml"', repr(str(ex.mapping_path)))
     proc, url = _serve(tmp_path, env)
     try:
-        run = subprocess.run(
-            [sys.executable, "-c", example.replace("https://armac.example", url)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            stdin=subprocess.DEVNULL,
-            check=False,
+        run = _run(
+            [sys.executable, "-c", example.replace("https://armac.example", url)], tmp_path, env
         )
     finally:
         proc.terminate()

@@ -20,6 +20,7 @@ COUNTRIES = ("KHM", "LAO", "MMR", "THA", "VNM")
 
 
 def vanfed(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
+    """``vanfed ARGS…`` as the demo federation under ``root`` runs it: its passphrase, its roots."""
     env = {
         **os.environ,
         "VANFED_PASSPHRASE": DEMO_PASSPHRASE.decode(),

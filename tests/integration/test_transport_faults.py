@@ -125,10 +125,8 @@ def test_disk_fills_under_load(trust: Trust, tiny_disk: Path) -> None:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> Iterator[Service]:
-    svc = Service(tmp_path_factory.mktemp("faults"), trust)
-    svc.start()
-    yield svc
-    svc.stop()
+    with Service(tmp_path_factory.mktemp("faults"), trust) as svc:
+        yield svc
 
 
 def test_file_drop_through_the_running_service(

@@ -9,12 +9,9 @@ import base64
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from vanfed._coordinator import LogView, bind_to_log, build_report, logged_below
 from vanfed._demo import DEMO_PASSPHRASE
@@ -34,18 +31,10 @@ from vanfed.signing import (
     timestamp,
     verify_registry,
 )
-from vanfed.testing import NOW, PASSPHRASE, pin
+from vanfed.testing import NOW, PASSPHRASE
 from vanfed.transport import Inbox, TransparencyLog, log_folder, log_keys
 
 DEMO = {"VANFED_PASSPHRASE": DEMO_PASSPHRASE.decode()}
-
-
-@pytest.fixture
-def fed(federation: Path, tmp_path: Path) -> Path:
-    d = tmp_path / "fed"
-    shutil.copytree(federation, d)
-    pin((d / "registry.dsse.json").read_bytes())
-    return d
 
 
 def run(*args: str, extra: dict[str, str] | None = None) -> tuple[int, str]:

@@ -108,6 +108,14 @@ class Service:
         self.port = int(self.url.rsplit(":", 1)[1])
         return self.url
 
+    def __enter__(self) -> Service:
+        """Start the service (see :meth:`start`); leaving the block stops it."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def _spawn(self, ready: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
         tls = ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])] if self.tls else []
         return subprocess.Popen(
