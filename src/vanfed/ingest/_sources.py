@@ -29,7 +29,8 @@ import numpy as np
 import pyarrow as pa
 
 from vanfed.errors import InputError
-from vanfed.ingest._readers import CHUNK_ROWS, Chunk, read_chunks, value_text
+from vanfed.ingest._readers import read_chunks, value_text
+from vanfed.ingest._rows import CHUNK_ROWS, Chunk
 from vanfed.schema import Mapping, SourceOptions
 
 __all__ = ["Source", "SqlTable", "WeightedChunk", "open_source", "source_name"]
