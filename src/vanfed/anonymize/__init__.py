@@ -3,7 +3,7 @@ or the cell key method (record keys, ptables, perturbed counts)."""
 
 from vanfed.anonymize._audit import AuditResult, interval_attack, judge
 from vanfed.anonymize._ckm import Perturbed, cell_keys, perturb
-from vanfed.anonymize._cube import AxisSpec, Cube, TableSpec, build_cube
+from vanfed.anonymize._cube import AxisSpec, Cube, TableSpec, build_cube, published_cubes
 from vanfed.anonymize._history import (
     Finding,
     Publication,
@@ -31,7 +31,6 @@ from vanfed.anonymize._tables import (
     intervals,
     protect,
     protect_cubes,
-    published_cubes,
     reaudit,
     select_period,
 )

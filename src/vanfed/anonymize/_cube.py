@@ -8,6 +8,7 @@ by axis with an aggregation matrix, so margins are exact sums by construction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import prod
 
@@ -16,10 +17,18 @@ from pydantic import Field, model_validator
 
 from vanfed.errors import InputError
 from vanfed.ingest import CodedRecords
-from vanfed.schema import TOTAL, UNKNOWN, Codebook, Dimension
+from vanfed.schema import TOTAL, UNKNOWN, Codebook, Dimension, PublishedTable
 from vanfed.schema._base import Model
 
-__all__ = ["MAX_CELLS", "AxisSpec", "Cube", "TableSpec", "axis_codes", "build_cube"]
+__all__ = [
+    "MAX_CELLS",
+    "AxisSpec",
+    "Cube",
+    "TableSpec",
+    "axis_codes",
+    "build_cube",
+    "published_cubes",
+]
 
 MAX_CELLS = 5_000_000
 
@@ -160,3 +169,40 @@ def build_cube(
         tuple(ch for _, ch in axes),
         np.rint(counts).astype(np.int64) if weights is not None else counts.astype(np.int64),
     )
+
+
+def published_cubes(
+    tables: Sequence[PublishedTable], codebook: Codebook, country: str
+) -> tuple[Cube, ...]:
+    """Cubes rebuilt from published tables (suppressed = -1), structure from the codebook.
+
+    Raises:
+        InputError: a table's codes differ from what the codebook gives for its axes.
+    """
+    cubes = []
+    for t in tables:
+        codes, children = [], []
+        for axis in t.axes:
+            c, ch = axis_codes(codebook.dimension(axis.dim, country), axis.level)
+            if c != axis.codes:
+                raise InputError(f"table {t.name}: axis {axis.dim} codes differ from the codebook")
+            codes.append(c)
+            children.append(ch)
+        values = np.array([-1 if v is None else v for v in t.values], np.int64)
+        spec = TableSpec(
+            name=t.name,
+            title=t.title,
+            hxl=t.hxl,
+            filter=t.filter,
+            axes=tuple(AxisSpec(dim=a.dim, level=a.level) for a in t.axes),
+        )
+        cubes.append(
+            Cube(
+                spec,
+                tuple(a.dim for a in t.axes),
+                tuple(codes),
+                tuple(children),
+                values.reshape(t.shape),
+            )
+        )
+    return tuple(cubes)

@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from vanfed.anonymize._audit import AuditResult, _components, judge
-from vanfed.anonymize._cube import Cube
+from vanfed.anonymize._cube import Cube, published_cubes
 from vanfed.anonymize._lp import Polytope
 from vanfed.anonymize._suppress import reinforce, suppress
 from vanfed.anonymize._system import LinkedSystem, _ancestors, _key_codes, build_system
@@ -503,8 +503,6 @@ def _reinforce_history(
 
 def from_summary(summary: Summary, codebook: Codebook) -> Publication:
     """A signed summary as the attacker sees it (suppressed cells are ``-1``)."""
-    from vanfed.anonymize._tables import published_cubes
-
     return Publication(
         summary.period,
         summary.revision,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vanfed.anonymize._audit import AuditResult, interval_attack, judge
-from vanfed.anonymize._cube import AxisSpec, Cube, TableSpec, axis_codes, build_cube
+from vanfed.anonymize._cube import AxisSpec, Cube, TableSpec, build_cube, published_cubes
 from vanfed.anonymize._history import Publication, protect_with_history
 from vanfed.anonymize._optimal import optimal_suppress
 from vanfed.anonymize._settings import ProtectionSettings, loss_weights, public_cells
@@ -38,7 +38,6 @@ __all__ = [
     "intervals",
     "protect",
     "protect_cubes",
-    "published_cubes",
     "reaudit",
     "select_period",
 ]
@@ -319,43 +318,6 @@ def protect_cubes(
         method, settings, primary, public, weights, loss, lower, proven, time.monotonic() - t0
     )
     return Protected(cubes, system, suppressed, audit, solve)
-
-
-def published_cubes(
-    tables: Sequence[PublishedTable], codebook: Codebook, country: str
-) -> tuple[Cube, ...]:
-    """Cubes rebuilt from published tables (suppressed = -1), structure from the codebook.
-
-    Raises:
-        InputError: a table's codes differ from what the codebook gives for its axes.
-    """
-    cubes = []
-    for t in tables:
-        codes, children = [], []
-        for axis in t.axes:
-            c, ch = axis_codes(codebook.dimension(axis.dim, country), axis.level)
-            if c != axis.codes:
-                raise InputError(f"table {t.name}: axis {axis.dim} codes differ from the codebook")
-            codes.append(c)
-            children.append(ch)
-        values = np.array([-1 if v is None else v for v in t.values], np.int64)
-        spec = TableSpec(
-            name=t.name,
-            title=t.title,
-            hxl=t.hxl,
-            filter=t.filter,
-            axes=tuple(AxisSpec(dim=a.dim, level=a.level) for a in t.axes),
-        )
-        cubes.append(
-            Cube(
-                spec,
-                tuple(a.dim for a in t.axes),
-                tuple(codes),
-                tuple(children),
-                values.reshape(t.shape),
-            )
-        )
-    return tuple(cubes)
 
 
 def published_system(

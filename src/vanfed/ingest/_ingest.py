@@ -22,8 +22,9 @@ import pyarrow.compute as pc
 
 from vanfed._csv import SafeWriter
 from vanfed.errors import InputError
-from vanfed.ingest._readers import Chunk
-from vanfed.ingest._sources import Source, WeightedChunk, open_source, source_name
+from vanfed.ingest._rows import Chunk
+from vanfed.ingest._sources import Source, open_source, source_name
+from vanfed.ingest._sql_table import WeightedChunk
 from vanfed.ingest._values import REASONS, CodeTable, parse_age, parse_date
 from vanfed.schema import CATEGORICAL_FIELDS, UNKNOWN, Codebook, DataQuality, Mapping, load_codebook
 

@@ -18,14 +18,14 @@ import pyarrow as pa
 
 from vanfed._json import loads_strict
 from vanfed.errors import InputError
-from vanfed.ingest._readers import (
-    _BAD_TEXT,
+from vanfed.ingest._rows import (
+    BAD_TEXT,
     CHUNK_ROWS,
     BadRow,
     Chunk,
-    _check_header,
-    _list_chunk,
-    _physical_lines,
+    check_header,
+    list_chunk,
+    physical_lines,
 )
 from vanfed.schema import SourceOptions
 
@@ -59,24 +59,24 @@ def jsonl_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
     bad: list[BadRow] = []
     encoding = "utf-8-sig" if opts.encoding == "auto" else opts.encoding
     with open(path, encoding=encoding, errors="surrogateescape", newline="") as fh:
-        for line_no, (line, cut) in enumerate(_physical_lines(fh, MAX_JSONL_LINE), start=1):
+        for line_no, (line, cut) in enumerate(physical_lines(fh, MAX_JSONL_LINE), start=1):
             if not line.strip():
                 continue
             obj, why = _json_record(path, line_no, line, cut, encoding)
             if obj is None:
-                bad.append(BadRow(line_no, why, _BAD_TEXT.sub("\ufffd", line[:200].rstrip())))
+                bad.append(BadRow(line_no, why, BAD_TEXT.sub("\ufffd", line[:200].rstrip())))
                 continue
             if header is None:
                 header = list(obj)
-                _check_header(path, header, line_no)
+                check_header(path, header, line_no)
                 buf = [[] for _ in header]
             for name, col in zip(header, buf, strict=True):
                 col.append(obj.get(name, ""))
             rows.append(line_no)
             if len(rows) + len(bad) >= CHUNK_ROWS:
-                yield _list_chunk(header, buf, rows, bad)
+                yield list_chunk(header, buf, rows, bad)
                 buf, rows, bad = [[] for _ in header], [], []
-    yield _list_chunk(header or [], buf, rows, bad)
+    yield list_chunk(header or [], buf, rows, bad)
 
 
 def _json_record(
@@ -85,7 +85,7 @@ def _json_record(
     """(field -> text, "") for a JSON object line, or (None, why)."""
     if cut:
         return None, f"is longer than {MAX_JSONL_LINE} characters"
-    if _BAD_TEXT.search(line):
+    if BAD_TEXT.search(line):
         return None, f"is not valid {encoding} text"
     if line_no == 1:
         line = line.removeprefix("\ufeff")  # a BOM, also under a declared encoding
@@ -108,7 +108,7 @@ def parquet_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(path)
-    _check_header(path, list(pf.schema_arrow.names), 1)
+    check_header(path, list(pf.schema_arrow.names), 1)
     row = 1
     for batch in pf.iter_batches(batch_size=CHUNK_ROWS):
         cols = {

@@ -8,7 +8,8 @@ so that a reject can be found again. Rows a reader cannot split into fields are 
 A row is a physical line (LF, CR or CRLF) for CSV and JSON Lines, and a sheet row for XLSX;
 every one after the header is a record, a :class:`BadRow`, or blank (no characters at all
 besides delimiters), so ``read = accepted + rejected`` counts lines a person can see.
-JSON Lines and Parquet live in :mod:`vanfed.ingest._keyed`.
+JSON Lines and Parquet live in :mod:`vanfed.ingest._keyed`; :class:`Chunk`, :class:`BadRow` and
+the line and header helpers both reader modules share live in :mod:`vanfed.ingest._rows`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ import re
 import zipfile
 from collections import deque
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from xml.etree.ElementTree import ParseError
 
 import numpy as np
@@ -31,35 +31,23 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from vanfed.errors import InputError, VanfedError
+from vanfed.ingest._keyed import jsonl_chunks, parquet_chunks
+from vanfed.ingest._rows import (
+    BAD_TEXT,
+    CHUNK_ROWS,
+    BadRow,
+    Chunk,
+    check_header,
+    list_chunk,
+    physical_lines,
+)
 from vanfed.ingest._xlsx_scan import suspect_rows
 from vanfed.schema import SourceOptions
 
 __all__ = ["BadRow", "Chunk", "detect_format", "read_chunks", "read_header"]
 
-CHUNK_ROWS = 65_536
 CSV_BLOCK_BYTES = 2 << 20  # measured: larger blocks buy little speed for much memory
 SNIFF_BYTES = 64 << 10
-
-
-@dataclass(frozen=True)
-class BadRow:
-    """A row the reader could not split into the header's fields."""
-
-    row: int
-    reason: str
-    text: str = ""  # the start of the line as read, to find it again
-
-
-@dataclass
-class Chunk:
-    """A block of records: row numbers and one string array per column."""
-
-    rows: np.ndarray
-    columns: dict[str, pa.Array]
-    bad_rows: list[BadRow] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
 
 def detect_format(path: Path, options: SourceOptions) -> str:
@@ -98,8 +86,6 @@ def read_chunks(path: str | Path, options: SourceOptions | None = None) -> Itera
     opts = options or SourceOptions()
     _open_check(p)
     fmt = detect_format(p, opts)
-    from vanfed.ingest._keyed import jsonl_chunks, parquet_chunks  # they build on this module
-
     readers = {
         "csv": _csv_chunks,
         "xlsx": _xlsx_chunks,
@@ -136,7 +122,6 @@ def _short(exc: BaseException) -> str:
 MAX_FIELD_BYTES = 1 << 20  # a field longer than this (UTF-8) rejects its row
 _SEP_HINT = re.compile(r"sep=([,;\t|:])(?:\r\n|\r|\n)")
 _APPEND_EACH = deque[None](maxlen=0).extend  # runs an iterator to its end, keeps nothing
-_BAD_TEXT = re.compile("[\udc80-\udcff]")  # bytes the encoding could not decode
 
 
 def _detect_encoding(path: Path, head: bytes, declared: str) -> str:
@@ -189,15 +174,8 @@ def _sniff(path: Path, text: str, opts: SourceOptions) -> tuple[str, list[str]]:
     if header is None:
         raise InputError(f"{path} row {opts.header_row}: the header opens a quote it never closes")
     header = [h.strip() for h in header]
-    _check_header(path, header, opts.header_row)
+    check_header(path, header, opts.header_row)
     return delim, header
-
-
-def _check_header(path: Path, header: list[str], row: int) -> None:
-    named = [h for h in header if h]
-    if len(set(named)) != len(named):
-        dup = sorted({h for h in named if named.count(h) > 1})
-        raise InputError(f"{path} row {row}: duplicate column name(s) {dup}")
 
 
 def _csv_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
@@ -258,7 +236,7 @@ def _csv_fast(
             yield Chunk(rows, {name: batch.column(i) for i, name in enumerate(header)})
     except StopIteration:
         if not batches:  # a header and no records: still one chunk, naming the columns
-            yield _list_chunk(header, [[] for _ in header], [])
+            yield list_chunk(header, [[] for _ in header], [])
         return None
     except (pa.ArrowException, ValueError, TypeError):  # bad bytes, odd quoting: read exactly
         return done
@@ -316,20 +294,6 @@ class _LineParser:
         return None if fields and "\n" in fields[-1] else fields
 
 
-def _physical_lines(fh: IO[str], limit: int) -> Iterator[tuple[str, bool]]:
-    """Each line of ``fh`` (LF, CR or CRLF ends), cut to ``limit`` characters: (text, cut)."""
-    while True:
-        line = fh.readline(limit)
-        if not line:
-            return
-        if len(line) < limit or line.endswith(("\n", "\r")):
-            yield line, False
-            continue
-        yield line, True
-        while line and not line.endswith(("\n", "\r")):  # the rest of an over-long line
-            line = fh.readline(limit)
-
-
 def _csv_exact(
     path: Path, encoding: str, delim: str, header: list[str], skip: int
 ) -> Iterator[Chunk]:
@@ -342,20 +306,20 @@ def _csv_exact(
     rows: list[int] = []
     bad: list[BadRow] = []
     with open(path, encoding=encoding, errors="surrogateescape", newline="") as fh:
-        for row_no, (line, cut) in enumerate(_physical_lines(fh, limit), start=1):
+        for row_no, (line, cut) in enumerate(physical_lines(fh, limit), start=1):
             if row_no <= skip:
                 continue
             record, why = _split(parser, line, cut, width, encoding)
             if why:
-                text = _BAD_TEXT.sub("\ufffd", line[:200].rstrip("\r\n"))
+                text = BAD_TEXT.sub("\ufffd", line[:200].rstrip("\r\n"))
                 bad.append(BadRow(row_no, why, text))
             elif record is not None:
                 _APPEND_EACH(map(list.append, buf, record))  # a C loop: one value per column
                 rows.append(row_no)
             if len(rows) + len(bad) >= CHUNK_ROWS:
-                yield _list_chunk(header, buf, rows, bad)
+                yield list_chunk(header, buf, rows, bad)
                 buf, rows, bad = [[] for _ in header], [], []
-    yield _list_chunk(header, buf, rows, bad)
+    yield list_chunk(header, buf, rows, bad)
 
 
 def _split(
@@ -366,7 +330,7 @@ def _split(
         return None, f"is longer than {width * (MAX_FIELD_BYTES + 3) + 2} characters"
     if not line.strip():
         return None, ""  # a blank line is not a record
-    if _BAD_TEXT.search(line):
+    if BAD_TEXT.search(line):
         return None, f"is not valid {encoding} text"
     record = parser.parse(line)
     if record is None:
@@ -451,7 +415,7 @@ def _xlsx_chunks(path: Path, opts: SourceOptions) -> Iterator[Chunk]:
         header = [_cell_text(v) for v in header_cells]
         while header and header[-1] == "":
             header.pop()
-        _check_header(path, header, opts.header_row)
+        check_header(path, header, opts.header_row)
         # openpyxl's read-only sheet knows its XML member; without it, no scan is possible
         member = getattr(sheet, "_worksheet_path", None)
         suspects = suspect_rows(path, member, len(header), opts.header_row) if member else ({}, {})
@@ -488,13 +452,6 @@ def _xlsx_rows(
                 col.append(v)
             rows.append(row_no)
         if len(rows) + len(bad) >= CHUNK_ROWS:
-            yield _list_chunk(header, buf, rows, bad)
+            yield list_chunk(header, buf, rows, bad)
             buf, rows, bad = [[] for _ in header], [], []
-    yield _list_chunk(header, buf, rows, bad)
-
-
-def _list_chunk(
-    header: list[str], buf: list[list[str]], rows: list[int], bad: list[BadRow] | None = None
-) -> Chunk:
-    cols = {h: pa.array(col, pa.string()) for h, col in zip(header, buf, strict=True)}
-    return Chunk(np.asarray(rows, dtype=np.int64), cols, bad or [])
+    yield list_chunk(header, buf, rows, bad)

@@ -20,8 +20,7 @@ Rejects of a grouped read name the group, not a row: the database has no row num
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,49 +28,14 @@ import numpy as np
 import pyarrow as pa
 
 from vanfed.errors import InputError
-from vanfed.ingest._readers import CHUNK_ROWS, Chunk, read_chunks, value_text
+from vanfed.ingest._readers import read_chunks, value_text
+from vanfed.ingest._rows import CHUNK_ROWS, Chunk
+from vanfed.ingest._sql_table import SqlTable
 from vanfed.schema import Mapping, SourceOptions
 
-__all__ = ["Source", "SqlTable", "WeightedChunk", "open_source", "source_name"]
+__all__ = ["Source", "open_source", "source_name"]
 
-PUSHDOWN_ROWS = 1_000_000  # above this many rows, "auto" groups in the database
 DUP_COLUMN = "__vanfed_duplicate__"
-
-
-@dataclass
-class WeightedChunk(Chunk):
-    """A chunk of distinct value combinations; ``weights[i]`` rows share combination i.
-
-    ``duplicate[i]`` marks combinations made of rows whose record id repeats an earlier row.
-    """
-
-    weights: np.ndarray | None = None
-    duplicate: np.ndarray | None = None
-    no_id: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class SqlTable:
-    """A table (or view) in a SQL database, read through SQLAlchemy.
-
-    Args:
-        url: a SQLAlchemy URL (``sqlite:///casualties.db``,
-            ``postgresql+psycopg://user@host/db``) or an ``Engine``.
-        table: the table or view name.
-        schema: its schema (PostgreSQL), if not the default.
-        pushdown: ``"auto"`` groups in the database when the table has more than
-            ``PUSHDOWN_ROWS`` rows; ``True``/``False`` force it either way.
-    """
-
-    url: Any
-    table: str
-    schema: str | None = None
-    pushdown: bool | str = "auto"
-
-    @property
-    def name(self) -> str:
-        """How rejects and messages name this source."""
-        return f"{self.schema + '.' if self.schema else ''}{self.table}"
 
 
 Source = str | Path | SqlTable | Any  # Any: a data frame
@@ -159,11 +123,3 @@ def _sql_chunks(src: SqlTable, mapping: Mapping | None) -> Iterator[Chunk]:
             f"{src.name}: reading a database needs SQLAlchemy: pip install 'vanfed[sql]'"
         ) from exc
     return sql_chunks(src, mapping, _text)
-
-
-def columns_of(mapping: Mapping | None, available: Sequence[str]) -> list[str]:
-    """The columns to read: the mapping's (in table order), or all of them."""
-    if mapping is None:
-        return list(available)
-    wanted = set(mapping.columns())
-    return [c for c in available if c in wanted]

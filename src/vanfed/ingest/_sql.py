@@ -20,8 +20,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from vanfed.errors import InputError
-from vanfed.ingest._readers import CHUNK_ROWS, Chunk
-from vanfed.ingest._sources import PUSHDOWN_ROWS, SqlTable, WeightedChunk, columns_of
+from vanfed.ingest._rows import CHUNK_ROWS, Chunk
+from vanfed.ingest._sql_table import PUSHDOWN_ROWS, SqlTable, WeightedChunk, columns_of
 from vanfed.schema import Mapping
 
 __all__ = ["sql_chunks"]
