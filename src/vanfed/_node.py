@@ -16,6 +16,7 @@ from vanfed._version import __version__
 from vanfed.aggregate import Refusal, check_history
 from vanfed.anonymize import (
     DEFAULT_TABLES,
+    Perturbed,
     Protected,
     ProtectionSettings,
     RecordKeys,
@@ -25,7 +26,14 @@ from vanfed.anonymize import (
     perturb,
     protect,
 )
-from vanfed.errors import InputError, ProtectionError, VerificationError
+from vanfed.anonymize._ckm_revisions import (
+    CKM_CELLS_FOLDER,
+    CellState,
+    CkmCells,
+    check_revision,
+    summary_digest,
+)
+from vanfed.errors import InputError, ProtectionError, ReasonCode, VerificationError
 from vanfed.ingest import CodedRecords, ingest
 from vanfed.schema import (
     SUMMARY_TYPE,
@@ -291,8 +299,7 @@ class Node:
         for period in sorted(periods, key=lambda p: (period_years(p)[0], -len(p), p)):
             rev, parent = self._revision(period, revision, supersedes, len(periods))
             if self.method == "ckm":
-                protection, tables = self._perturb(records, period, rng)
-                out.append(self._summary(protection, tables, period, rev, parent, created, rng))
+                out.append(self._ckm_summary(records, period, rev, parent, created, rng))
                 continue
             protected = protect(
                 records,
@@ -338,9 +345,71 @@ class Node:
             )
         return rev, self.supersedes_digest(period=period, revision=rev, supersedes=supersedes)
 
+    def _ckm_summary(
+        self,
+        records: CodedRecords,
+        period: str,
+        revision: int,
+        parent: str | None,
+        created: str,
+        rng: Random | None,
+    ) -> Summary:
+        """A CKM summary, refused if the change since the period's last CKM publication
+        has a cell changed by 1..k-1 records; keeps its true cells privately."""
+        keys, done = self._perturb(records, period, rng)
+        summary = self._summary(
+            done.protection(), done.published(), period, revision, parent, created, rng
+        )
+        states = tuple(
+            CellState(c.spec.name, c.dims, c.codes, c.values.ravel(), ck.ravel())
+            for c, ck in zip(done.cubes, done.keys, strict=True)
+        )
+        if self.ledger is not None:
+            self._check_ckm_revision(summary, states)
+        keys.save()
+        if self.ledger is not None:
+            CkmCells(self.ledger.folder / CKM_CELLS_FOLDER).save(summary, states)
+        return summary
+
+    def _check_ckm_revision(self, summary: Summary, states: Sequence[CellState] | None) -> None:
+        """The threshold rule on the change since the period's latest earlier CKM
+        publication in the ledger (none: a first publication, nothing to check)."""
+        assert self.ledger is not None
+        own = summary_digest(summary)
+        earlier = [
+            e
+            for e in self.ledger.entries(summary.country)
+            if e.summary.period == summary.period
+            and e.summary.protection.perturbed
+            and e.summary.revision < summary.revision
+            and summary_digest(e.summary) != own
+        ]
+        if not earlier:
+            return
+        prev = max(earlier, key=lambda e: e.summary.revision).summary
+        cells = CkmCells(self.ledger.folder / CKM_CELLS_FOLDER)
+        label = f"{summary.country} {summary.period} r{summary.revision}"
+        if states is None:
+            states = cells.load(own)
+            if states is None:
+                raise ProtectionError(
+                    f"{label}: its true counts and cell keys are not kept in this ledger "
+                    f"(made by another node or without --ledger), so its change since "
+                    f"r{prev.revision} cannot be checked against the threshold rule; "
+                    "summarize it again with this ledger",
+                    reason=ReasonCode.HISTORY_DISCLOSURE,
+                )
+        check_revision(
+            label,
+            states,
+            cells.load(summary_digest(prev)),
+            old_label=f"r{prev.revision}",
+            k=self.k,
+        )
+
     def _perturb(
         self, records: CodedRecords, period: str, rng: Random | None
-    ) -> tuple[Protection, tuple[PublishedTable, ...]]:
+    ) -> tuple[RecordKeys, Perturbed]:
         if records.ids is None:
             raise InputError(
                 f"{records.source or 'records'}: the cell key method needs a record id "
@@ -355,11 +424,12 @@ class Node:
                 f"one the registry names ({self.agreed.ptable_digest[:19]}…)"
             )
         assert self.record_keys is not None
-        keys = RecordKeys(self.record_keys).keys_for(records.ids, rng=rng)
+        store = RecordKeys(self.record_keys)
+        keys = store.keys_for(records.ids, rng=rng, save=False)
         done = perturb(
             records, self.codebook, period=period, keys=keys, ptable=ptable, tables=self.tables
         )
-        return done.protection(), done.published()
+        return store, done
 
     def _summary(
         self,
@@ -402,6 +472,8 @@ class Node:
             summary = load_summary(summary)
         if self.ledger is not None:
             check_against(summary, self.ledger, self.codebook)
+            if summary.protection.perturbed:
+                self._check_ckm_revision(summary, None)
         envelope = sign_envelope(summary.canonical_bytes(), SUMMARY_TYPE, [signer]).to_bytes()
         if self.ledger is not None:
             self.ledger.add(envelope)
