@@ -285,7 +285,11 @@ class Node:
 
         Periods counted in one run share their snapshot (``created_at``), so a year and its
         quarters are exactly linked; quarters are protected first, then their year. With
-        ``method="ckm"`` each period is perturbed instead (new records get keys from ``rng``).
+        ``method="ckm"`` each period is perturbed instead (new records get keys from ``rng``);
+        a CKM revision is refused (``history_disclosure``) if a cell changed by 1..k-1
+        records since the period's latest CKM publication in the ledger, whose true counts
+        and cell keys the node keeps privately in ``LEDGER/ckm-cells``. A year beside its
+        quarters is not compared this way.
         """
         require_aware(now)
         for period in periods:
@@ -296,11 +300,11 @@ class Node:
         created = timestamp(now)
         history = self.ledger.history(self.country, self.codebook) if self.ledger else []
         out = []
-        for period in sorted(periods, key=lambda p: (period_years(p)[0], -len(p), p)):
+        ordered = sorted(periods, key=lambda p: (period_years(p)[0], -len(p), p))
+        if self.method == "ckm":
+            return self._ckm_summaries(records, ordered, revision, supersedes, created, rng)
+        for period in ordered:
             rev, parent = self._revision(period, revision, supersedes, len(periods))
-            if self.method == "ckm":
-                out.append(self._ckm_summary(records, period, rev, parent, created, rng))
-                continue
             protected = protect(
                 records,
                 self.codebook,
@@ -345,31 +349,46 @@ class Node:
             )
         return rev, self.supersedes_digest(period=period, revision=rev, supersedes=supersedes)
 
-    def _ckm_summary(
+    def _ckm_summaries(
         self,
         records: CodedRecords,
-        period: str,
-        revision: int,
-        parent: str | None,
+        periods: Sequence[str],
+        revision: int | None,
+        supersedes: str | None,
         created: str,
         rng: Random | None,
-    ) -> Summary:
-        """A CKM summary, refused if the change since the period's last CKM publication
-        has a cell changed by 1..k-1 records; keeps its true cells privately."""
-        keys, done = self._perturb(records, period, rng)
-        summary = self._summary(
-            done.protection(), done.published(), period, revision, parent, created, rng
-        )
-        states = tuple(
-            CellState(c.spec.name, c.dims, c.codes, c.values.ravel(), ck.ravel())
-            for c, ck in zip(done.cubes, done.keys, strict=True)
-        )
+    ) -> list[Summary]:
+        """CKM summaries, all refused if the change of one since its period's last CKM
+        publication has a cell changed by 1..k-1 records; otherwise their new record keys
+        and true cells are kept (a refusal leaves the ledger folder as it was)."""
+        if records.ids is None:
+            raise InputError(
+                f"{records.source or 'records'}: the cell key method needs a record id "
+                "(map [fields.record_id] and ingest with this node): keys follow records "
+                "across revisions"
+            )
+        assert self.record_keys is not None
+        store = RecordKeys(self.record_keys)  # one for all periods: a record has one key
+        out: list[tuple[Summary, tuple[CellState, ...]]] = []
+        for period in periods:
+            rev, parent = self._revision(period, revision, supersedes, len(periods))
+            done = self._perturb(records, store, period, rng)
+            summary = self._summary(
+                done.protection(), done.published(), period, rev, parent, created, rng
+            )
+            states = tuple(
+                CellState(c.spec.name, c.dims, c.codes, c.values.ravel(), ck.ravel())
+                for c, ck in zip(done.cubes, done.keys, strict=True)
+            )
+            if self.ledger is not None:
+                self._check_ckm_revision(summary, states)
+            out.append((summary, states))
+        store.save()
         if self.ledger is not None:
-            self._check_ckm_revision(summary, states)
-        keys.save()
-        if self.ledger is not None:
-            CkmCells(self.ledger.folder / CKM_CELLS_FOLDER).save(summary, states)
-        return summary
+            cells = CkmCells(self.ledger.folder / CKM_CELLS_FOLDER)
+            for summary, states in out:
+                cells.save(summary, states)
+        return [summary for summary, _ in out]
 
     def _check_ckm_revision(self, summary: Summary, states: Sequence[CellState] | None) -> None:
         """The threshold rule on the change since the period's latest earlier CKM
@@ -408,14 +427,8 @@ class Node:
         )
 
     def _perturb(
-        self, records: CodedRecords, period: str, rng: Random | None
-    ) -> tuple[RecordKeys, Perturbed]:
-        if records.ids is None:
-            raise InputError(
-                f"{records.source or 'records'}: the cell key method needs a record id "
-                "(map [fields.record_id] and ingest with this node): keys follow records "
-                "across revisions"
-            )
+        self, records: CodedRecords, store: RecordKeys, period: str, rng: Random | None
+    ) -> Perturbed:
         ptable = build_ptable(self.ckm)
         if self.agreed is not None and ptable.record() != self.agreed:
             raise InputError(
@@ -423,13 +436,11 @@ class Node:
                 f"V={self.ckm.variance:g}, js={self.ckm.js} ({ptable.digest[:19]}…) is not the "
                 f"one the registry names ({self.agreed.ptable_digest[:19]}…)"
             )
-        assert self.record_keys is not None
-        store = RecordKeys(self.record_keys)
+        assert records.ids is not None
         keys = store.keys_for(records.ids, rng=rng, save=False)
-        done = perturb(
+        return perturb(
             records, self.codebook, period=period, keys=keys, ptable=ptable, tables=self.tables
         )
-        return store, done
 
     def _summary(
         self,
