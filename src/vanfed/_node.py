@@ -387,12 +387,14 @@ class Node:
         if self.ledger is not None:
             cells = CkmCells(self.ledger.folder / CKM_CELLS_FOLDER)
             for summary, states in out:
-                cells.save(summary, states)
+                cells.save(summary, states, k=self.k)
         return [summary for summary, _ in out]
 
     def _check_ckm_revision(self, summary: Summary, states: Sequence[CellState] | None) -> None:
-        """The threshold rule on the change since the period's latest earlier CKM
-        publication in the ledger (none: a first publication, nothing to check)."""
+        """The threshold rule on the change since the period's latest CKM publication in
+        the ledger (none: a first publication, nothing to check). Every publication in the
+        ledger is earlier than this one, whatever its revision number: two summaries made
+        before either was signed are compared when the second is signed."""
         assert self.ledger is not None
         own = summary_digest(summary)
         earlier = [
@@ -400,17 +402,17 @@ class Node:
             for e in self.ledger.entries(summary.country)
             if e.summary.period == summary.period
             and e.summary.protection.perturbed
-            and e.summary.revision < summary.revision
             and summary_digest(e.summary) != own
         ]
         if not earlier:
             return
-        prev = max(earlier, key=lambda e: e.summary.revision).summary
+        prev = max(earlier, key=lambda e: (e.summary.revision, e.summary.created_at)).summary
         cells = CkmCells(self.ledger.folder / CKM_CELLS_FOLDER)
         label = f"{summary.country} {summary.period} r{summary.revision}"
+        k = self.k
         if states is None:
-            states = cells.load(own)
-            if states is None:
+            kept = cells.load(own)
+            if kept is None:
                 raise ProtectionError(
                     f"{label}: its true counts and cell keys are not kept in this ledger "
                     f"(made by another node or without --ledger), so its change since "
@@ -418,12 +420,15 @@ class Node:
                     "summarize it again with this ledger",
                     reason=ReasonCode.HISTORY_DISCLOSURE,
                 )
+            k = max(k, kept[0])  # signing checks with the stricter of the two thresholds
+            states = kept[1]
+        old = cells.load(summary_digest(prev))
         check_revision(
             label,
             states,
-            cells.load(summary_digest(prev)),
+            None if old is None else old[1],
             old_label=f"r{prev.revision}",
-            k=self.k,
+            k=k,
         )
 
     def _perturb(

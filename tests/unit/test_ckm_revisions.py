@@ -157,3 +157,26 @@ def test_signing_a_revision_whose_cells_the_ledger_never_kept_is_refused(khm, tm
     with pytest.raises(ProtectionError, match="not kept in this ledger") as err:
         node.sign(s, SIGNER)
     assert err.value.reason == ReasonCode.HISTORY_DISCLOSURE
+
+
+def test_signing_checks_summaries_made_before_the_earlier_one_was_signed(khm, tmp_path) -> None:
+    """Two summaries of 2024 made before either was signed are both revision 1; the second
+    signed is checked against the first, with the stricter of the two nodes' thresholds."""
+    late = int(np.flatnonzero(khm.fields["year"] == 2024)[0])
+    keep = np.ones(len(khm), bool)
+    keep[late] = False
+    base = _take(khm, keep)
+    node = Node("KHM", method="ckm", k=10, ledger=tmp_path / "ledger")
+    first = node.summarize(base, period="2024", now=NOW, rng=Random(1))
+    plus_one = node.summarize(_join(base, _take(khm, np.array([late]))), period="2024", now=NOW)
+    plus_six = node.summarize(_join(base, _copies(khm, late, 6, 2**63)), period="2024", now=NOW)
+    assert first.revision == plus_one.revision == plus_six.revision == 1
+    node.sign(first, SIGNER)
+    with pytest.raises(ProtectionError, match="changed by 1 record since r1") as err:
+        node.sign(plus_one, SIGNER)
+    assert err.value.reason == ReasonCode.HISTORY_DISCLOSURE
+    # Six is enough for a signer with k = 5, not for the k = 10 the summary was made with.
+    signer = Node("KHM", ledger=tmp_path / "ledger")
+    with pytest.raises(ProtectionError, match="changed by 6 records since r1"):
+        signer.sign(plus_six, SIGNER)
+    assert node.ledger is not None and len(node.ledger.entries("KHM")) == 1

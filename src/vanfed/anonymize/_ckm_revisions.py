@@ -18,7 +18,8 @@ published: the node keeps them, per summary, in ``LEDGER/ckm-cells/<sha256-hex>.
 (the digest of the summary's canonical JSON), owner-only, written atomically::
 
     b"vanfed-ckm-cells/1\\n"  header length (u32 LE)  header (canonical JSON: summary
-    digest, country, period, revision, and per table its name, dims and axis codes)
+    digest, country, period, revision, the threshold k it was checked with, and per table
+    its name, dims and axis codes)
     per table: counts (cells × i8 LE), keys (cells × u4 LE)   SHA-256 of all before it
 """
 
@@ -82,8 +83,9 @@ class CkmCells:
         """The file of the summary with this digest."""
         return self.folder / f"{digest.removeprefix('sha256:')}.bin"
 
-    def save(self, summary: Summary, tables: Sequence[CellState]) -> str:
-        """Keep a CKM summary's true cells (idempotent); returns the summary's digest."""
+    def save(self, summary: Summary, tables: Sequence[CellState], *, k: int) -> str:
+        """Keep a CKM summary's true cells and the threshold it was checked with
+        (idempotent); returns the summary's digest."""
         if len(tables) > _MAX_TABLES:
             raise InputError(f"ckm: {len(tables)} tables; at most {_MAX_TABLES} are kept")
         digest = summary_digest(summary)
@@ -93,6 +95,7 @@ class CkmCells:
                 "country": summary.country,
                 "period": summary.period,
                 "revision": summary.revision,
+                "k": k,
                 "tables": [
                     {"name": t.name, "dims": list(t.dims), "codes": [list(c) for c in t.codes]}
                     for t in tables
@@ -108,8 +111,9 @@ class CkmCells:
         atomic_write(self.path(digest), body + hashlib.sha256(body).digest(), mode=0o600)
         return digest
 
-    def load(self, digest: str) -> tuple[CellState, ...] | None:
-        """The kept cells of a summary, or ``None`` if the node never kept them.
+    def load(self, digest: str) -> tuple[int, tuple[CellState, ...]] | None:
+        """The threshold a summary was checked with and its kept cells, or ``None`` if the
+        node never kept them.
 
         Raises:
             InputError: the file is damaged.
@@ -127,8 +131,9 @@ class CkmCells:
         at = len(_MAGIC) + 4
         try:
             header: Any = loads_strict(data[at : at + n], subject=str(path))
-            if header["summary"] != digest:
+            if header["summary"] != digest or not isinstance(header["k"], int):
                 raise bad
+            k = int(header["k"])
             specs = [
                 (str(t["name"]), tuple(t["dims"]), tuple(tuple(c) for c in t["codes"]))
                 for t in header["tables"]
@@ -147,7 +152,7 @@ class CkmCells:
             out.append(CellState(name, dims, codes, counts, keys))
         if at != len(data) - 32:
             raise bad
-        return tuple(out)
+        return k, tuple(out)
 
 
 def check_revision(
