@@ -6,8 +6,12 @@ and a summary that is not safe beside it is never signed.
 
 Layout: ``LEDGER/envelopes/<sha256-hex>.dsse.json``, each written once (write, fsync,
 rename, fsync folder) and never changed or removed; nothing else is needed to rebuild the
-ledger's state. A node that lost its ledger rebuilds it from the coordinator's inbox or log
-(:meth:`Ledger.add` takes the envelopes back: they are the node's own signed bytes).
+ledger's state (for the cell key method the node also keeps, beside them, its secret
+``record-keys/`` and ``ckm-cells/``: each CKM publication's true counts and cell keys, to
+check the next revision's change). A node that lost its ledger rebuilds it from the
+coordinator's inbox or log (:meth:`Ledger.add` takes the envelopes back: they are the
+node's own signed bytes); lost ``ckm-cells`` make the next CKM revision of those periods
+refused, as nothing then shows its change is safe.
 """
 
 from __future__ import annotations

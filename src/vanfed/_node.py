@@ -16,6 +16,7 @@ from vanfed._version import __version__
 from vanfed.aggregate import Refusal, check_history
 from vanfed.anonymize import (
     DEFAULT_TABLES,
+    Perturbed,
     Protected,
     ProtectionSettings,
     RecordKeys,
@@ -25,7 +26,14 @@ from vanfed.anonymize import (
     perturb,
     protect,
 )
-from vanfed.errors import InputError, ProtectionError, VerificationError
+from vanfed.anonymize._ckm_revisions import (
+    CKM_CELLS_FOLDER,
+    CellState,
+    CkmCells,
+    check_revision,
+    summary_digest,
+)
+from vanfed.errors import InputError, ProtectionError, ReasonCode, VerificationError
 from vanfed.ingest import CodedRecords, ingest
 from vanfed.schema import (
     SUMMARY_TYPE,
@@ -277,7 +285,11 @@ class Node:
 
         Periods counted in one run share their snapshot (``created_at``), so a year and its
         quarters are exactly linked; quarters are protected first, then their year. With
-        ``method="ckm"`` each period is perturbed instead (new records get keys from ``rng``).
+        ``method="ckm"`` each period is perturbed instead (new records get keys from ``rng``);
+        a CKM revision is refused (``history_disclosure``) if a cell changed by 1..k-1
+        records since the period's latest CKM publication in the ledger, whose true counts
+        and cell keys the node keeps privately in ``LEDGER/ckm-cells``. A year beside its
+        quarters is not compared this way.
         """
         require_aware(now)
         for period in periods:
@@ -288,12 +300,11 @@ class Node:
         created = timestamp(now)
         history = self.ledger.history(self.country, self.codebook) if self.ledger else []
         out = []
-        for period in sorted(periods, key=lambda p: (period_years(p)[0], -len(p), p)):
+        ordered = sorted(periods, key=lambda p: (period_years(p)[0], -len(p), p))
+        if self.method == "ckm":
+            return self._ckm_summaries(records, ordered, revision, supersedes, created, rng)
+        for period in ordered:
             rev, parent = self._revision(period, revision, supersedes, len(periods))
-            if self.method == "ckm":
-                protection, tables = self._perturb(records, period, rng)
-                out.append(self._summary(protection, tables, period, rev, parent, created, rng))
-                continue
             protected = protect(
                 records,
                 self.codebook,
@@ -338,15 +349,91 @@ class Node:
             )
         return rev, self.supersedes_digest(period=period, revision=rev, supersedes=supersedes)
 
-    def _perturb(
-        self, records: CodedRecords, period: str, rng: Random | None
-    ) -> tuple[Protection, tuple[PublishedTable, ...]]:
+    def _ckm_summaries(
+        self,
+        records: CodedRecords,
+        periods: Sequence[str],
+        revision: int | None,
+        supersedes: str | None,
+        created: str,
+        rng: Random | None,
+    ) -> list[Summary]:
+        """CKM summaries, all refused if the change of one since its period's last CKM
+        publication has a cell changed by 1..k-1 records; otherwise their new record keys
+        and true cells are kept (a refusal leaves the ledger folder as it was)."""
         if records.ids is None:
             raise InputError(
                 f"{records.source or 'records'}: the cell key method needs a record id "
                 "(map [fields.record_id] and ingest with this node): keys follow records "
                 "across revisions"
             )
+        assert self.record_keys is not None
+        store = RecordKeys(self.record_keys)  # one for all periods: a record has one key
+        out: list[tuple[Summary, tuple[CellState, ...]]] = []
+        for period in periods:
+            rev, parent = self._revision(period, revision, supersedes, len(periods))
+            done = self._perturb(records, store, period, rng)
+            summary = self._summary(
+                done.protection(), done.published(), period, rev, parent, created, rng
+            )
+            states = tuple(
+                CellState(c.spec.name, c.dims, c.codes, c.values.ravel(), ck.ravel())
+                for c, ck in zip(done.cubes, done.keys, strict=True)
+            )
+            if self.ledger is not None:
+                self._check_ckm_revision(summary, states)
+            out.append((summary, states))
+        store.save()
+        if self.ledger is not None:
+            cells = CkmCells(self.ledger.folder / CKM_CELLS_FOLDER)
+            for summary, states in out:
+                cells.save(summary, states, k=self.k)
+        return [summary for summary, _ in out]
+
+    def _check_ckm_revision(self, summary: Summary, states: Sequence[CellState] | None) -> None:
+        """The threshold rule on the change since the period's latest CKM publication in
+        the ledger (none: a first publication, nothing to check). Every publication in the
+        ledger is earlier than this one, whatever its revision number: two summaries made
+        before either was signed are compared when the second is signed."""
+        assert self.ledger is not None
+        own = summary_digest(summary)
+        earlier = [
+            e
+            for e in self.ledger.entries(summary.country)
+            if e.summary.period == summary.period
+            and e.summary.protection.perturbed
+            and summary_digest(e.summary) != own
+        ]
+        if not earlier:
+            return
+        prev = max(earlier, key=lambda e: (e.summary.revision, e.summary.created_at)).summary
+        cells = CkmCells(self.ledger.folder / CKM_CELLS_FOLDER)
+        label = f"{summary.country} {summary.period} r{summary.revision}"
+        k = self.k
+        if states is None:
+            kept = cells.load(own)
+            if kept is None:
+                raise ProtectionError(
+                    f"{label}: its true counts and cell keys are not kept in this ledger "
+                    f"(made by another node or without --ledger), so its change since "
+                    f"r{prev.revision} cannot be checked against the threshold rule; "
+                    "summarize it again with this ledger",
+                    reason=ReasonCode.HISTORY_DISCLOSURE,
+                )
+            k = max(k, kept[0])  # signing checks with the stricter of the two thresholds
+            states = kept[1]
+        old = cells.load(summary_digest(prev))
+        check_revision(
+            label,
+            states,
+            None if old is None else old[1],
+            old_label=f"r{prev.revision}",
+            k=k,
+        )
+
+    def _perturb(
+        self, records: CodedRecords, store: RecordKeys, period: str, rng: Random | None
+    ) -> Perturbed:
         ptable = build_ptable(self.ckm)
         if self.agreed is not None and ptable.record() != self.agreed:
             raise InputError(
@@ -354,12 +441,11 @@ class Node:
                 f"V={self.ckm.variance:g}, js={self.ckm.js} ({ptable.digest[:19]}…) is not the "
                 f"one the registry names ({self.agreed.ptable_digest[:19]}…)"
             )
-        assert self.record_keys is not None
-        keys = RecordKeys(self.record_keys).keys_for(records.ids, rng=rng)
-        done = perturb(
+        assert records.ids is not None
+        keys = store.keys_for(records.ids, rng=rng, save=False)
+        return perturb(
             records, self.codebook, period=period, keys=keys, ptable=ptable, tables=self.tables
         )
-        return done.protection(), done.published()
 
     def _summary(
         self,
@@ -402,6 +488,8 @@ class Node:
             summary = load_summary(summary)
         if self.ledger is not None:
             check_against(summary, self.ledger, self.codebook)
+            if summary.protection.perturbed:
+                self._check_ckm_revision(summary, None)
         envelope = sign_envelope(summary.canonical_bytes(), SUMMARY_TYPE, [signer]).to_bytes()
         if self.ledger is not None:
             self.ledger.add(envelope)

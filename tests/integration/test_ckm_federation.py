@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
 from pathlib import Path
 from random import Random
 
@@ -166,6 +167,46 @@ def test_cli_summarize_ckm_keeps_record_keys_in_the_ledger(tmp_path: Path) -> No
     assert a.tables != c.tables  # other keys, other noise
     bad = vanfed(*base, "--ckm-js", "9", "--out", str(tmp_path / "d.json"))
     assert "--ckm-" in one_line_error(bad)
+
+
+def test_cli_refuses_a_ckm_revision_that_adds_one_late_record(tmp_path: Path) -> None:
+    """summarize → sign → summarize again with one late 2024 row: the revision would show
+    which cells the late record joined, so it is refused and nothing is written."""
+    ex = write_export("KHM", tmp_path / "ex", seed=6)
+    rows = ex.path.read_text(encoding="utf-8-sig").splitlines()
+    late = next(
+        i
+        for i, row in enumerate(rows)
+        if row.split(",")[1].endswith("/2024") and row.split(",")[3] in ("Male", "Female")
+    )
+    early = tmp_path / "early.csv"
+    early.write_text("\n".join(rows[:late] + rows[late + 1 :]) + "\n", encoding="utf-8")
+    key = vanfed(
+        "keygen", "--role", "node", "--country", "KHM", "--out", str(tmp_path / "k"), env=PASS
+    )
+    assert key.returncode == 0, key.stderr
+    ledger = ["--ledger", str(tmp_path / "ledger")]
+
+    def summarize(export: Path, out: str) -> subprocess.CompletedProcess[str]:
+        return vanfed(
+            *("summarize", str(export), "--mapping", str(ex.mapping_path), "--country", "KHM"),
+            *("--accept-quality", "--period", "2024", "--method", "ckm", *ledger),
+            *("--out", str(tmp_path / out)),
+        )
+
+    assert summarize(early, "r1.json").returncode == 0
+    signed = vanfed(
+        *("sign", str(tmp_path / "r1.json"), "--key", str(tmp_path / "k"), *ledger),
+        *("--out", str(tmp_path / "r1.dsse.json"), "--accept-quality"),
+        env=PASS,
+    )
+    assert signed.returncode == 0, signed.stderr
+    assert summarize(early, "same.json").returncode == 0  # nothing changed: published
+    refused = summarize(ex.path, "r2.json")
+    assert refused.returncode == 1, refused.stderr
+    said = " ".join(refused.stderr.split())
+    assert "KHM 2024 r2: cell casualties_by_" in said and "changed by 1 record" in said
+    assert not (tmp_path / "r2.json").exists()
 
 
 def test_cli_registry_agrees_on_noise_and_summarize_follows_it(tmp_path: Path) -> None:

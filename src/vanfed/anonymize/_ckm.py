@@ -36,12 +36,13 @@ _HALF = 1 << 16
 
 @dataclass(frozen=True)
 class Perturbed:
-    """Tables published with cell-key noise: the true cubes (never leave the node) and the
-    published counts."""
+    """Tables published with cell-key noise: the true cubes and cell keys (never leave the
+    node) and the published counts."""
 
     cubes: tuple[Cube, ...]
     published_values: tuple[np.ndarray, ...]
     ptable: PTable
+    keys: tuple[np.ndarray, ...] = ()
 
     def published(self) -> tuple[PublishedTable, ...]:
         """The perturbed tables as published (every cell, noisy; not additive)."""
@@ -102,8 +103,8 @@ def perturb(
         raise InputError(f"cell key method: {len(keys)} record keys for {len(records)} records")
     mask = select_period(records, period)
     cubes = tuple(build_cube(records, spec, codebook, mask) for spec in tables)
+    ckeys = tuple(cell_keys(records, cube.spec, codebook, keys, mask) for cube in cubes)
     published = tuple(
-        ptable.perturb(cube.values, cell_keys(records, cube.spec, codebook, keys, mask))
-        for cube in cubes
+        ptable.perturb(cube.values, ck) for cube, ck in zip(cubes, ckeys, strict=True)
     )
-    return Perturbed(cubes, published, ptable)
+    return Perturbed(cubes, published, ptable, ckeys)

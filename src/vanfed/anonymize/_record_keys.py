@@ -44,6 +44,7 @@ class RecordKeys:
         self.folder = Path(folder)
         self.path = self.folder / RECORD_KEYS_FILE
         self.ids, self.keys = self._read()
+        self._unsaved = False
 
     def __len__(self) -> int:
         return int(self.ids.size)
@@ -78,12 +79,22 @@ class RecordKeys:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic_write(self.path, body + hashlib.sha256(body).digest(), mode=0o600)
 
-    def keys_for(self, ids: np.ndarray, *, rng: Random | None = None) -> np.ndarray:
+    def save(self) -> None:
+        """Write keys drawn by ``keys_for(..., save=False)`` (nothing if none are new)."""
+        if self._unsaved:
+            self._write()
+            self._unsaved = False
+
+    def keys_for(
+        self, ids: np.ndarray, *, rng: Random | None = None, save: bool = True
+    ) -> np.ndarray:
         """Each record's key (uint32), drawing and saving keys for records never seen.
 
         Args:
             ids: record-id hashes (``CodedRecords.ids``); repeats get the same key.
             rng: where new keys come from (default: the operating system's CSPRNG).
+            save: write new keys at once; with ``False`` only :meth:`save` writes them
+                (a publication that is refused leaves the file as it was).
         """
         ids = np.asarray(ids, np.uint64)
         new = np.setdiff1d(ids, self.ids)  # sorted, distinct
@@ -94,5 +105,7 @@ class RecordKeys:
             order = np.argsort(all_ids, kind="stable")
             self.ids = all_ids[order]
             self.keys = np.concatenate([self.keys, new_keys])[order]
-            self._write()
+            self._unsaved = True
+            if save:
+                self.save()
         return self.keys[np.searchsorted(self.ids, ids)]
