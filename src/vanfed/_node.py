@@ -390,6 +390,26 @@ class Node:
                 cells.save(summary, states, k=self.k)
         return [summary for summary, _ in out]
 
+    def _check_same_method(self, summary: Summary) -> None:
+        """A period keeps the method it was first published with: exact cells beside noisy
+        ones of the same records reveal the noise, and noisy cells narrow suppressed ones."""
+        assert self.ledger is not None
+        mixed = [
+            e.summary
+            for e in self.ledger.entries(summary.country)
+            if e.summary.period == summary.period
+            and e.summary.protection.perturbed != summary.protection.perturbed
+        ]
+        if mixed:
+            method = {True: "the cell key method", False: "suppression"}
+            raise ProtectionError(
+                f"{summary.country} {summary.period} r{summary.revision}: the period was "
+                f"published with {method[mixed[0].protection.perturbed]} (r{mixed[0].revision}); "
+                f"a revision with {method[summary.protection.perturbed]} would let the two be "
+                "compared cell by cell; publish it with the period's method",
+                reason=ReasonCode.HISTORY_DISCLOSURE,
+            )
+
     def _check_ckm_revision(self, summary: Summary, states: Sequence[CellState] | None) -> None:
         """The threshold rule on the change since the period's latest CKM publication in
         the ledger (none: a first publication, nothing to check). Every publication in the
@@ -487,6 +507,7 @@ class Node:
         if not isinstance(summary, Summary):
             summary = load_summary(summary)
         if self.ledger is not None:
+            self._check_same_method(summary)
             check_against(summary, self.ledger, self.codebook)
             if summary.protection.perturbed:
                 self._check_ckm_revision(summary, None)

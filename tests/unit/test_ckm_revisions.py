@@ -180,3 +180,24 @@ def test_signing_checks_summaries_made_before_the_earlier_one_was_signed(khm, tm
     with pytest.raises(ProtectionError, match="changed by 6 records since r1"):
         signer.sign(plus_six, SIGNER)
     assert node.ledger is not None and len(node.ledger.entries("KHM")) == 1
+
+
+def test_a_period_keeps_the_method_it_was_published_with(khm, tmp_path) -> None:
+    """Suppressed exact cells beside noisy cells of the same records reveal the noise (and
+    the noisy ones narrow what was suppressed): switching method within a period is refused
+    at signing, both ways, and nothing is added to the ledger."""
+    node, base, _ = _first(khm, tmp_path)
+    exact = Node("KHM", ledger=tmp_path / "ledger")
+    revision = exact.summarize(base, period="2024", now=LATER)
+    with pytest.raises(ProtectionError, match="published with the cell key method") as err:
+        exact.sign(revision, SIGNER)
+    assert err.value.reason == ReasonCode.HISTORY_DISCLOSURE
+    assert node.ledger is not None and len(node.ledger.entries("KHM")) == 1
+
+    other = tmp_path / "other"
+    suppressing = Node("KHM", ledger=other)
+    suppressing.sign(suppressing.summarize(base, period="2024", now=NOW), SIGNER)
+    noisy = Node("KHM", method="ckm", ledger=other)
+    with pytest.raises(ProtectionError, match="published with suppression"):
+        noisy.sign(noisy.summarize(base, period="2024", now=LATER, rng=Random(4)), SIGNER)
+    assert suppressing.ledger is not None and len(suppressing.ledger.entries("KHM")) == 1
