@@ -9,7 +9,6 @@ the merge of the other countries goes on. The same envelopes dropped straight in
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,14 +108,12 @@ def test_lying_node_refused_over_http(
     summary = lie(case, honest)
     body = sign_summary(summary, trust.nodes["LAO"])
     before = httpx.get(f"{service.url}/v1/status").json()["log_size"]
-    t = time.perf_counter()
     resp = httpx.post(f"{service.url}/v1/submissions", content=body, headers=JSON, timeout=60)
-    elapsed = time.perf_counter() - t
+    # (an oversized table is refused on its size by the registry policy's cap, before any LP:
+    # its code is table_too_large, not a verdict of the interval attack)
     assert resp.status_code == 422, resp.text
     assert resp.json()["error"] == code
     assert httpx.get(f"{service.url}/v1/status").json()["log_size"] == before  # not logged
-    if case == "oversized_table":
-        assert elapsed < 1.0  # refused on its size, before any LP runs
 
 
 def test_honest_node_still_accepted(service: Service, trust: Trust, honest) -> None:
@@ -169,9 +166,7 @@ def test_merge_skips_what_slipped_in_and_goes_on(tmp_path: Path, trust: Trust, h
         (inbox / f"lao-{case}.json").write_bytes(
             sign_summary(lie(case, honest), trust.nodes["LAO"])
         )
-    t = time.perf_counter()
     chosen, skipped = select_inputs(inbox, trust.registry, period="2024", now=NOW)
-    assert time.perf_counter() - t < 60
     assert sorted(c.summary.country for c in chosen) == ["KHM", "THA"]
     reasons = {s.file: s.reason for s in skipped}
     assert reasons == {f"lao-{case}.json": code for case, code in CASES}
