@@ -298,11 +298,11 @@ class Node:
             except ValueError as exc:
                 raise InputError(str(exc)) from exc
         created = timestamp(now)
-        history = self.ledger.history(self.country, self.codebook) if self.ledger else []
-        out = []
         ordered = sorted(periods, key=lambda p: (period_years(p)[0], -len(p), p))
         if self.method == "ckm":
             return self._ckm_summaries(records, ordered, revision, supersedes, created, rng)
+        history = self.ledger.history(self.country, self.codebook) if self.ledger else []
+        out = []
         for period in ordered:
             rev, parent = self._revision(period, revision, supersedes, len(periods))
             protected = protect(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
 
 import highspy
 import numpy as np
@@ -18,35 +19,43 @@ import scipy.sparse as sp
 __all__ = ["Polytope"]
 
 
+_banner_lock = threading.Lock()
+_banner_gone = threading.Event()
+
+
 def _swallow_banner() -> None:
-    """Construct the process's first HiGHS instance with standard output sent to /dev/null.
+    """Build the process's first HiGHS instance with standard output sent to /dev/null.
 
     HiGHS 1.16 prints a copyright banner on standard output when the first instance of a
     process is built, before any option can turn output off. vanfed's commands print data on
-    standard output (``--json``, receipts), so the banner is sent to /dev/null once, when
-    this module is imported (under the import lock, before any thread can use a solver).
+    standard output (``--json``, receipts), so the banner is sent to /dev/null, once per
+    process, when the first solver is needed (importing vanfed touches no file descriptor).
     """
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no standard output to protect
-        highspy.Highs().setOptionValue("output_flag", False)
+    if _banner_gone.is_set():
         return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
+    with _banner_lock:
+        if _banner_gone.is_set():
+            return
+        sys.stdout.flush()
+        try:
+            saved = os.dup(1)
+        except OSError:  # no standard output to protect
             highspy.Highs().setOptionValue("output_flag", False)
-            ctypes.CDLL(None).fflush(None)
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-_swallow_banner()
+        else:
+            try:
+                with open(os.devnull, "wb") as null:
+                    os.dup2(null.fileno(), 1)
+                    highspy.Highs().setOptionValue("output_flag", False)
+                    ctypes.CDLL(None).fflush(None)
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+        _banner_gone.set()
 
 
 def new_solver(*, presolve: bool = True) -> highspy.Highs:
     """A quiet, deterministic HiGHS instance."""
+    _swallow_banner()
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("random_seed", 0)
