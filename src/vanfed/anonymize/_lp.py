@@ -122,6 +122,11 @@ class Polytope:
         idx = np.arange(self._n, dtype=np.int32)
         self._h.changeColsCost(self._n, idx, np.asarray(cost, float))
 
+    def change_costs(self, idx: np.ndarray, cost: float) -> None:
+        """One new cost for some columns."""
+        idx = np.asarray(idx, np.int32)
+        self._h.changeColsCost(idx.size, idx, np.full(idx.size, float(cost)))
+
     def solve(self) -> tuple[str, float, np.ndarray]:
         """Re-solve with the current cost and bounds."""
         return self._run()
@@ -130,6 +135,14 @@ class Polytope:
         """New column bounds; the basis is kept for the next solve."""
         idx = np.arange(self._n, dtype=np.int32)
         self._h.changeColsBounds(self._n, idx, np.asarray(lower, float), np.asarray(upper, float))
+
+    def basis(self) -> highspy.HighsBasis:
+        """The current basis (to restart later solves from it)."""
+        return self._h.getBasis()
+
+    def set_basis(self, basis: highspy.HighsBasis) -> None:
+        """Restart the next solve from ``basis`` (one of :meth:`basis`)."""
+        self._h.setBasis(basis)
 
     def row_duals(self) -> np.ndarray:
         """Row duals of the last optimal solve (HiGHS: col_dual = cost - A^T row_dual)."""

@@ -77,11 +77,18 @@ class PerturbationLP:
     """
 
     def __init__(
-        self, system: LinkedSystem, values: np.ndarray, cand: np.ndarray, cost: np.ndarray
+        self,
+        system: LinkedSystem,
+        values: np.ndarray,
+        cand: np.ndarray,
+        cost: np.ndarray,
+        frozen: np.ndarray | None = None,
     ) -> None:
         both = _signed_columns(system, cand)
         n = cand.size
-        self._upper = np.concatenate([np.full(n, np.inf), values[cand].astype(float)])
+        v = values[cand].astype(float)
+        still = np.zeros(n, bool) if frozen is None else frozen[cand]
+        self._upper = np.concatenate([np.where(still, 0.0, np.inf), np.where(still, 0.0, v)])
         self._poly = Polytope(
             both,
             np.zeros(both.shape[0]),
@@ -90,21 +97,54 @@ class PerturbationLP:
             reoptimise=False,
             presolve=False,
         )
-        self._poly.set_cost(np.concatenate([cost[cand], cost[cand]]))
+        self._cost = np.concatenate([cost[cand], cost[cand]])
+        self._poly.set_cost(self._cost)
+        self._poly.solve()  # y = 0: every target starts from this basis (fewer pivots
+        self._zero = self._poly.basis()  # than unwinding the previous target's cycle)
         self._cand = cand
         self._n = n
         self._where = {int(c): i for i, c in enumerate(cand)}
+
+    def price(self, cells: np.ndarray, cost: float) -> None:
+        """A new price for moving some cells (e.g. once they are suppressed anyway)."""
+        idx = np.array([self._where[int(c)] for c in cells], np.int32)
+        if idx.size:
+            both = np.concatenate([idx, idx + self._n])
+            self._cost[both] = cost
+            self._poly.change_costs(both, cost)
 
     def raise_by(self, target: int, s: float) -> tuple[np.ndarray, np.ndarray] | None:
         """The cheapest perturbation raising ``target`` by exactly ``s`` (or None)."""
         t, n = self._where[target], self._n
         idx = np.array([t, n + t])
-        inf = highspy.kHighsInf
         self._poly.change_bounds(idx, np.array([s, 0.0]), np.array([s, 0.0]))
+        self._poly.set_basis(self._zero)
         status, _, x = self._poly.solve()
-        self._poly.change_bounds(idx, np.zeros(2), np.array([inf, self._upper[n + t]]))
+        self._poly.change_bounds(idx, np.zeros(2), self._upper[idx])
         if status != "optimal":
             return None
         y = x[:n] - x[n:]
         moved = np.abs(y) > 1e-9
         return self._cand[moved], y[moved]
+
+    def extent(self, target: int) -> tuple[float, float, list[tuple[np.ndarray, np.ndarray]]]:
+        """How far ``target`` can move down and up (``inf``: without bound), and the
+        perturbations reaching those extremes. Over the suppressed cells of a publication
+        this is the exact interval attack on ``target``, shifted by its value."""
+        t, n = self._where[target], self._n
+        found: list[tuple[np.ndarray, np.ndarray]] = []
+        reach = []
+        for sign in (1.0, -1.0):  # lowest, then highest
+            cost = np.zeros(2 * n)
+            cost[t], cost[n + t] = sign, -sign
+            self._poly.set_cost(cost)
+            status, value, x = self._poly.solve()
+            if status != "optimal":
+                reach.append(np.inf)  # only the maximum can be unbounded
+                continue
+            reach.append(abs(value))
+            y = x[:n] - x[n:]
+            moved = np.abs(y) > 1e-9
+            found.append((self._cand[moved], y[moved]))
+        self._poly.set_cost(self._cost)
+        return reach[0], reach[1], found

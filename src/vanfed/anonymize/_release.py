@@ -19,7 +19,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from vanfed.anonymize._audit import TOL, AuditResult, interval_attack, judge
+from vanfed.anonymize._audit import TOL, AuditResult, judge
 from vanfed.anonymize._perturb import PerturbationLP
 from vanfed.anonymize._system import LinkedSystem
 
@@ -72,7 +72,8 @@ class _WitnessMatrix:
             start += b.shape[0]
         return valid
 
-    def _extremes(self, valid: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def extremes(self, valid: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per cell: the highest and lowest change the valid witnesses (and x) give it."""
         up = np.zeros(cells.size)  # x itself is a witness (y = 0)
         down = np.zeros(cells.size)
         for b, v in self._split(valid):
@@ -85,13 +86,8 @@ class _WitnessMatrix:
     def ranges(self, valid: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lowest and highest value the valid witnesses (and x) give each variable."""
         x = values.astype(float)
-        up, down = self._extremes(valid, np.arange(self.n))
+        up, down = self.extremes(valid, np.arange(self.n))
         return x + down, x + up
-
-    def spread(self, valid: np.ndarray, cells: np.ndarray) -> np.ndarray:
-        """Per cell: how far apart the valid witnesses (and x itself) put it."""
-        up, down = self._extremes(valid, cells)
-        return up - down
 
 
 def release_secondaries(
@@ -150,25 +146,32 @@ def _still_safe(
     longer cover are attacked."""
     valid = store.without(j)
     cells = np.flatnonzero(supp & ~settled)
-    open_ = cells[store.spread(valid, cells) < s - TOL]
+    up, down = np.zeros(system.size), np.zeros(system.size)
+    up[cells], down[cells] = store.extremes(valid, cells)
+    spread = (up - down)[cells]
+    # The least covered cells first: a cell that cannot be protected any more settles the
+    # question (j stays hidden) before witnesses are sought for the others.
+    open_ = cells[spread < s - TOL]
+    open_ = open_[np.argsort(spread[spread < s - TOL], kind="stable")]
     found: list[tuple[np.ndarray, np.ndarray]] = []
-    exact: list[int] = []
+    ok = True
     if open_.size:
         # New witnesses first: cheapest perturbations over the hidden cells, priced to
         # avoid cells the pass will try to publish next (so they stay valid longer).
         lp = PerturbationLP(system, values, np.flatnonzero(supp), cost)
-        covered = np.zeros(system.size, bool)
         for t in map(int, open_):
-            if not covered[t]:
-                p = lp.raise_by(t, s)
-                if p is None:
-                    exact.append(t)  # cannot rise by s: the exact attack decides
-                    continue
+            if up[t] - down[t] >= s - TOL:
+                continue  # the new witnesses already move it s apart
+            before = len(found)
+            p = lp.raise_by(t, s)
+            if p is not None:
                 found.append(p)
-                covered[p[0][np.abs(p[1]) >= s - TOL]] = True
-    ok = not exact or _attack(
-        system, values, supp, np.array(exact), store, valid, found, settled, k, s
-    )
+            elif not _exact(lp, t, values, settled, found, k=k, s=s):
+                ok = False  # cannot rise by s, and the exact attack narrows it: j stays
+                break
+            for c, y in found[before:]:
+                np.maximum.at(up, c, y)
+                np.minimum.at(down, c, y)
     if ok:
         store.valid = valid
     # Tables feasible with j published are feasible with j suppressed too: keep them.
@@ -176,35 +179,24 @@ def _still_safe(
     return ok
 
 
-def _attack(
-    system: LinkedSystem,
+def _exact(
+    lp: PerturbationLP,
+    t: int,
     values: np.ndarray,
-    supp: np.ndarray,
-    cells: np.ndarray,
-    store: _WitnessMatrix,
-    valid: np.ndarray,
-    found: list[tuple[np.ndarray, np.ndarray]],
     settled: np.ndarray,
+    found: list[tuple[np.ndarray, np.ndarray]],
+    *,
     k: int,
     s: int,
 ) -> bool:
-    """The exact interval attack on ``cells``; LP solutions join ``found``."""
-    x = values.astype(float)
-
-    def collect(ids: np.ndarray, sol: np.ndarray) -> None:
-        y = sol - x[ids]
-        moved = np.abs(y) > 1e-9
-        found.append((ids[moved], y[moved]))
-
-    targets = np.zeros(system.size, bool)
-    targets[cells] = True
-    seed = store.ranges(valid, values)
-    lo, hi = interval_attack(
-        system, values, supp, targets, width=s, witnessed=seed, on_solution=collect
-    )
-    narrow = (hi - lo)[cells] < s - TOL
-    meets = (hi[cells] > TOL) & (lo[cells] < k - TOL)
-    if (narrow & meets).any():
+    """The exact interval attack on cell ``t``: does it pass? Its extreme tables join
+    ``found``; a cell found narrow but clear of ``(0, k)`` is ``settled`` (it stays so)."""
+    down, up, extremes = lp.extent(t)
+    found += extremes
+    if up + down >= s - TOL:
+        return True
+    x = float(values[t])
+    if x + up > TOL and x - down < k - TOL:
         return False
-    settled[cells[narrow & ~meets]] = True  # exact and clear of (0, k): stays so
+    settled[t] = True
     return True

@@ -23,12 +23,11 @@ attack starts from these ranges instead of solving for them.
 
 from __future__ import annotations
 
-import highspy
 import numpy as np
 
 from vanfed.anonymize._audit import AuditResult, interval_attack, judge
 from vanfed.anonymize._lp import new_solver
-from vanfed.anonymize._perturb import perturbation
+from vanfed.anonymize._perturb import PerturbationLP, perturbation
 from vanfed.anonymize._release import release_secondaries
 from vanfed.anonymize._settings import LossModel, loss_weights
 from vanfed.anonymize._system import LinkedSystem
@@ -89,41 +88,93 @@ def _protect_cell(
     target: int,
     s: int,
     witnesses: _Witnesses,
-    solver: highspy.Highs,
-    weights: np.ndarray,
-    fixed: np.ndarray,
+    search: _Search,
 ) -> None:
     if witnesses.spread(target) >= s - 1e-9:
         return  # earlier perturbations already move it s apart
-    best: tuple[np.ndarray, np.ndarray] | None = None
-    best_loss = np.inf
-    cost = np.where(suppressed, REUSE_COST, weights)
-    # Large tables (thousands of primaries; wide LPs dominate the run time): radius 2 only
-    # when radius 1 is infeasible or costly, radius 3 only when nothing closer is feasible.
-    thorough = system.size <= THOROUGH_UP_TO
-    for radius in (1, 2, 3):
-        if radius == 3 and best is not None and not thorough:
-            break
-        found = perturbation(
-            system, values, system.near(target, radius), target, s, cost, fixed, solver
-        )
-        if found is None:
-            continue
-        touched = found[0]
-        new = touched[~suppressed[touched]]
-        loss = float(weights[new].sum())
-        if loss < best_loss:
-            best, best_loss = found, loss
-        if new.size <= (0 if thorough else CHEAP_ENOUGH):
-            break
-    if best is None:
-        everything = np.arange(system.size)
-        best = perturbation(system, values, everything, target, s, cost, fixed, solver)
-    chosen = [best] if best is not None else _two_sided(system, values, target, s, cost, fixed)
-    for cells, _ in chosen:
-        suppressed[cells] = True
+    best = search.cheapest(target, s, suppressed)
+    chosen = [best] if best is not None else search.two_sided(target, s, suppressed)
+    newly = np.unique(np.concatenate([c for c, _ in chosen]))
+    newly = newly[~suppressed[newly]]
+    suppressed[newly] = True
+    search.hidden(newly)
     for cells, y in chosen:
         witnesses.add(cells, y, suppressed)
+
+
+class _Search:
+    """Finds the cheapest protecting perturbation of a target.
+
+    Systems up to ``THOROUGH_UP_TO`` cells (every realistic national publication) keep one
+    LP over every cell in HiGHS: a suppressed cell is re-priced as it is hidden, and each
+    target restarts from the basis of ``y = 0``. Larger systems solve small LPs on the
+    cells near the target (radius 1, then 2, then 3), which is where protection cycles of
+    a cube live, and the whole system only when nothing near is feasible.
+    """
+
+    def __init__(
+        self,
+        system: LinkedSystem,
+        values: np.ndarray,
+        suppressed: np.ndarray,
+        weights: np.ndarray,
+        fixed: np.ndarray,
+    ) -> None:
+        self.system, self.values, self.weights, self.fixed = system, values, weights, fixed
+        self.solver = new_solver(presolve=False)
+        self.lp: PerturbationLP | None = None
+        if system.size <= THOROUGH_UP_TO:
+            cost = np.where(suppressed, REUSE_COST, weights)
+            self.lp = PerturbationLP(system, values, np.arange(system.size), cost, fixed)
+
+    def hidden(self, cells: np.ndarray) -> None:
+        """``cells`` were just suppressed: moving them costs (almost) nothing from now on."""
+        if self.lp is not None:
+            self.lp.price(cells, REUSE_COST)
+
+    def cheapest(
+        self, target: int, s: int, suppressed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        if self.lp is not None:
+            return self.lp.raise_by(target, s)
+        system, values, weights = self.system, self.values, self.weights
+        cost = np.where(suppressed, REUSE_COST, weights)
+        best: tuple[np.ndarray, np.ndarray] | None = None
+        best_loss = np.inf
+        for radius in (1, 2, 3):
+            if radius == 3 and best is not None:
+                break
+            found = perturbation(
+                system,
+                values,
+                system.near(target, radius),
+                target,
+                s,
+                cost,
+                self.fixed,
+                self.solver,
+            )
+            if found is None:
+                continue
+            touched = found[0]
+            new = touched[~suppressed[touched]]
+            loss = float(weights[new].sum())
+            if loss < best_loss:
+                best, best_loss = found, loss
+            if new.size <= CHEAP_ENOUGH:
+                break
+        if best is None:
+            everything = np.arange(system.size)
+            best = perturbation(
+                system, values, everything, target, s, cost, self.fixed, self.solver
+            )
+        return best
+
+    def two_sided(
+        self, target: int, s: int, suppressed: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        cost = np.where(suppressed, REUSE_COST, self.weights)
+        return _two_sided(self.system, self.values, target, s, cost, self.fixed)
 
 
 def _two_sided(
@@ -213,13 +264,11 @@ def suppress(
     weights = np.asarray(weights, float) / float(weights.min(initial=1.0) or 1.0)
     suppressed = primary.copy()
     witnesses = _Witnesses(system, values)
-    # One HiGHS instance for every perturbation LP; presolve costs more than it saves on
-    # these small LPs.
-    solver = new_solver(presolve=False)
+    search = _Search(system, values, suppressed, weights, fixed)
     todo = [int(i) for i in np.flatnonzero(suppressed)]
     for _ in range(MAX_ROUNDS):
         for target in todo:
-            _protect_cell(system, values, suppressed, target, s, witnesses, solver, weights, fixed)
+            _protect_cell(system, values, suppressed, target, s, witnesses, search)
         audit = judge(system, values, suppressed, k=k, s=s, witnessed=(witnesses.lo, witnesses.hi))
         if audit.passed:
             if release or (release is None and system.size <= RELEASE_UP_TO):
@@ -264,6 +313,6 @@ def reinforce(
     weights = np.asarray(weights, float) / float(weights.min(initial=1.0) or 1.0)
     fixed = np.zeros(system.size, bool) if fixed is None else fixed
     witnesses = _Witnesses(system, values)
-    solver = new_solver(presolve=False)
+    search = _Search(system, values, suppressed, weights, fixed)
     for target in map(int, targets):
-        _protect_cell(system, values, suppressed, target, s, witnesses, solver, weights, fixed)
+        _protect_cell(system, values, suppressed, target, s, witnesses, search)
