@@ -144,6 +144,8 @@ def _still_safe(
     """Does the audit still pass with ``supp`` (variable ``j`` just published)? Keeps the
     witness store consistent with the answer. Only cells the remaining witnesses no
     longer cover are attacked."""
+    if _leaves_alone(system, values, supp, j, k):
+        return False
     valid = store.without(j)
     cells = np.flatnonzero(supp & ~settled)
     up, down = np.zeros(system.size), np.zeros(system.size)
@@ -154,6 +156,7 @@ def _still_safe(
     open_ = cells[spread < s - TOL]
     open_ = open_[np.argsort(spread[spread < s - TOL], kind="stable")]
     found: list[tuple[np.ndarray, np.ndarray]] = []
+    clear: list[int] = []
     ok = True
     if open_.size:
         # New witnesses first: cheapest perturbations over the hidden cells, priced to
@@ -166,31 +169,50 @@ def _still_safe(
             p = lp.raise_by(t, s)
             if p is not None:
                 found.append(p)
-            elif not _exact(lp, t, values, settled, found, k=k, s=s):
-                ok = False  # cannot rise by s, and the exact attack narrows it: j stays
-                break
+            else:  # cannot rise by s: the exact attack decides
+                verdict = _exact(lp, t, values, found, k=k, s=s)
+                if verdict is False:
+                    ok = False  # j stays hidden
+                    break
+                if verdict is None:
+                    clear.append(t)
             for c, y in found[before:]:
                 np.maximum.at(up, c, y)
                 np.minimum.at(down, c, y)
     if ok:
         store.valid = valid
+        settled[clear] = True  # narrow but clear of (0, k): publishing more keeps it so
     # Tables feasible with j published are feasible with j suppressed too: keep them.
     store.add(found)
     return ok
+
+
+def _leaves_alone(
+    system: LinkedSystem, values: np.ndarray, supp: np.ndarray, j: int, k: int
+) -> bool:
+    """Would publishing ``j`` leave a count in ``(0, k)`` the only hidden cell of one of
+    its additivity rows (then the row gives it exactly)? No LP needed to say j stays."""
+    cols, rows = system.columns, system.matrix
+    for r in cols.indices[cols.indptr[j] : cols.indptr[j + 1]]:
+        members = rows.indices[rows.indptr[r] : rows.indptr[r + 1]]
+        hidden = members[supp[members]]
+        if hidden.size == 1 and 0 < values[hidden[0]] < k:
+            return True
+    return False
 
 
 def _exact(
     lp: PerturbationLP,
     t: int,
     values: np.ndarray,
-    settled: np.ndarray,
     found: list[tuple[np.ndarray, np.ndarray]],
     *,
     k: int,
     s: int,
-) -> bool:
-    """The exact interval attack on cell ``t``: does it pass? Its extreme tables join
-    ``found``; a cell found narrow but clear of ``(0, k)`` is ``settled`` (it stays so)."""
+) -> bool | None:
+    """The exact interval attack on cell ``t``: True if it passes with an interval at least
+    ``s`` wide, None if it passes narrow but clear of ``(0, k)``, False if it is exposed.
+    Its extreme tables join ``found``."""
     down, up, extremes = lp.extent(t)
     found += extremes
     if up + down >= s - TOL:
@@ -198,5 +220,4 @@ def _exact(
     x = float(values[t])
     if x + up > TOL and x - down < k - TOL:
         return False
-    settled[t] = True
-    return True
+    return None
