@@ -38,7 +38,14 @@ from vanfed.testing import make_cube
 
 HERE = Path(__file__).parent
 
-SHAPES = {"1k": (9, 9, 9), "10k": (9, 9, 9, 9), "20k": (14, 11, 11, 9), "50k": (9, 9, 9, 9, 4)}
+SHAPES = {
+    "1k": (9, 9, 9),
+    "10k": (9, 9, 9, 9),
+    "20k": (14, 11, 11, 9),
+    "50k": (9, 9, 9, 9, 4),
+    # the shape of the 4-D table: admin-1 (10) x sex x age band (5) x device (6)
+    "4d": (10, 2, 5, 6),
+}
 DEFAULT_SIZES = ["1k", "10k", "20k"]
 THRESHOLD_AUDIT_UP_TO = 25_000
 

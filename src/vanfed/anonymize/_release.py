@@ -7,9 +7,12 @@ tentatively published; it stays published if the interval attack still passes.
 Checking is kept cheap with *witnesses*: tables ``x + y`` the attacker cannot rule out (the
 perturbations secondary suppression built and the attack's own LP solutions). Publishing
 cell j only invalidates the witnesses that move j; a suppressed cell still moved ``s`` apart
-by the remaining witnesses needs no LP. Only the others are attacked again, and only in
-their own connected component of suppressed cells. A cell whose interval was found not to
-meet ``(0, k)`` stays so (publishing more only shrinks intervals) and is not checked again.
+by the remaining witnesses needs no LP. The others get a new witness from one perturbation
+LP over the hidden cells (kept in HiGHS for the whole check); a cell that cannot rise by
+``s`` gets the exact interval attack on that same LP (its lowest and highest value), and
+the first exposed cell ends the check. A publication that would leave a small count alone
+in an additivity row is refused before any LP. A cell whose interval was found not to meet
+``(0, k)`` stays so (publishing more only shrinks intervals) and is not checked again.
 """
 
 from __future__ import annotations

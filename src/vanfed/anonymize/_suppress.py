@@ -9,10 +9,11 @@ The perturbation is the solution of a small LP that charges ~1 per newly suppres
 (plus a little per unit of value, so small cells are preferred) and almost nothing for cells
 already suppressed, so protections share their secondaries. This is the classic LP heuristic
 for cell suppression (Kelly, Golden & Assad; Fischetti & Salazar's network model), on the
-joint system of all linked tables. The LP is first solved on the cells within one
-coordinate of the target (not counting totals), where 2-D protection cycles live, and widened
-to two or three coordinates when that is infeasible or loses more.
-The interval attack then checks the result, and any cell still exposed gets another round.
+joint system of all linked tables. Systems of national size keep one LP over every cell in
+HiGHS for all targets (a cell is re-priced when it is hidden; each target restarts from the
+basis of ``y = 0``); larger ones solve the LP on the cells near the target first (see
+:class:`_Search`). The interval attack then checks the result, and any cell still exposed
+gets another round.
 
 Every perturbation kept is also a *witness*: ``x + y`` is a table the attacker cannot rule
 out (checked: ``A y = 0``, ``x + y >= 0``, only suppressed cells move, and suppression only
@@ -39,8 +40,8 @@ REUSE_COST = 1e-3
 # A protection adding this few new suppressions (a 2-D cycle: three corners) is taken
 # without trying wider radii.
 CHEAP_ENOUGH = 3
-# Systems up to this many cells (every realistic national publication) get the thorough
-# search: every radius is tried and the least lossy pattern kept.
+# Systems up to this many cells (every realistic national publication) keep one LP over
+# every cell (the cheapest protection anywhere); larger ones search near the target.
 THOROUGH_UP_TO = 3000
 MAX_ROUNDS = 6
 RELEASE_UP_TO = 3000

@@ -117,7 +117,7 @@ def test_release_never_breaks_the_audit_under_brute_force(interior: np.ndarray, 
     published = ~mask[ids]
     full = with_margins(interior)
     try:
-        ranges = integer_ranges(interior, published)
+        ranges = integer_ranges(interior, published, reach=s)
     except pytest.skip.Exception:
         assume(False)
         return

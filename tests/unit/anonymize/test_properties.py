@@ -48,10 +48,16 @@ def test_protection_invariants(cubes, k: int) -> None:
     assert (mask == mask2).all()  # deterministic
 
 
-def integer_ranges(interior: np.ndarray, published: np.ndarray) -> dict[tuple, tuple[int, int]]:
-    """Every non-negative integer 2-D table consistent with what is published, row by row."""
+def integer_ranges(
+    interior: np.ndarray, published: np.ndarray, reach: int = 0
+) -> dict[tuple, tuple[int, int]]:
+    """Every non-negative integer 2-D table consistent with what is published, row by row.
+
+    A published grand total bounds every cell. A hidden one does not: cells are then tried
+    up to the true total plus ``reach`` (a protection ``s`` wide needs no more than ``s``
+    above it), so a range found at least ``reach`` wide is not cut short by the search."""
     full = with_margins(interior)
-    total = int(full[-1, -1])
+    total = int(full[-1, -1]) + (0 if published[-1, -1] else reach)
     rows = []
     for r in range(interior.shape[0]):
         free = [c for c in range(interior.shape[1]) if not published[r, c]]
