@@ -111,83 +111,94 @@ def release_secondaries(
     ``witnesses`` are (cells, y) perturbations with ``x + y`` feasible for ``suppressed``;
     they only save work. Past ``deadline`` (``time.monotonic()``) the pass stops early.
     """
-    supp = suppressed.copy()
-    store = _WitnessMatrix(system.size, witnesses or [])
-    # Cells that can never fail: proven clear of (0, k), or so large (>= k + s) that an
-    # interval narrower than s around them cannot reach below k.
-    settled = values >= k + s
-    order = np.flatnonzero(supp & ~primary)
+    order = np.flatnonzero(suppressed & ~primary)
     order = order[np.argsort(-weights[order], kind="stable")]
-    # Witnesses may move cells that stay hidden for free; cells still to be tried cost 1.
-    cost = np.where(supp & ~np.isin(np.arange(system.size), order), REUSE_COST, 1.0)
+    check = _Check(system, values, suppressed, order, witnesses or [], k=k, s=s)
     for j in map(int, order):
         if deadline is not None and time.monotonic() > deadline:
             break
-        supp[j] = False
-        if _still_safe(system, values, supp, j, store, settled, cost, k=k, s=s):
-            continue
-        supp[j] = True
-        cost[j] = REUSE_COST  # decided: stays hidden
-    seed = store.ranges(store.valid, values)
-    return supp, judge(system, values, supp, k=k, s=s, witnessed=seed)
+        check.publish(j)
+    seed = check.store.ranges(check.store.valid, values)
+    return check.supp, judge(system, values, check.supp, k=k, s=s, witnessed=seed)
 
 
-def _still_safe(
-    system: LinkedSystem,
-    values: np.ndarray,
-    supp: np.ndarray,
-    j: int,
-    store: _WitnessMatrix,
-    settled: np.ndarray,
-    cost: np.ndarray,
-    *,
-    k: int,
-    s: int,
-) -> bool:
-    """Does the audit still pass with ``supp`` (variable ``j`` just published)? Keeps the
-    witness store consistent with the answer. Only cells the remaining witnesses no
-    longer cover are attacked."""
-    if _leaves_alone(system, values, supp, j, k):
+class _Check:
+    """The state of the release pass: the pattern, its witnesses and what is known."""
+
+    def __init__(
+        self,
+        system: LinkedSystem,
+        values: np.ndarray,
+        suppressed: np.ndarray,
+        order: np.ndarray,
+        witnesses: list[tuple[np.ndarray, np.ndarray]],
+        *,
+        k: int,
+        s: int,
+    ) -> None:
+        self.system, self.values, self.k, self.s = system, values, k, s
+        self.supp = suppressed.copy()
+        self.store = _WitnessMatrix(system.size, witnesses)
+        # Cells that can never fail: proven clear of (0, k), or so large (>= k + s) that an
+        # interval narrower than s around them cannot reach below k.
+        self.settled = values >= k + s
+        # Witnesses may move cells that stay hidden for free; cells still to try cost 1.
+        self.cost = np.where(suppressed & ~np.isin(np.arange(system.size), order), REUSE_COST, 1.0)
+
+    def publish(self, j: int) -> bool:
+        """Publish ``j`` if the audit still passes without it; say whether it was."""
+        self.supp[j] = False
+        if self._still_safe(j):
+            return True
+        self.supp[j] = True
+        self.cost[j] = REUSE_COST  # decided: stays hidden
         return False
-    valid = store.without(j)
-    cells = np.flatnonzero(supp & ~settled)
-    up, down = np.zeros(system.size), np.zeros(system.size)
-    up[cells], down[cells] = store.extremes(valid, cells)
-    spread = (up - down)[cells]
-    # The least covered cells first: a cell that cannot be protected any more settles the
-    # question (j stays hidden) before witnesses are sought for the others.
-    open_ = cells[spread < s - TOL]
-    open_ = open_[np.argsort(spread[spread < s - TOL], kind="stable")]
-    found: list[tuple[np.ndarray, np.ndarray]] = []
-    clear: list[int] = []
-    ok = True
-    if open_.size:
-        # New witnesses first: cheapest perturbations over the hidden cells, priced to
-        # avoid cells the pass will try to publish next (so they stay valid longer).
-        lp = PerturbationLP(system, values, np.flatnonzero(supp), cost)
-        for t in map(int, open_):
-            if up[t] - down[t] >= s - TOL:
-                continue  # the new witnesses already move it s apart
-            before = len(found)
-            p = lp.raise_by(t, s)
-            if p is not None:
-                found.append(p)
-            else:  # cannot rise by s: the exact attack decides
-                verdict = _exact(lp, t, values, found, k=k, s=s)
-                if verdict is False:
-                    ok = False  # j stays hidden
-                    break
-                if verdict is None:
-                    clear.append(t)
-            for c, y in found[before:]:
-                np.maximum.at(up, c, y)
-                np.minimum.at(down, c, y)
-    if ok:
-        store.valid = valid
-        settled[clear] = True  # narrow but clear of (0, k): publishing more keeps it so
-    # Tables feasible with j published are feasible with j suppressed too: keep them.
-    store.add(found)
-    return ok
+
+    def _still_safe(self, j: int) -> bool:
+        """Does the audit pass with ``j`` published? Keeps the witness store consistent
+        with the answer. Only cells the remaining witnesses no longer cover are attacked."""
+        system, values, supp, store, s = self.system, self.values, self.supp, self.store, self.s
+        if _leaves_alone(system, values, supp, j, self.k):
+            return False
+        valid = store.without(j)
+        cells = np.flatnonzero(supp & ~self.settled)
+        up, down = np.zeros(system.size), np.zeros(system.size)
+        up[cells], down[cells] = store.extremes(valid, cells)
+        spread = (up - down)[cells]
+        # The least covered cells first: a cell that cannot be protected any more settles
+        # the question (j stays hidden) before witnesses are sought for the others.
+        open_ = cells[spread < s - TOL]
+        open_ = open_[np.argsort(spread[spread < s - TOL], kind="stable")]
+        found: list[tuple[np.ndarray, np.ndarray]] = []
+        clear: list[int] = []
+        ok = True
+        if open_.size:
+            # New witnesses first: cheapest perturbations over the hidden cells, priced to
+            # avoid cells the pass will try to publish next (so they stay valid longer).
+            lp = PerturbationLP(system, values, np.flatnonzero(supp), self.cost)
+            for t in map(int, open_):
+                if up[t] - down[t] >= s - TOL:
+                    continue  # the new witnesses already move it s apart
+                before = len(found)
+                p = lp.raise_by(t, s)
+                if p is not None:
+                    found.append(p)
+                else:  # cannot rise by s: the exact attack decides
+                    verdict = _exact(lp, t, values, found, k=self.k, s=s)
+                    if verdict is False:
+                        ok = False  # j stays hidden
+                        break
+                    if verdict is None:
+                        clear.append(t)
+                for c, y in found[before:]:
+                    np.maximum.at(up, c, y)
+                    np.minimum.at(down, c, y)
+        if ok:
+            store.valid = valid
+            self.settled[clear] = True  # narrow, clear of (0, k): publishing more keeps it so
+        # Tables feasible with j published are feasible with j suppressed too: keep them.
+        store.add(found)
+        return ok
 
 
 def _leaves_alone(

@@ -266,7 +266,11 @@ def suppress(
     suppressed = primary.copy()
     witnesses = _Witnesses(system, values)
     search = _Search(system, values, suppressed, weights, fixed)
-    todo = [int(i) for i in np.flatnonzero(suppressed)]
+    # Largest primaries first (measured: fewer cells and less value hidden than index
+    # order on every benchmark table): their protections are the widest, and the small
+    # ones then mostly ride on cells already hidden.
+    first = np.flatnonzero(suppressed)
+    todo = [int(i) for i in first[np.argsort(-values[first], kind="stable")]]
     for _ in range(MAX_ROUNDS):
         for target in todo:
             _protect_cell(system, values, suppressed, target, s, witnesses, search)
