@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vanfed.anonymize import build_system, interval_attack, judge, suppress
+from vanfed.anonymize._perturb import PerturbationLP
 from vanfed.testing import cube_from_records, make_cube, with_margins
 
 
@@ -101,3 +102,28 @@ def test_lp_intervals_contain_every_integer_table(seed: int) -> None:
         value = with_margins(interior)[ix]
         if 0 < value < 4:
             assert lo < hi, f"primary cell {ix} = {value} pinned by integer reasoning"
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(linked_tables(), st.integers(0, 2**32 - 1))
+def test_release_exact_check_is_the_interval_attack(cubes, seed: int) -> None:
+    """The release pass decides a cell by how far the perturbation LP over the hidden cells
+    moves it: that must be the interval attack's exact range, for any hidden set."""
+    system = build_system(cubes)
+    values = system.gather(cubes)
+    hidden = np.random.default_rng(seed).random(system.size) < 0.5
+    if not hidden.any():
+        return
+    lo, hi = interval_attack(system, values, hidden)
+    lp = PerturbationLP(system, values, np.flatnonzero(hidden), np.ones(system.size))
+    for t in np.flatnonzero(hidden):
+        down, up, extremes = lp.extent(int(t))
+        assert values[t] - down == pytest.approx(lo[t], abs=1e-6)
+        assert (
+            values[t] + up == pytest.approx(hi[t], abs=1e-6) if np.isfinite(hi[t]) else up == np.inf
+        )
+        for cells, y in extremes:  # each extreme is a table the attacker cannot rule out
+            change = np.zeros(system.size)
+            change[cells] = y
+            assert np.abs(system.matrix @ change).max(initial=0) <= 1e-6
+            assert (values + change >= -1e-6).all() and hidden[cells].all()
