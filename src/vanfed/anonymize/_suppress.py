@@ -128,6 +128,15 @@ class _Search:
             cost = np.where(suppressed, REUSE_COST, weights)
             self.lp = PerturbationLP(system, values, np.arange(system.size), cost, fixed)
 
+    def order(self, primaries: np.ndarray) -> list[int]:
+        """The order to protect in. With one LP over every cell: largest primaries first
+        (measured: fewer cells and less value hidden on every benchmark table; their
+        protections are the widest, and the small ones then ride on cells already hidden).
+        Searching near each target, index order hides less (measured at 10 k cells)."""
+        if self.lp is not None:
+            primaries = primaries[np.argsort(-self.values[primaries], kind="stable")]
+        return [int(i) for i in primaries]
+
     def hidden(self, cells: np.ndarray) -> None:
         """``cells`` were just suppressed: moving them costs (almost) nothing from now on."""
         if self.lp is not None:
@@ -266,11 +275,7 @@ def suppress(
     suppressed = primary.copy()
     witnesses = _Witnesses(system, values)
     search = _Search(system, values, suppressed, weights, fixed)
-    # Largest primaries first (measured: fewer cells and less value hidden than index
-    # order on every benchmark table): their protections are the widest, and the small
-    # ones then mostly ride on cells already hidden.
-    first = np.flatnonzero(suppressed)
-    todo = [int(i) for i in first[np.argsort(-values[first], kind="stable")]]
+    todo = search.order(np.flatnonzero(suppressed))
     for _ in range(MAX_ROUNDS):
         for target in todo:
             _protect_cell(system, values, suppressed, target, s, witnesses, search)
