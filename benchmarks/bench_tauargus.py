@@ -1,7 +1,9 @@
 """Head to head with tau-ARGUS (pytauargus 0.6.0: headless tau-ARGUS on HiGHS) at k = s = 5.
 
-Tables: the synthetic "1k" (9×9×9) and "10k" (9×9×9×9) cubes of ``bench_protect.py``, and
-the default national linked tables of the synthetic federation (one country, 2024).
+Tables: the synthetic "1k" (9×9×9), "4d" (10×2×5×6: the shape of the issue's admin-1 × sex ×
+age × device table, 1,386 cells with margins) and "10k" (9×9×9×9) cubes of
+``bench_protect.py``, and the default national linked tables of the synthetic federation (one
+country, 2024).
 For each: vanfed (heuristic, and optimal MILP within a time limit; grand total published)
 and tau-ARGUS Modular (HiTaS) and Optimal, each with its usual rule FREQ(5,30) and with a
 manual protection level: every primary cell gets lower + upper protection levels adding up
