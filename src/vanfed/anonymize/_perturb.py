@@ -105,19 +105,22 @@ class PerturbationLP:
         self._n = n
         self._where = {int(c): i for i, c in enumerate(cand)}
 
-    def price(self, cells: np.ndarray, cost: float) -> None:
-        """A new price for moving some cells (e.g. once they are suppressed anyway)."""
+    def price(self, cells: np.ndarray, cost: float | np.ndarray) -> None:
+        """New prices for moving some cells (e.g. once they are suppressed anyway)."""
         idx = np.array([self._where[int(c)] for c in cells], np.int32)
         if idx.size:
-            both = np.concatenate([idx, idx + self._n])
-            self._cost[both] = cost
-            self._poly.change_costs(both, cost)
+            self._cost[idx] = self._cost[idx + self._n] = cost
+            self._poly.set_cost(self._cost)
 
-    def raise_by(self, target: int, s: float) -> tuple[np.ndarray, np.ndarray] | None:
-        """The cheapest perturbation raising ``target`` by exactly ``s`` (or None)."""
+    def raise_by(
+        self, target: int, s: float, *, down: bool = False
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The cheapest perturbation raising ``target`` by exactly ``s`` (lowering it with
+        ``down``), or None."""
         t, n = self._where[target], self._n
         idx = np.array([t, n + t])
-        self._poly.change_bounds(idx, np.array([s, 0.0]), np.array([s, 0.0]))
+        move = np.array([0.0, s]) if down else np.array([s, 0.0])
+        self._poly.change_bounds(idx, move, move)
         self._poly.set_basis(self._zero)
         status, _, x = self._poly.solve()
         self._poly.change_bounds(idx, np.zeros(2), self._upper[idx])

@@ -93,8 +93,7 @@ def _protect_cell(
 ) -> None:
     if witnesses.spread(target) >= s - 1e-9:
         return  # earlier perturbations already move it s apart
-    best = search.cheapest(target, s, suppressed)
-    chosen = [best] if best is not None else search.two_sided(target, s, suppressed)
+    chosen = search.protect(target, s, suppressed)
     newly = np.unique(np.concatenate([c for c, _ in chosen]))
     newly = newly[~suppressed[newly]]
     suppressed[newly] = True
@@ -141,6 +140,49 @@ class _Search:
         """``cells`` were just suppressed: moving them costs (almost) nothing from now on."""
         if self.lp is not None:
             self.lp.price(cells, REUSE_COST)
+
+    def protect(
+        self, target: int, s: int, suppressed: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Perturbations that together move ``target`` ``s`` apart, at the least loss.
+
+        With one LP over every cell, raising the target by ``s`` competes with pairs:
+        lowering it by ``d`` (1 .. its value) and raising it by ``s - d``. A count near zero
+        lowered needs cells that may rise (any cell, zeros too) where raising it by the full
+        ``s`` needs cells that can fall by ``s``; measured on the 4-D table: 11,615 -> 11,509
+        value hidden, and less or equal on every other benchmark table but one (LAO: one
+        cell fewer, 3 more records).
+        """
+
+        def loss(option: list[tuple[np.ndarray, np.ndarray]]) -> float:
+            cells = np.unique(np.concatenate([c for c, _ in option]))
+            return float(self.weights[cells[~suppressed[cells]]].sum())
+
+        up = self.cheapest(target, s, suppressed)
+        options = [] if up is None else [[up]]
+        if self.lp is not None and not (options and loss(options[0]) == 0):
+            for d in range(1, int(min(self.values[target], s)) + 1):
+                pair = self._down_then_up(target, float(d), s, suppressed)
+                if pair:
+                    options.append(pair)
+        if not options:
+            return self.two_sided(target, s, suppressed)
+        return min(options, key=loss)
+
+    def _down_then_up(
+        self, target: int, d: float, s: int, suppressed: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Lower ``target`` by ``d``, then raise it by ``s - d`` sharing the cells the first
+        move hides (priced as hidden for the second); [] if either is impossible."""
+        assert self.lp is not None
+        down = self.lp.raise_by(target, d, down=True)
+        if down is None or d >= s:
+            return [] if down is None else [down]
+        fresh = down[0][~suppressed[down[0]]]
+        self.lp.price(fresh, REUSE_COST)
+        rest = self.lp.raise_by(target, s - d)
+        self.lp.price(fresh, self.weights[fresh])  # not hidden after all
+        return [] if rest is None else [down, rest]
 
     def cheapest(
         self, target: int, s: int, suppressed: np.ndarray
