@@ -174,3 +174,25 @@ def test_primary_cells_respect_protect_zeros() -> None:
     v = np.array([0, 1, 4, 5])
     assert primary_cells(v, 5).tolist() == [False, True, True, False]
     assert primary_cells(v, 5, protect_zeros=True).tolist() == [True, True, True, False]
+
+
+def test_release_never_returns_a_failing_audit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should a check ever wrongly let a cell be published, the closing audit catches it and
+    the pass returns the pattern it was given (which passed), never an unsafe one."""
+    from vanfed.anonymize import _release
+
+    interior = np.array([[1, 6, 9, 7], [8, 2, 7, 9], [9, 8, 1, 6], [7, 9, 8, 3]])
+    cube = make_cube(interior)
+    system = build_system([cube])
+    values = system.gather([cube])
+    weights = loss_weights(system, values, LossModel())
+    kept, _ = suppress(system, values, k=5, s=5, weights=weights, release=False)
+    primary = primary_cells(values, 5)
+    assert (kept & ~primary).any()  # there are secondaries to publish
+    monkeypatch.setattr(_release._Check, "_still_safe", lambda self, j: True)  # a slip
+    mask, audit = _release.release_secondaries(
+        system, values, kept, k=5, s=5, weights=weights, primary=primary
+    )
+    assert audit.passed
+    assert (mask == kept).all()
+    assert judge(system, np.where(mask, -1, values), mask, k=5, s=5).passed
