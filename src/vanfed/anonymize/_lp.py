@@ -122,11 +122,6 @@ class Polytope:
         idx = np.arange(self._n, dtype=np.int32)
         self._h.changeColsCost(self._n, idx, np.asarray(cost, float))
 
-    def change_costs(self, idx: np.ndarray, cost: float) -> None:
-        """One new cost for some columns."""
-        idx = np.asarray(idx, np.int32)
-        self._h.changeColsCost(idx.size, idx, np.full(idx.size, float(cost)))
-
     def solve(self) -> tuple[str, float, np.ndarray]:
         """Re-solve with the current cost and bounds."""
         return self._run()

@@ -35,6 +35,14 @@ def _signed_columns(system: LinkedSystem, cand: np.ndarray) -> sp.csc_matrix:
     )
 
 
+def _change(cand: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The cells an LP solution ``x = [y+, y-]`` over ``cand`` moves, and by how much."""
+    n = cand.size
+    y = x[:n] - x[n:]
+    moved = np.abs(y) > 1e-9
+    return cand[moved], y[moved]
+
+
 def perturbation(
     system: LinkedSystem,
     values: np.ndarray,
@@ -62,11 +70,7 @@ def perturbation(
     upper[still] = 0.0  # ... and only that way
     poly = Polytope(both, np.zeros(both.shape[0]), lower, upper, reoptimise=False, solver=solver)
     status, _, x = poly.optimise(np.concatenate([c, c]))
-    if status != "optimal":
-        return None
-    y = x[:n] - x[n:]
-    moved = np.abs(y) > 1e-9
-    return cand[moved], y[moved]
+    return _change(cand, x) if status == "optimal" else None
 
 
 class PerturbationLP:
@@ -124,11 +128,7 @@ class PerturbationLP:
         self._poly.set_basis(self._zero)
         status, _, x = self._poly.solve()
         self._poly.change_bounds(idx, np.zeros(2), self._upper[idx])
-        if status != "optimal":
-            return None
-        y = x[:n] - x[n:]
-        moved = np.abs(y) > 1e-9
-        return self._cand[moved], y[moved]
+        return _change(self._cand, x) if status == "optimal" else None
 
     def extent(self, target: int) -> tuple[float, float, list[tuple[np.ndarray, np.ndarray]]]:
         """How far ``target`` can move down and up (``inf``: without bound), and the
@@ -146,8 +146,6 @@ class PerturbationLP:
                 reach.append(np.inf)  # only the maximum can be unbounded
                 continue
             reach.append(abs(value))
-            y = x[:n] - x[n:]
-            moved = np.abs(y) > 1e-9
-            found.append((self._cand[moved], y[moved]))
+            found.append(_change(self._cand, x))
         self._poly.set_cost(self._cost)
         return reach[0], reach[1], found

@@ -83,8 +83,6 @@ class _Witnesses:
 
 
 def _protect_cell(
-    system: LinkedSystem,
-    values: np.ndarray,
     suppressed: np.ndarray,
     target: int,
     s: int,
@@ -121,11 +119,12 @@ class _Search:
         fixed: np.ndarray,
     ) -> None:
         self.system, self.values, self.weights, self.fixed = system, values, weights, fixed
-        self.solver = new_solver(presolve=False)
         self.lp: PerturbationLP | None = None
         if system.size <= THOROUGH_UP_TO:
             cost = np.where(suppressed, REUSE_COST, weights)
             self.lp = PerturbationLP(system, values, np.arange(system.size), cost, fixed)
+        else:  # one HiGHS instance for every small LP near a target
+            self.solver = new_solver(presolve=False)
 
     def order(self, primaries: np.ndarray) -> list[int]:
         """The order to protect in. With one LP over every cell: largest primaries first
@@ -320,7 +319,7 @@ def suppress(
     todo = search.order(np.flatnonzero(suppressed))
     for _ in range(MAX_ROUNDS):
         for target in todo:
-            _protect_cell(system, values, suppressed, target, s, witnesses, search)
+            _protect_cell(suppressed, target, s, witnesses, search)
         audit = judge(system, values, suppressed, k=k, s=s, witnessed=(witnesses.lo, witnesses.hi))
         if audit.passed:
             if release or (release is None and system.size <= RELEASE_UP_TO):
@@ -367,4 +366,4 @@ def reinforce(
     witnesses = _Witnesses(system, values)
     search = _Search(system, values, suppressed, weights, fixed)
     for target in map(int, targets):
-        _protect_cell(system, values, suppressed, target, s, witnesses, search)
+        _protect_cell(suppressed, target, s, witnesses, search)
