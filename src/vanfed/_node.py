@@ -12,28 +12,18 @@ from typing import Literal
 
 from vanfed._json import loads_strict, read_limited
 from vanfed._ledger import Ledger
+from vanfed._node_ckm import check_method, check_signing, ckm_summaries
 from vanfed._version import __version__
 from vanfed.aggregate import Refusal, check_history
 from vanfed.anonymize import (
     DEFAULT_TABLES,
-    Perturbed,
     Protected,
     ProtectionSettings,
-    RecordKeys,
     TableSpec,
-    build_ptable,
     from_summary,
-    perturb,
     protect,
 )
-from vanfed.anonymize._ckm_revisions import (
-    CKM_CELLS_FOLDER,
-    CellState,
-    CkmCells,
-    check_revision,
-    summary_digest,
-)
-from vanfed.errors import InputError, ProtectionError, ReasonCode, VerificationError
+from vanfed.errors import InputError, ProtectionError, VerificationError
 from vanfed.ingest import CodedRecords, ingest
 from vanfed.schema import (
     SUMMARY_TYPE,
@@ -285,11 +275,12 @@ class Node:
 
         Periods counted in one run share their snapshot (``created_at``), so a year and its
         quarters are exactly linked; quarters are protected first, then their year. With
-        ``method="ckm"`` each period is perturbed instead (new records get keys from ``rng``);
-        a CKM revision is refused (``history_disclosure``) if a cell changed by 1..k-1
-        records since the period's latest CKM publication in the ledger, whose true counts
-        and cell keys the node keeps privately in ``LEDGER/ckm-cells``. A year beside its
-        quarters is not compared this way.
+        ``method="ckm"`` each period is perturbed instead (new records get keys from ``rng``)
+        with sticky noise: a cell keeps its published number until at least k records
+        changed in it since the number was drawn (a year first published after its quarters
+        keeps theirs), checked by the change-table audit; the node keeps each publication's
+        true counts and cell keys privately in ``LEDGER/ckm-cells`` (see
+        :mod:`vanfed._node_ckm`).
         """
         require_aware(now)
         for period in periods:
@@ -300,7 +291,9 @@ class Node:
         created = timestamp(now)
         ordered = sorted(periods, key=lambda p: (period_years(p)[0], -len(p), p))
         if self.method == "ckm":
-            return self._ckm_summaries(records, ordered, revision, supersedes, created, rng)
+            return self._ckm_summaries(
+                records, ordered, revision, supersedes, created, rng, allow_empty=allow_empty
+            )
         history = self.ledger.history(self.country, self.codebook) if self.ledger else []
         out = []
         for period in ordered:
@@ -334,6 +327,7 @@ class Node:
     def _revision(
         self, period: str, revision: int | None, supersedes: str | None, n: int
     ) -> tuple[int, str | None]:
+        check_method(self, period)
         latest = self.ledger.latest(self.country, period) if self.ledger else None
         if revision is None and supersedes is None:
             if latest is None:
@@ -357,115 +351,24 @@ class Node:
         supersedes: str | None,
         created: str,
         rng: Random | None,
+        *,
+        allow_empty: bool = False,
     ) -> list[Summary]:
-        """CKM summaries, all refused if the change of one since its period's last CKM
-        publication has a cell changed by 1..k-1 records; otherwise their new record keys
-        and true cells are kept (a refusal leaves the ledger folder as it was)."""
-        if records.ids is None:
-            raise InputError(
-                f"{records.source or 'records'}: the cell key method needs a record id "
-                "(map [fields.record_id] and ingest with this node): keys follow records "
-                "across revisions"
-            )
-        assert self.record_keys is not None
-        store = RecordKeys(self.record_keys)  # one for all periods: a record has one key
-        out: list[tuple[Summary, tuple[CellState, ...]]] = []
-        for period in periods:
-            rev, parent = self._revision(period, revision, supersedes, len(periods))
-            done = self._perturb(records, store, period, rng)
-            summary = self._summary(
-                done.protection(), done.published(), period, rev, parent, created, rng
-            )
-            states = tuple(
-                CellState(c.spec.name, c.dims, c.codes, c.values.ravel(), ck.ravel())
-                for c, ck in zip(done.cubes, done.keys, strict=True)
-            )
-            if self.ledger is not None:
-                self._check_ckm_revision(summary, states)
-            out.append((summary, states))
-        store.save()
-        if self.ledger is not None:
-            cells = CkmCells(self.ledger.folder / CKM_CELLS_FOLDER)
-            for summary, states in out:
-                cells.save(summary, states, k=self.k)
-        return [summary for summary, _ in out]
+        """CKM summaries with sticky noise over the ledger (see :mod:`vanfed._node_ckm`);
+        their new record keys and private cells are kept only if every period passes."""
+        return ckm_summaries(
+            self, records, periods, revision, supersedes, created, rng, allow_empty
+        )
 
     def _check_same_method(self, summary: Summary) -> None:
-        """A period keeps the method it was first published with: exact cells beside noisy
-        ones of the same records reveal the noise, and noisy cells narrow suppressed ones."""
-        assert self.ledger is not None
-        mixed = [
-            e.summary
-            for e in self.ledger.entries(summary.country)
-            if e.summary.period == summary.period
-            and e.summary.protection.perturbed != summary.protection.perturbed
-        ]
-        if mixed:
-            method = {True: "the cell key method", False: "suppression"}
-            raise ProtectionError(
-                f"{summary.country} {summary.period} r{summary.revision}: the period was "
-                f"published with {method[mixed[0].protection.perturbed]} (r{mixed[0].revision}); "
-                f"a revision with {method[summary.protection.perturbed]} would let the two be "
-                "compared cell by cell; publish it with the period's method",
-                reason=ReasonCode.HISTORY_DISCLOSURE,
-            )
+        """A year and its quarters keep the method they were first published with: exact
+        cells beside noisy ones of the same records reveal the noise, and noisy cells narrow
+        suppressed ones."""
+        check_method(self, summary.period, noisy=summary.protection.perturbed)
 
-    def _check_ckm_revision(self, summary: Summary, states: Sequence[CellState] | None) -> None:
-        """The threshold rule on the change since the period's latest CKM publication in
-        the ledger (none: a first publication, nothing to check). Every publication in the
-        ledger is earlier than this one, whatever its revision number: two summaries made
-        before either was signed are compared when the second is signed."""
-        assert self.ledger is not None
-        own = summary_digest(summary)
-        earlier = [
-            e
-            for e in self.ledger.entries(summary.country)
-            if e.summary.period == summary.period
-            and e.summary.protection.perturbed
-            and summary_digest(e.summary) != own
-        ]
-        if not earlier:
-            return
-        prev = max(earlier, key=lambda e: (e.summary.revision, e.summary.created_at)).summary
-        cells = CkmCells(self.ledger.folder / CKM_CELLS_FOLDER)
-        label = f"{summary.country} {summary.period} r{summary.revision}"
-        k = self.k
-        if states is None:
-            kept = cells.load(own)
-            if kept is None:
-                raise ProtectionError(
-                    f"{label}: its true counts and cell keys are not kept in this ledger "
-                    f"(made by another node or without --ledger), so its change since "
-                    f"r{prev.revision} cannot be checked against the threshold rule; "
-                    "summarize it again with this ledger",
-                    reason=ReasonCode.HISTORY_DISCLOSURE,
-                )
-            k = max(k, kept[0])  # signing checks with the stricter of the two thresholds
-            states = kept[1]
-        old = cells.load(summary_digest(prev))
-        check_revision(
-            label,
-            states,
-            None if old is None else old[1],
-            old_label=f"r{prev.revision}",
-            k=k,
-        )
-
-    def _perturb(
-        self, records: CodedRecords, store: RecordKeys, period: str, rng: Random | None
-    ) -> Perturbed:
-        ptable = build_ptable(self.ckm)
-        if self.agreed is not None and ptable.record() != self.agreed:
-            raise InputError(
-                f"ckm: this machine's ptable for D={self.ckm.max_noise}, "
-                f"V={self.ckm.variance:g}, js={self.ckm.js} ({ptable.digest[:19]}…) is not the "
-                f"one the registry names ({self.agreed.ptable_digest[:19]}…)"
-            )
-        assert records.ids is not None
-        keys = store.keys_for(records.ids, rng=rng, save=False)
-        return perturb(
-            records, self.codebook, period=period, keys=keys, ptable=ptable, tables=self.tables
-        )
+    def _check_ckm_revision(self, summary: Summary) -> None:
+        """A CKM summary is signed only onto the publications it was anchored to."""
+        check_signing(self, summary)
 
     def _summary(
         self,
@@ -510,7 +413,7 @@ class Node:
             self._check_same_method(summary)
             check_against(summary, self.ledger, self.codebook)
             if summary.protection.perturbed:
-                self._check_ckm_revision(summary, None)
+                self._check_ckm_revision(summary)
         envelope = sign_envelope(summary.canonical_bytes(), SUMMARY_TYPE, [signer]).to_bytes()
         if self.ledger is not None:
             self.ledger.add(envelope)

@@ -16,14 +16,17 @@ Checks, in order (each failure has a stable reason code, HTTP 422 at the door):
 ``infeasible``       no non-negative table agrees with what is published;
 ``protection_failed``  the interval attack on the summary alone;
 ``history_disclosure``  the interval attack on the country's whole publication history
-    (revisions, years and quarters) together with the new summary.
+    (revisions, years and quarters) together with the new summary; before it, the year
+    group's rules (:mod:`._year_group`: one method per year and its quarters; with the cell
+    key method no quarter after its year and no table first published in a revision).
 
 A cell key method summary (``protection.ckm``) passes the caps, the codes and the linked
 cells (the same records give the same noisy count in every table), then stops: its tables
 are not additive by design and nothing is suppressed, so the additivity, feasibility and
 interval-attack checks do not apply. Its noise is checked against the registry's agreed
 parameters and ptable digest by verification (``policy_violation``), and noisy
-publications take no part in the history attack (they are not exact equations).
+publications take no part in the history attack (they are not exact equations); the year
+group's rules apply to them all the same.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vanfed.aggregate._year_group import YearGroupRefusal, check_year_group
 from vanfed.anonymize import judge
 from vanfed.anonymize._history import _complete, audit_history, from_summary, year_group
 from vanfed.anonymize._tables import published_system
@@ -141,8 +145,13 @@ def check_history(summary: Summary, earlier: Sequence[Summary], codebook: Codebo
     Only publications of the same year group matter (other years hold other records).
 
     Raises:
-        Refusal: ``history_disclosure`` with the first cell that comes out.
+        Refusal: ``history_disclosure`` with the first cell that comes out, or the year
+            group's rule the summary breaks.
     """
+    try:
+        check_year_group(summary, earlier)
+    except YearGroupRefusal as exc:
+        raise Refusal(ReasonCode.HISTORY_DISCLOSURE, str(exc)) from exc
     if summary.protection.perturbed:
         return
     group = [
