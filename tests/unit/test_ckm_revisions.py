@@ -188,7 +188,7 @@ def test_records_swapped_at_an_unchanged_count_keep_their_numbers(khm, tmp_path)
 
 def test_published_numbers_stay_within_d_plus_k_minus_1(khm, tmp_path) -> None:
     """However records drift, a number is at most D + k − 1 from the truth, never 1 … js."""
-    node, base, late, _ = _first(khm, tmp_path)
+    node, base, _, _ = _first(khm, tmp_path)
     in_2024 = np.flatnonzero(base.fields["year"] == 2024)
     records, clock = base, LATER
     rng = np.random.default_rng(3)
@@ -234,7 +234,7 @@ def test_other_years_are_not_compared(khm, tmp_path) -> None:
 
 
 def test_signing_a_revision_whose_cells_the_ledger_never_kept_is_refused(khm, tmp_path) -> None:
-    node, base, _, first = _first(khm, tmp_path)
+    node, base, _, _ = _first(khm, tmp_path)
     assert node.ledger is not None
     parent = node.ledger.latest("KHM", "2024")
     assert parent is not None
