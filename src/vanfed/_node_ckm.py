@@ -61,7 +61,7 @@ def check_method(node: Node, period: str, *, noisy: bool | None = None) -> None:
         if period_years(e.summary.period)[0] == year and e.summary.protection.perturbed != noisy
     ]
     if other:
-        first = other[0]
+        first = min(other, key=lambda s: (s.created_at, -len(s.period), s.period, s.revision))
         method = "the cell key method" if first.protection.perturbed else "suppression"
         raise _refuse(
             f"{node.country} {period}: {first.period} r{first.revision} was published with "

@@ -65,7 +65,7 @@ def check_year_group(summary: Summary, earlier: Sequence[Summary]) -> None:
     name = f"{summary.country} {_label(summary)}"
     other = sorted(
         (s for s in group if s.protection.perturbed != summary.protection.perturbed),
-        key=lambda s: (s.created_at, s.revision),
+        key=lambda s: (s.created_at, -len(s.period), s.period, s.revision),
     )
     if other:
         raise YearGroupRefusal(
