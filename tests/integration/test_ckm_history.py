@@ -100,7 +100,7 @@ def _single_quarter(node: Node, quarters: list[Summary]) -> dict[str, np.ndarray
     out = {}
     for t in quarters[0].tables:
         counts = np.array(
-            [[s for s in st.tables if s.name == t.name][0].counts for st in states if st]
+            [next(s for s in st.tables if s.name == t.name).counts for st in states if st]
         )
         out[t.name] = (counts > 0).sum(axis=0) <= 1
     return out
@@ -204,51 +204,54 @@ def test_quarters_and_year_revised_together_stand_up_to_the_attacker(khm, tmp_pa
 def _noisy_bounds_exposures(quarters: list[Summary], year: Summary, noise: int, s: int) -> list:
     """Suppressed quarter cells that the year's noisy numbers narrow below ``s`` (LP over
     non-negative quarter tables of one snapshot: exact quarter cells, year = Σ quarters
-    within the noise)."""
+    within the noise); stops at the first."""
     keys: dict = {}
     for q in quarters:
         for t in q.tables:
             for key, _ in _cells(t):
                 keys.setdefault((q.period, key), len(keys))
-    n = len(keys)
-    eq, b_eq, ub, b_ub = [], [], [], []
+    eq: list[dict[int, float]] = []
+    b_eq: list[float] = []
+    ub: list[dict[int, float]] = []
+    b_ub: list[float] = []
     for q in quarters:
         for t in q.tables:
             for total, kids in _margins(t):
-                row = np.zeros(n)
-                row[keys[(q.period, total)]] -= 1
+                row = {keys[(q.period, total)]: -1.0}
                 for kid in kids:
-                    row[keys[(q.period, kid)]] += 1
+                    row[keys[(q.period, kid)]] = row.get(keys[(q.period, kid)], 0.0) + 1.0
                 eq.append(row)
-                b_eq.append(0)
-            for key, v in _cells(t):
-                if v is not None:
-                    row = np.zeros(n)
-                    row[keys[(q.period, key)]] = 1
-                    eq.append(row)
-                    b_eq.append(v)
+                b_eq.append(0.0)
+            eq += [{keys[(q.period, k)]: 1.0} for k, v in _cells(t) if v is not None]
+            b_eq += [float(v) for _, v in _cells(t) if v is not None]
     for t in year.tables:
         for key, v in _cells(t):
-            row = np.zeros(n)
-            for q in quarters:
-                row[keys[(q.period, key)]] = 1
+            row = {keys[(q.period, key)]: 1.0 for q in quarters}
             lo, hi = (max(v - noise, 1), v + noise) if v else (0, noise)
-            ub += [row, -row]
+            ub += [row, {c: -1.0 for c in row}]
             b_ub += [hi, -lo]
-    found = []
-    targets = [k for q in quarters for t in q.tables for k, v in _cells(t) if v is None]
-    for key in {
-        (q.period, k) for q in quarters for t in q.tables for k, v in _cells(t) if v is None
-    }:
+    n = len(keys)
+    a_eq, a_ub = _sparse(eq, n), _sparse(ub, n)
+    hidden = {(q.period, k) for q in quarters for t in q.tables for k, v in _cells(t) if v is None}
+    assert hidden
+    for key in sorted(hidden, key=lambda pk: (pk[0], sorted(pk[1]))):
         c = np.zeros(n)
         c[keys[key]] = 1
-        lo = linprog(c, A_ub=ub, b_ub=b_ub, A_eq=eq, b_eq=b_eq, method="highs")
-        hi = linprog(-c, A_ub=ub, b_ub=b_ub, A_eq=eq, b_eq=b_eq, method="highs")
+        lo = linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, method="highs")
+        hi = linprog(-c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, method="highs")
         assert lo.status == 0 and hi.status == 0
         if -hi.fun - lo.fun < s - 1e-6:
-            found.append((key, lo.fun, -hi.fun))
-    assert targets
-    return found
+            return [(key, lo.fun, -hi.fun)]
+    return []
+
+
+def _sparse(rows: list[dict[int, float]], n: int):
+    import scipy.sparse as sp
+
+    r = [i for i, row in enumerate(rows) for _ in row]
+    c = [j for row in rows for j in row]
+    v = [w for row in rows for w in row.values()]
+    return sp.csr_matrix((v, (r, c)), shape=(len(rows), n))
 
 
 def test_a_noisy_year_beside_suppressed_quarters_is_refused(khm, tmp_path, trust) -> None:

@@ -156,9 +156,7 @@ def test_a_redrawn_cell_shows_todays_noise_and_a_frozen_one_its_anchor() -> None
 
 
 @given(
-    steps=st.lists(
-        st.lists(st.integers(-3, 8), min_size=6, max_size=6), min_size=1, max_size=3
-    ),
+    steps=st.lists(st.lists(st.integers(-3, 8), min_size=6, max_size=6), min_size=1, max_size=3),
     start=st.lists(st.integers(0, 12), min_size=6, max_size=6),
     seed=st.integers(0, 2**16),
 )
@@ -177,15 +175,15 @@ def test_no_history_lets_the_attacker_pin_a_change(steps, start, seed) -> None:
         assert not ((pub.values >= 1) & (pub.values <= 4)).any()
         frozen = (pub.kind == FROZEN) | (pub.kind == SECONDARY)
         assert (np.abs(pub.counts - pub.anchor_counts)[pub.kind == FROZEN] < K).all()
-        assert np.array_equal(pub.values[frozen], PTABLE.perturb(pub.anchor_counts, pub.anchor_keys)[frozen])
+        assert np.array_equal(
+            pub.values[frozen], PTABLE.perturb(pub.anchor_counts, pub.anchor_keys)[frozen]
+        )
     assert h.attack() == []
 
 
 @pytest.mark.slow
 @given(
-    steps=st.lists(
-        st.lists(st.integers(-4, 9), min_size=6, max_size=6), min_size=2, max_size=4
-    ),
+    steps=st.lists(st.lists(st.integers(-4, 9), min_size=6, max_size=6), min_size=2, max_size=4),
     start=st.lists(st.integers(0, 15), min_size=6, max_size=6),
     seed=st.integers(0, 2**16),
 )
