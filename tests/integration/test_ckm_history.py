@@ -308,6 +308,14 @@ def test_a_table_new_in_a_revision_is_refused(khm, tmp_path) -> None:
             ProtectionError, match="table casualties_by_device is new since 2024 r1"
         ):
             full.summarize(rec, period="2024", now=_at(2))
+        if trial == 0:  # made elsewhere and sent: the door refuses it from the log
+            keys_only = Node(
+                "KHM", method="ckm", record_keys=tmp_path / f"l{trial}" / "record-keys"
+            )
+            second = keys_only.summarize(rec, period="2024", now=_at(2), revision=2,
+                                         supersedes="sha256:" + "0" * 64)  # fmt: skip
+            with pytest.raises(Refusal, match="table casualties_by_device is new since 2024 r1"):
+                check_history(second, [first], load_codebook())
         # What a fresh draw of the new table would show against r1's 'killed'.
         assert node.record_keys is not None and rec.ids is not None
         keys = RecordKeys(node.record_keys).keys_for(rec.ids, save=False)
