@@ -16,6 +16,7 @@ must be made again) and that it was made with at least the signing node's thresh
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from random import Random
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ from vanfed.anonymize._ptable import PTable
 from vanfed.anonymize._tables import published_table, select_period
 from vanfed.errors import InputError, ProtectionError, ReasonCode
 from vanfed.ingest import CodedRecords
-from vanfed.schema import Summary, period_years
+from vanfed.schema import Protection, Summary, period_years
 
 if TYPE_CHECKING:
     from vanfed._node import Node
@@ -161,8 +162,7 @@ def ckm_summaries(
         )
     assert node.record_keys is not None
     store = RecordKeys(node.record_keys)  # one for all periods: a record has one key
-    ptable = _ptable(node)
-    keys = store.keys_for(records.ids, rng=rng, save=False)
+    run = _Run(node, records, store.keys_for(records.ids, rng=rng, save=False), _ptable(node))
     ledger: dict[int, list[tuple[Summary, CkmPub]]] = {}
     made: list[tuple[Summary, CkmPub, CkmState]] = []
     for period in periods:
@@ -170,40 +170,63 @@ def ckm_summaries(
         if year not in ledger:
             ledger[year] = _ledger_pubs(node, year)
         rev, parent = node._revision(period, revision, supersedes, len(periods))
-        done = perturb(
-            records, node.codebook, period=period, keys=keys, ptable=ptable,
-            tables=node.tables, allow_empty=allow_empty,
-        )  # fmt: skip
         before = ledger[year] + [(s, p) for s, p, _ in made if period_years(s.period)[0] == year]
-        part_cubes, part_keys = _parts(records, node, period, keys)
-        cand = candidate(
-            period=period, revision=rev, snapshot=created, k=node.k, ptable=ptable,
-            cubes=done.cubes, key_cubes=done.keys, part_cubes=part_cubes,
-            part_key_cubes=part_keys, earlier=[p for _, p in before],
-        )  # fmt: skip
-        pub = protect_changes(cand, [p for _, p in before]).pub
+        pub, cubes, protection = run.protect(
+            period, rev, created, [p for _, p in before], allow_empty
+        )
         tables = tuple(
             published_table(cube, [int(v) for v in pub.values[cv.ravel()]])
-            for cube, cv in zip(done.cubes, pub.system.cell_var, strict=True)
+            for cube, cv in zip(cubes, pub.system.cell_var, strict=True)
         )
-        summary = node._summary(done.protection(), tables, period, rev, parent, created, rng)
+        summary = node._summary(protection, tables, period, rev, parent, created, rng)
         if node.ledger is not None:
             try:
                 check_year_group(summary, [s for s, _ in before])
             except YearGroupRefusal as exc:
                 raise _refuse(str(exc)) from exc
-        filters = [tuple(sorted(c.spec.filter.items())) for c in done.cubes]
         basis = tuple(sorted(summary_digest(s) for s, _ in before))
-        state = CkmState(
-            node.k, ptable.params.max_noise, basis, tables_from_pub(pub, done.cubes, filters)
-        )
-        made.append((summary, pub, state))
+        filters = [tuple(sorted(c.spec.filter.items())) for c in cubes]
+        kept = tables_from_pub(pub, cubes, filters)
+        made.append((summary, pub, CkmState(node.k, run.ptable.params.max_noise, basis, kept)))
     store.save()
     if node.ledger is not None:
         cells = CkmCells(node.ledger.folder / CKM_CELLS_FOLDER)
         for summary, _, state in made:
             cells.save(summary, state)
     return [summary for summary, _, _ in made]
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One run's records, their keys and the ptable."""
+
+    node: Node
+    records: CodedRecords
+    keys: np.ndarray
+    ptable: PTable
+
+    def protect(
+        self,
+        period: str,
+        revision: int,
+        created: str,
+        earlier: Sequence[CkmPub],
+        allow_empty: bool,
+    ) -> tuple[CkmPub, tuple[Cube, ...], Protection]:
+        """Draw the period, anchor it to ``earlier``, audit and freeze: the decided
+        publication, its true cubes and its protection record."""
+        node = self.node
+        done = perturb(
+            self.records, node.codebook, period=period, keys=self.keys, ptable=self.ptable,
+            tables=node.tables, allow_empty=allow_empty,
+        )  # fmt: skip
+        part_cubes, part_keys = _parts(self.records, node, period, self.keys)
+        cand = candidate(
+            period=period, revision=revision, snapshot=created, k=node.k, ptable=self.ptable,
+            cubes=done.cubes, key_cubes=done.keys, part_cubes=part_cubes,
+            part_key_cubes=part_keys, earlier=earlier,
+        )  # fmt: skip
+        return protect_changes(cand, earlier).pub, done.cubes, done.protection()
 
 
 def check_signing(node: Node, summary: Summary) -> None:
@@ -214,15 +237,7 @@ def check_signing(node: Node, summary: Summary) -> None:
         ProtectionError: ``history_disclosure``, saying what to do.
     """
     assert node.ledger is not None
-    own = summary_digest(summary)
-    year = period_years(summary.period)[0]
-    group = [
-        e.summary
-        for e in node.ledger.entries(summary.country)
-        if period_years(e.summary.period)[0] == year
-        and e.summary.protection.perturbed
-        and summary_digest(e.summary) != own
-    ]
+    group = _signed_group(node, summary)
     label = f"{summary.country} {summary.period} r{summary.revision}"
     state = CkmCells(node.ledger.folder / CKM_CELLS_FOLDER).load(summary)
     if state is None:
@@ -252,3 +267,17 @@ def check_signing(node: Node, summary: Summary) -> None:
             f"{label}: {newer[0].period} r{newer[0].revision} was signed after it was made, "
             "so its cells do not keep that publication's numbers; summarize it again"
         )
+
+
+def _signed_group(node: Node, summary: Summary) -> list[Summary]:
+    """The CKM publications of the summary's year group in the ledger, itself left out."""
+    assert node.ledger is not None
+    own = summary_digest(summary)
+    year = period_years(summary.period)[0]
+    return [
+        e.summary
+        for e in node.ledger.entries(summary.country)
+        if period_years(e.summary.period)[0] == year
+        and e.summary.protection.perturbed
+        and summary_digest(e.summary) != own
+    ]

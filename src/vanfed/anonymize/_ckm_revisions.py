@@ -64,7 +64,18 @@ _MAGIC_V1 = b"vanfed-ckm-cells/1\n"
 _MAGIC = b"vanfed-ckm-cells/2\n"
 _MAX_TABLES = 64
 _MAX_HEADER = 16 << 20
-_CELL_BYTES = 8 + 4 + 8 + 8 + 4 + 1 + 2 * PARTS + 2 * PARTS + 8 * PARTS
+# Per table, one column after another: (field of CellState, dtype, values per cell).
+_COLUMNS = (
+    ("counts", "<i8", 1),
+    ("keys", "<u4", 1),
+    ("values", "<i8", 1),
+    ("anchor_counts", "<i8", 1),
+    ("anchor_keys", "<u4", 1),
+    ("kind", "<u1", 1),
+    ("anchor_at", "<i2", PARTS),
+    ("ref_at", "<i2", PARTS),
+    ("parts", "<i8", PARTS),
+)
 # Read whole (the reader allocates the limit): 256 MiB is about three million cells.
 MAX_STATE_BYTES = 256 << 20
 
@@ -150,41 +161,13 @@ class CkmCells:
             {s for t in state.tables for a in (t.anchor_at, t.ref_at) for s in a.ravel() if s}
         )
         index = {s: i for i, s in enumerate(snaps)}
-        header = canonical_bytes(
-            {
-                "summary": digest,
-                "country": summary.country,
-                "period": summary.period,
-                "revision": summary.revision,
-                "created_at": summary.created_at,
-                "k": state.k,
-                "max_noise": state.max_noise,
-                "basis": list(state.basis),
-                "snapshots": snaps,
-                "tables": [
-                    {
-                        "name": t.name,
-                        "filter": [list(f) for f in t.filter],
-                        "dims": list(t.dims),
-                        "codes": [list(c) for c in t.codes],
-                    }
-                    for t in state.tables
-                ],
-            }
-        )
+        header = _header(summary, digest, state, snaps)
         parts = [_MAGIC, struct.pack("<I", len(header)), header]
         for t in state.tables:
-            parts += [
-                np.asarray(t.counts, "<i8").tobytes(),
-                np.asarray(t.keys, "<u4").tobytes(),
-                np.asarray(t.values, "<i8").tobytes(),
-                np.asarray(t.anchor_counts, "<i8").tobytes(),
-                np.asarray(t.anchor_keys, "<u4").tobytes(),
-                np.asarray(t.kind, "<u1").tobytes(),
-                _snap_index(t.anchor_at, index).tobytes(),
-                _snap_index(t.ref_at, index).tobytes(),
-                np.asarray(t.parts, "<i8").tobytes(),
-            ]
+            for name, dtype, _ in _COLUMNS:
+                col = getattr(t, name)
+                col = _snap_index(col, index) if name.endswith("_at") else np.asarray(col, dtype)
+                parts.append(col.tobytes())
         body = b"".join(parts)
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic_write(self.path(digest), body + hashlib.sha256(body).digest(), mode=0o600)
@@ -223,6 +206,31 @@ class CkmCells:
         return reader(data, at + n, header, specs, summary, bad)
 
 
+def _header(summary: Summary, digest: str, state: CkmState, snaps: list[str]) -> bytes:
+    return canonical_bytes(
+        {
+            "summary": digest,
+            "country": summary.country,
+            "period": summary.period,
+            "revision": summary.revision,
+            "created_at": summary.created_at,
+            "k": state.k,
+            "max_noise": state.max_noise,
+            "basis": list(state.basis),
+            "snapshots": snaps,
+            "tables": [
+                {
+                    "name": t.name,
+                    "filter": [list(f) for f in t.filter],
+                    "dims": list(t.dims),
+                    "codes": [list(c) for c in t.codes],
+                }
+                for t in state.tables
+            ],
+        }
+    )
+
+
 def _snap_index(at: np.ndarray, index: dict[str, int]) -> np.ndarray:
     flat = [index[s] if s else -1 for s in np.asarray(at).ravel()]
     return np.array(flat, "<i2")
@@ -252,40 +260,18 @@ def _read_v2(
     out = []
     for (name, dims, codes, _), filt in zip(specs, filters, strict=True):
         cells = int(np.prod([len(c) for c in codes]))
-        cols = []
-        for dtype, count in (
-            ("<i8", cells),
-            ("<u4", cells),
-            ("<i8", cells),
-            ("<i8", cells),
-            ("<u4", cells),
-            ("<u1", cells),
-            ("<i2", cells * PARTS),
-            ("<i2", cells * PARTS),
-            ("<i8", cells * PARTS),
-        ):
-            col, at = _take(data, at, dtype, count, bad)
-            cols.append(col)
-        anchor_at, ref_at = (c.astype(np.int64).reshape(cells, PARTS) for c in cols[6:8])
-        if anchor_at.max(initial=-1) >= len(snaps) - 1 or ref_at.max(initial=-1) >= len(snaps) - 1:
-            raise bad
-        out.append(
-            CellState(
-                name,
-                dims,
-                codes,
-                cols[0].astype(np.int64),
-                cols[1].astype(np.int64),
-                filt,
-                cols[2].astype(np.int64),
-                cols[3].astype(np.int64),
-                cols[4].astype(np.int64),
-                cols[5].astype(np.int8),
-                snaps[anchor_at + 1],
-                snaps[ref_at + 1],
-                cols[8].astype(np.int64).reshape(cells, PARTS),
-            )
-        )
+        cols: dict[str, Any] = {}
+        for col, dtype, width in _COLUMNS:
+            raw, at = _take(data, at, dtype, cells * width, bad)
+            value = raw.astype(np.int8 if col == "kind" else np.int64)
+            if width > 1:
+                value = value.reshape(cells, width)
+            if col.endswith("_at"):
+                if value.max(initial=-1) >= len(snaps) - 1:
+                    raise bad
+                value = snaps[value + 1]
+            cols[col] = value
+        out.append(CellState(name, dims, codes, filter=filt, **cols))
     if at != len(data) - 32:
         raise bad
     return CkmState(k, noise, basis, tuple(out))

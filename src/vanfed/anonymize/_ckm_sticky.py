@@ -258,7 +258,22 @@ def candidate(
     for slot, pc, pk in zip(slots(period), part_cubes, part_key_cubes, strict=True):
         parts[:, slot] = system.gather(pc)
         part_keys[:, slot] = _gather(system, pk)
-    n = system.size
+    index = {key: i for i, key in enumerate(system.keys)}
+    anchor = _own_anchors(index, period, earlier)
+    if period_years(period)[1] is None:
+        _composite(anchor, index, period, snapshot, parts, part_keys, earlier, ptable)
+    fresh = ptable.perturb(counts, keys)
+    return Candidate(
+        period, revision, snapshot, k, ptable.params.max_noise, system, counts, keys, fresh,
+        parts, **anchor,
+    )  # fmt: skip
+
+
+def _own_anchors(
+    index: dict[Key, int], period: str, earlier: Sequence[CkmPub]
+) -> dict[str, np.ndarray]:
+    """Each cell's anchor from the latest earlier publication of its period holding it."""
+    n = len(index)
     anchor = {
         "has_anchor": np.zeros(n, bool),
         "anchor_counts": np.zeros(n, np.int64),
@@ -266,7 +281,6 @@ def candidate(
         "anchor_values": np.zeros(n, np.int64),
         "anchor_at": np.full((n, PARTS), "", "<U20"),
     }
-    index = {key: i for i, key in enumerate(system.keys)}
     for pub in sorted((p for p in earlier if p.period == period), key=CkmPub.order):
         new, old = _common(index, pub)
         anchor["has_anchor"][new] = True
@@ -277,13 +291,7 @@ def candidate(
             ("anchor_at", pub.anchor_at),
         ):
             anchor[name][new] = src[old]
-    if period_years(period)[1] is None:
-        _composite(anchor, index, period, snapshot, parts, part_keys, earlier, ptable)
-    fresh = ptable.perturb(counts, keys)
-    return Candidate(
-        period, revision, snapshot, k, ptable.params.max_noise, system, counts, keys, fresh,
-        parts, **anchor,
-    )  # fmt: skip
+    return anchor
 
 
 def _gather(system: LinkedSystem, arrays: Sequence[np.ndarray]) -> np.ndarray:
