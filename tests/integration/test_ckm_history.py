@@ -376,3 +376,44 @@ def _inbox(trust: Trust, folder: Path) -> Inbox:
     return Inbox(
         folder, registry, coordinator=trust.coordinator, log_key=trust.log, now=lambda: _at(3)
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("country", ["KHM", "LAO", "THA"])
+@pytest.mark.parametrize("schedule", ["annual", "qa", "bench"])
+def test_the_project_schedules_stand_up_to_the_attacker(country, schedule, tmp_path) -> None:
+    """Two years of each schedule of ``bench_history_ckm.py``: nothing refused, and the
+    independent attacker pins no change in either year's whole history."""
+    ex = write_export(country, tmp_path / "ex", years=range(2023, 2025), seed=11)
+    rec = ingest(
+        ex.path, load_mapping(ex.mapping_path), country=country, today=NOW.date(), keep_ids=True
+    )
+    rank = np.random.default_rng(0).random(len(rec))
+    node = Node(country, method="ckm", ledger=tmp_path / "ledger")
+    hour = 0
+    for year in (2023, 2024):
+        qs = [f"{year}-Q{q}" for q in (1, 2, 3, 4)]
+        runs = {
+            "annual": [(s, [str(year)]) for s in (0.8, 0.9, 1.0)],
+            "qa": [(0.8, [q]) for q in qs] + [(0.9, [*qs, str(year)]), (1.0, [*qs, str(year)])],
+            "bench": [(s, [q]) for s in (0.8, 0.9, 1.0) for q in qs],
+        }[schedule]
+        for share, periods in runs:
+            hour += 1
+            made = node.summarize_many(
+                _take(rec, rank < share), periods=periods, now=_at(hour), allow_empty=True
+            )
+            for s in made:
+                node.sign(s, seeded_for(country))
+    assert node.ledger is not None
+    for year in ("2023", "2024"):
+        group = [
+            e.summary for e in node.ledger.entries(country) if e.summary.period.startswith(year)
+        ]
+        assert CkmAttacker(_seen(node, group), k=K, noise=D).pinned() == [], year
+
+
+def seeded_for(country: str):
+    from vanfed.testing import seeded
+
+    return seeded(f"node-{country}")
