@@ -230,7 +230,8 @@ def attack_all(node: Node, cells: CkmCells) -> dict[str, object]:
         state = cells.load(e.summary)
         assert state is not None
         flags = {t.name: [flag[int(k)] for k in t.kind] for t in state.tables}
-        seen = Seen(e.summary.period, e.summary.created_at, e.summary.tables, flags)
+        parts = {t.name: t.parts for t in state.tables}  # a first solution, checked
+        seen = Seen(e.summary.period, e.summary.created_at, e.summary.tables, flags, parts)
         by_year.setdefault(e.summary.period[:4], []).append(seen)
     pinned, t0 = [], time.perf_counter()
     for year, seen in sorted(by_year.items()):

@@ -48,6 +48,10 @@ class Seen:
     snapshot: str
     tables: Sequence
     flags: Mapping[str, Sequence[str]]
+    # Only to save solving: per table, each cell's true count per quarter (cells × 4). A
+    # table that meets every stated fact is a first integer solution; it is checked, never
+    # trusted (after a secondary freeze it does not meet them, and is not used).
+    parts: Mapping[str, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -231,12 +235,8 @@ class CkmAttacker:
         assert res.status == 2, f"the attacker's MILP stopped: {res.message}"  # 2: infeasible
         return None
 
-    def pinned(self, truth: Mapping[tuple[int, str, Key], int] | None = None) -> list[Pinned]:
-        """Every change the attacker pins into 1 … k − 1 (either way).
-
-        ``truth`` (latent counts) only saves solving: a target the true table (when it meets
-        every stated fact) shows at 0 or at k or more cannot be pinned.
-        """
+    def pinned(self) -> list[Pinned]:
+        """Every change the attacker pins into 1 … k − 1 (either way)."""
         assert self._solve([]) is not None, "the publications contradict each other"
         tm = _matrix([e for _, e in self.targets], self.ncols)
         lo = np.full(len(self.targets), np.inf)
@@ -247,7 +247,7 @@ class CkmAttacker:
             np.minimum(lo, v, out=lo)
             np.maximum(hi, v, out=hi)
 
-        x0 = self._truth_point(truth)
+        x0 = self._truth_point()
         see(x0 if x0 is not None else self._near_no_change())
         out = []
         for t, (what, expr) in enumerate(self.targets):
@@ -283,15 +283,30 @@ class CkmAttacker:
             bounds=Bounds(np.zeros(n + 2 * m), upper),
             options={"time_limit": 60},
         )
-        assert res.x is not None, res.message
+        if res.x is None:  # out of time before any solution: any feasible table will do
+            x = self._solve([])
+            assert x is not None
+            return x
         return np.asarray(res.x[:n])
 
-    def _truth_point(self, truth: Mapping[tuple[int, str, Key], int] | None) -> np.ndarray | None:
-        if truth is None or self.binaries:
-            return None  # binaries would need the true signs: solve instead
+    def _truth_point(self) -> np.ndarray | None:
+        """The true table, if given and it meets every stated fact (binaries: its signs)."""
+        if any(p.parts is None for p in self.pubs):
+            return None
         x = np.zeros(self.ncols)
-        for col_key, c in self.cols.items():
-            x[c] = truth[col_key]
+        for p in self.pubs:
+            assert p.parts is not None
+            for t in p.tables:
+                for (key, _), counts in zip(_cells(t), p.parts[t.name], strict=True):
+                    for part in self._parts(p.period):
+                        x[self.cols[(part, p.snapshot, key)]] = (
+                            counts[part - 1] if self.quarters else counts.sum()
+                        )
+        for b in self.binaries:  # the row d − big·b ≥ k − big holds with b = 1 iff d ≥ k
+            x[b] = 1.0
+            row, lo, _ = next(r for r in self.rows if r[0].get(b) == -10_000.0)
+            if sum(x[c] * w for c, w in row.items()) < lo - 1e-9:
+                x[b] = 0.0
         a = _matrix([r for r, _, _ in self.rows], self.ncols) @ x
         ok = all(lo - 1e-9 <= v <= hi + 1e-9 for v, (_, lo, hi) in zip(a, self.rows, strict=True))
         return x if ok else None

@@ -78,7 +78,8 @@ def _seen(node: Node, summaries: list[Summary]) -> list[Seen]:
         state = cells.load(s)
         assert state is not None
         flags = {t.name: [FLAG[int(k)] for k in t.kind] for t in state.tables}
-        out.append(Seen(s.period, s.created_at, s.tables, flags))
+        parts = {t.name: t.parts for t in state.tables}
+        out.append(Seen(s.period, s.created_at, s.tables, flags, parts))
     return out
 
 
