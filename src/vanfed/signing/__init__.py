@@ -44,10 +44,14 @@ from vanfed.signing._trust_root import (
     verify_successor,
 )
 from vanfed.signing._verify import (
+    ANNOUNCEMENT_PROFILE,
+    CONTRIBUTION_PROFILE,
     KEY_REASONS,
+    PROFILES,
     REASONS,
     RECEIPT_PROFILE,
     REPORT_PROFILE,
+    RESULT_PROFILE,
     SUMMARY_PROFILE,
     Profile,
     Reason,
@@ -64,12 +68,16 @@ from vanfed.signing._verify import (
 )
 
 __all__ = [
+    "ANNOUNCEMENT_PROFILE",
+    "CONTRIBUTION_PROFILE",
     "KEY_REASONS",
     "MAX_ENVELOPE_BYTES",
     "MAX_SIGNATURE_BYTES",
+    "PROFILES",
     "REASONS",
     "RECEIPT_PROFILE",
     "REPORT_PROFILE",
+    "RESULT_PROFILE",
     "SUMMARY_PROFILE",
     "EncryptionKeyPair",
     "Envelope",

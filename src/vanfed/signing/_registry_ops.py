@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from vanfed.errors import InputError
-from vanfed.schema import REGISTRY_TYPE, KeyEntry, Policy, TrustRegistry
+from vanfed.schema import REGISTRY_TYPE, X25519_ROLES, KeyEntry, Policy, TrustRegistry
 from vanfed.signing._dsse import sign_envelope
 from vanfed.signing._keys import PublicKey, Signer
 from vanfed.signing._verify import timestamp
@@ -24,10 +24,10 @@ def key_entry(
     valid_until: dt.datetime | None = None,
 ) -> KeyEntry:
     """A registry entry for a public key with its role, country and validity window."""
-    if (role == "encryption") != (public.algorithm == "x25519"):
+    if (role in X25519_ROLES) != (public.algorithm == "x25519"):
         raise InputError(
-            f"a {public.algorithm} key cannot have role {role!r}: encryption keys are X25519, "
-            "signing keys Ed25519"
+            f"a {public.algorithm} key cannot have role {role!r}: encryption and agreement "
+            "keys are X25519, signing keys Ed25519"
         )
     return KeyEntry(
         keyid=public.keyid,
