@@ -21,9 +21,9 @@ from vanfed.testing._trust import NOW, TODAY, Trust, pin, seeded
 
 __all__ = [
     "NOW",
-    "Member",
     "PASSPHRASE",
     "TODAY",
+    "Member",
     "Service",
     "Trust",
     "cli_env",

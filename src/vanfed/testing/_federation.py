@@ -56,7 +56,7 @@ def members(
 ) -> dict[str, Member]:
     """Each country's synthetic export, ingested, summarised and signed into its ledger."""
     out = {}
-    rng = Random(seed)  # noqa: S311 - report ids of synthetic summaries
+    rng = Random(seed)
     year = int(period[:4])
     for c in countries:
         export = write_export(c, folder / "exports", years=range(year - 1, year + 1), seed=seed)

@@ -62,8 +62,9 @@ def test_pinned_cells_keep_their_value() -> None:
     raw = truth + np.array([[2, -1, 3], [-2, 1, 0], [1, 2, -3]])
     lo = truth.copy()
     hi = truth.copy().astype(object)
-    got = estimate(raw.ravel(), truth.shape, factor=2, variance=Fraction(2), lo=lo.ravel(),
-                   hi=list(hi.ravel()))
+    got = estimate(
+        raw.ravel(), truth.shape, factor=2, variance=Fraction(2), lo=lo.ravel(), hi=list(hi.ravel())
+    )
     assert np.array_equal(got.values, truth)
 
 
