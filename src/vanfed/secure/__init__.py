@@ -21,6 +21,7 @@ from vanfed.secure._budget import PrivacyLedger, spent_epsilon
 from vanfed.secure._contribute import contribute, round_counts, verified_announcement
 from vanfed.secure._noise import announced_epsilon, cell_variances, epsilon, round_rdp, skellam
 from vanfed.secure._post import Estimate, estimate, estimate_variance
+from vanfed.secure._regional import apply_round, released_variance, secure_tables
 from vanfed.secure._round import (
     NATIONAL_ONLY,
     Round,
@@ -39,6 +40,7 @@ __all__ = [
     "RoundBook",
     "announced_epsilon",
     "announcement_problems",
+    "apply_round",
     "cell_variances",
     "contribute",
     "epsilon",
@@ -46,8 +48,10 @@ __all__ = [
     "estimate_variance",
     "open_round",
     "regional_tables",
+    "released_variance",
     "round_counts",
     "round_rdp",
+    "secure_tables",
     "signed_sums",
     "skellam",
     "spent_epsilon",
