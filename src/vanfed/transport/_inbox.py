@@ -270,6 +270,8 @@ class Inbox:
                 self._door(item, digest)
             else:
                 why = self.rounds.refusal(item, digest, self.registry, now)
+                if why is None and isinstance(item, RoundAnnouncement):
+                    why = self._stale(item)
                 if why is not None:
                     raise Rejected(why[1], (why[0],), digest)
             entry = self._store(envelope, digest, now)
@@ -286,6 +288,18 @@ class Inbox:
         )
         return Accepted(digest, receipt, True, entry.index)
 
+    def _stale(self, ann: RoundAnnouncement) -> tuple[str, str] | None:
+        """Why a round may not open here: a participant's summary it names is not the
+        current one this inbox holds for the period."""
+        for p in ann.participants:
+            if self._current.get((p.country, ann.period)) != p.summary:
+                return (
+                    ReasonCode.STALE_ROUND,
+                    f"{p.country} {ann.period}: the round names {p.summary[:19]}…, which is "
+                    "not the current summary in this inbox",
+                )
+        return None
+
     def _close_due(self, now: dt.datetime, abort: str | None = None) -> list[str]:
         """Sign and log the result of every round that can close now (see RoundDoor.due);
         their digests. Called under the lock."""
@@ -299,18 +313,27 @@ class Inbox:
             log.info("round %s %s (%s)", result.round_id[:12], result.status, digest[:19])
         return out
 
-    def close_round(self, round_id: str) -> str:
+    def close_round(self, round_id: str, announcement: str | None = None) -> str:
         """Abort an open round now (its missing participants will not come); the result's
         digest. A round every participant contributed to is already complete.
 
+        Args:
+            announcement: the round's announcement digest, if the caller must prove it
+                knows which round it closes (the HTTP endpoint requires it).
+
         Raises:
-            Rejected: ``round_unknown`` or ``round_closed``.
+            Rejected: ``round_unknown``, ``announcement_mismatch`` or ``round_closed``.
         """
         now = self.clock()
         with self._lock:
             r = self.rounds.book.round_of(round_id)
             if r is None:
                 raise Rejected(f"round {round_id[:12]}… is unknown", (ReasonCode.ROUND_UNKNOWN,))
+            if announcement is not None and announcement != r.digest:
+                raise Rejected(
+                    f"round {round_id[:12]}…: that is not its announcement",
+                    (ReasonCode.ANNOUNCEMENT_MISMATCH,),
+                )
             if r.result is not None:
                 raise Rejected(
                     f"round {round_id[:12]}… is {r.result.status}", (ReasonCode.ROUND_CLOSED,)
@@ -488,9 +511,13 @@ class Inbox:
         return make_receipt(receipt, self.coordinator)
 
     def envelope_of(self, digest: str) -> bytes | None:
-        """The bytes of a logged envelope (public: it is in the log), or None."""
+        """The bytes of a logged summary or round statement (public: they are in the log),
+        or None. A masked contribution is not handed out: it is for auditors, who hold the
+        inbox, and should a node's agreement key ever leak, whoever holds its masked
+        vectors could unmask them."""
         with self._lock:
-            if digest not in self.log.by_digest:
+            known = self._known.get(digest)
+            if digest not in self.log.by_digest or known is None or known.kind == "contribution":
                 return None
         return read_limited(self.path_of(digest), self.registry.policy.max_envelope_bytes)
 

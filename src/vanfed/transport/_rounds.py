@@ -111,6 +111,11 @@ def round_status(door: RoundDoor, now: dt.datetime) -> list[dict[str, Any]]:
                 "announcement": r.digest,
                 "participants": [p.country for p in a.participants],
                 "contributed": sorted(r.contributions),
+                "contributions": [
+                    {"country": c, "digest": d, "index": i}
+                    for c, (d, _, i) in sorted(r.contributions.items())
+                ],
+                "announcement_index": r.log_index,
                 "missing": list(r.missing),
                 "result": r.result_digest,
                 "tables": [t.name for t in a.tables],
