@@ -19,7 +19,7 @@ Cell key method inputs publish noisy counts: their bounds are widened by the noi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 import numpy as np
@@ -38,8 +38,9 @@ from vanfed.schema import (
 )
 from vanfed.secure._noise import fraction
 from vanfed.secure._post import estimate
+from vanfed.secure._round import Round, RoundBook
 
-__all__ = ["apply_round", "released_variance"]
+__all__ = ["apply_round", "choose_round", "released_variance", "secure_tables"]
 
 
 def released_variance(ann: RoundAnnouncement, participants: int | None = None) -> Fraction:
@@ -194,3 +195,14 @@ def apply_round(
 def secure_tables(report: RegionalReport) -> Sequence[str]:
     """The names of the tables whose region row comes from the secure path."""
     return () if report.secure is None else report.secure.tables
+
+
+def choose_round(book: RoundBook, period: str, inputs: Mapping[str, str]) -> Round | None:
+    """The round a report of ``period`` takes: the newest complete one whose every
+    participant's national summary is that country's input of the report (``inputs``:
+    country → envelope digest). An older round, or one that names a summary since revised,
+    is stale: its counts are not the records the report's country rows come from."""
+    for r in book.complete(period):
+        if all(inputs.get(p.country) == p.summary for p in r.announcement.participants):
+            return r
+    return None

@@ -311,6 +311,11 @@ class Inbox:
             self._store(data, digest, now)
             out.append(digest)
             log.info("round %s %s (%s)", result.round_id[:12], result.status, digest[:19])
+        if out:  # a checkpoint covers the result, so a report can be built on it at once
+            try:
+                self._cp_by_size[self.log.tree.size] = self.log.checkpoint()
+            except LogError as exc:  # as at start-up: the next receipt writes one
+                log.warning("%s", exc)
         return out
 
     def close_round(self, round_id: str, announcement: str | None = None) -> str:

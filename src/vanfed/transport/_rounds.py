@@ -21,20 +21,25 @@ result is signed with the coordinator key and logged like everything else.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
-from vanfed.errors import ReasonCode
+from vanfed._json import read_limited
+from vanfed.errors import ReasonCode, VerificationError
 from vanfed.schema import (
+    SUMMARY_TYPE,
     Codebook,
     Contribution,
+    InboxLayout,
     RoundAnnouncement,
     RoundResult,
     TrustRegistry,
 )
 from vanfed.secure import RoundBook, announcement_problems
-from vanfed.signing import timestamp
+from vanfed.signing import PROFILES, Envelope, timestamp, verify
+from vanfed.tlog import TransparencyLog
 
-__all__ = ["RoundDoor", "RoundItem", "round_status"]
+__all__ = ["RoundDoor", "RoundItem", "read_rounds", "round_status"]
 
 RoundItem = RoundAnnouncement | Contribution | RoundResult
 
@@ -73,7 +78,7 @@ class RoundDoor:
         elif isinstance(item, Contribution):
             self.book.contribute(item, digest, index)
         else:
-            self.book.close(item, digest)
+            self.book.close(item, digest, index)
 
     def revision(self, c: Contribution) -> int:
         """The national revision a contribution's round names for its country."""
@@ -122,3 +127,64 @@ def round_status(door: RoundDoor, now: dt.datetime) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def read_rounds(
+    inbox: str | Path, registry: TrustRegistry, log: TransparencyLog, size: int
+) -> tuple[RoundBook, list[tuple[str, str]]]:
+    """The rounds of an inbox's log up to ``size`` entries, and what is wrong in them.
+
+    Each round envelope is verified again (its signer judged at the time the log received
+    it) and taken in log order through the door's own checks on contributions and results
+    (at that time): what a correct door would have refused is left out of the book and
+    reported as (reason code, message) — the merge then cannot use it, and the audit fails.
+    """
+    layout = InboxLayout(inbox)
+    book = RoundBook()
+    problems: list[tuple[str, str]] = []
+    limit = registry.policy.max_envelope_bytes
+    for entry in log.entries[:size]:
+        path = layout.envelope(entry.digest, round_part=True)
+        if not path.exists():
+            continue
+        when = dt.datetime.fromtimestamp(entry.received_at, dt.UTC)
+        try:
+            item = _verified_part(read_limited(path, limit), registry, when, path)
+        except VerificationError as exc:
+            problems.append((exc.reasons[0] if exc.reasons else ReasonCode.REJECTED, str(exc)))
+            continue
+        why = _replayed(book, item, entry.digest, when)
+        if why is not None:
+            problems.append((why[0], f"{path.name}: {why[1]}"))
+            continue
+        if isinstance(item, RoundAnnouncement):
+            book.announce(item, entry.digest, entry.index)
+        elif isinstance(item, Contribution):
+            book.contribute(item, entry.digest, entry.index)
+        else:
+            book.close(item, entry.digest, entry.index)
+    return book, problems
+
+
+def _verified_part(data: bytes, registry: TrustRegistry, when: dt.datetime, path: Path) -> Any:
+    kind = Envelope.from_bytes(data).payload_type
+    if kind == SUMMARY_TYPE or kind not in PROFILES:
+        raise VerificationError(f"{path}: not a round envelope ({kind})", (ReasonCode.MALFORMED,))
+    return verify(data, registry, now=when, profile=PROFILES[kind], key_time=when)
+
+
+def _replayed(
+    book: RoundBook, item: RoundItem, digest: str, when: dt.datetime
+) -> tuple[str, str] | None:
+    """The door's check of a logged round envelope, replayed at the time it was logged."""
+    if isinstance(item, RoundAnnouncement):
+        if item.round_id in book.rounds:
+            return ReasonCode.DUPLICATE_ROUND, f"round {item.round_id[:12]}… announced twice"
+        return None
+    r = book.round_of(item.round_id)
+    if r is None:
+        return ReasonCode.ROUND_UNKNOWN, f"round {item.round_id[:12]}… was never announced"
+    why = (
+        r.refusal(item, digest, when) if isinstance(item, Contribution) else r.result_refusal(item)
+    )
+    return None if why is None else (why.reason, why.message)
