@@ -1,0 +1,190 @@
+"""The door's part of the secure path: which round envelopes it takes, and when rounds close.
+
+The inbox (:class:`vanfed.transport.Inbox`) verifies every envelope by its payload type;
+for the three kinds of a round it asks :class:`RoundDoor`, which keeps the
+:class:`vanfed.secure.RoundBook` of its log:
+
+* an **announcement** (the coordinator's key) is taken once per round id, if the registry
+  allows the round (:func:`vanfed.secure.announcement_problems`);
+* a **contribution** (a node's key) is taken if its round is open, by the deadline, from a
+  participant that has not contributed, of the announced shape, matching the national
+  summary the round names (:meth:`vanfed.secure.Round.refusal`); a refused one is not
+  logged and the round goes on for the others;
+* a **result** (the coordinator's key) is taken if it is exactly what the logged
+  contributions give (:meth:`vanfed.secure.Round.result_refusal`).
+
+The inbox closes rounds itself (:meth:`RoundDoor.due`): a round completes the moment its
+last participant contributes, and is aborted once its deadline passes; either way the
+result is signed with the coordinator key and logged like everything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from vanfed._json import read_limited
+from vanfed.errors import ReasonCode, VerificationError
+from vanfed.schema import (
+    SUMMARY_TYPE,
+    Codebook,
+    Contribution,
+    InboxLayout,
+    RoundAnnouncement,
+    RoundResult,
+    TrustRegistry,
+)
+from vanfed.secure import RoundBook, announcement_problems
+from vanfed.signing import PROFILES, Envelope, timestamp, verify
+from vanfed.tlog import TransparencyLog
+
+__all__ = ["RoundDoor", "RoundItem", "read_rounds", "round_status"]
+
+RoundItem = RoundAnnouncement | Contribution | RoundResult
+
+
+class RoundDoor:
+    """The rounds of one inbox's log, and the checks of the door on their envelopes."""
+
+    def __init__(self, codebook: Codebook) -> None:
+        self.codebook = codebook
+        self.book = RoundBook()
+
+    def refusal(
+        self, item: RoundItem, digest: str, registry: TrustRegistry, now: dt.datetime
+    ) -> tuple[str, str] | None:
+        """(reason code, message) if the door must refuse the envelope, else None."""
+        if isinstance(item, RoundAnnouncement):
+            if item.round_id in self.book.rounds:
+                return ReasonCode.DUPLICATE_ROUND, f"round {item.round_id[:12]}… exists"
+            problems = announcement_problems(item, registry, self.codebook, now)
+            return problems[0] if problems else None
+        r = self.book.round_of(item.round_id)
+        if r is None:
+            return ReasonCode.ROUND_UNKNOWN, f"round {item.round_id[:12]}… was never announced"
+        if isinstance(item, Contribution):
+            why = r.refusal(item, digest, now)
+        else:
+            if item.announcement != r.digest:
+                return ReasonCode.ANNOUNCEMENT_MISMATCH, "the result names another announcement"
+            why = r.result_refusal(item)
+        return None if why is None else (why.reason, why.message)
+
+    def record(self, item: RoundItem, digest: str, index: int) -> None:
+        """Add a logged envelope to the book."""
+        if isinstance(item, RoundAnnouncement):
+            self.book.announce(item, digest, index)
+        elif isinstance(item, Contribution):
+            self.book.contribute(item, digest, index)
+        else:
+            self.book.close(item, digest, index)
+
+    def revision(self, c: Contribution) -> int:
+        """The national revision a contribution's round names for its country."""
+        member = self.book.rounds[c.round_id].announcement.participant(c.country)
+        assert member is not None  # the door took it
+        return member.revision
+
+    def due(self, now: dt.datetime, *, abort: str | None = None) -> list[RoundResult]:
+        """Results the coordinator must sign now: complete rounds, rounds past their
+        deadline, and the round ``abort`` names."""
+        out = []
+        for r in self.book.rounds.values():
+            if r.result is None:
+                got = r.result_now(now, abort=r.announcement.round_id == abort)
+                if got is not None:
+                    out.append(got)
+        return out
+
+
+def round_status(door: RoundDoor, now: dt.datetime) -> list[dict[str, Any]]:
+    """Every round of the log: id, period, status, deadline, who contributed, who not."""
+    out = []
+    for r in door.book.rounds.values():
+        a = r.announcement
+        status: str = r.result.status if r.result else "open"
+        if status == "open" and timestamp(now) > a.deadline:
+            status = "expired"
+        out.append(
+            {
+                "round_id": a.round_id,
+                "period": a.period,
+                "status": status,
+                "created_at": a.created_at,
+                "deadline": a.deadline,
+                "announcement": r.digest,
+                "participants": [p.country for p in a.participants],
+                "contributed": sorted(r.contributions),
+                "contributions": [
+                    {"country": c, "digest": d, "index": i}
+                    for c, (d, _, i) in sorted(r.contributions.items())
+                ],
+                "announcement_index": r.log_index,
+                "missing": list(r.missing),
+                "result": r.result_digest,
+                "tables": [t.name for t in a.tables],
+            }
+        )
+    return out
+
+
+def read_rounds(
+    inbox: str | Path, registry: TrustRegistry, log: TransparencyLog, size: int
+) -> tuple[RoundBook, list[tuple[str, str]]]:
+    """The rounds of an inbox's log up to ``size`` entries, and what is wrong in them.
+
+    Each round envelope is verified again (its signer judged at the time the log received
+    it) and taken in log order through the door's own checks on contributions and results
+    (at that time): what a correct door would have refused is left out of the book and
+    reported as (reason code, message) — the merge then cannot use it, and the audit fails.
+    """
+    layout = InboxLayout(inbox)
+    book = RoundBook()
+    problems: list[tuple[str, str]] = []
+    limit = registry.policy.max_envelope_bytes
+    for entry in log.entries[:size]:
+        path = layout.envelope(entry.digest, round_part=True)
+        if not path.exists():
+            continue
+        when = dt.datetime.fromtimestamp(entry.received_at, dt.UTC)
+        try:
+            item = _verified_part(read_limited(path, limit), registry, when, path)
+        except VerificationError as exc:
+            problems.append((exc.reasons[0] if exc.reasons else ReasonCode.REJECTED, str(exc)))
+            continue
+        why = _replayed(book, item, entry.digest, when)
+        if why is not None:
+            problems.append((why[0], f"{path.name}: {why[1]}"))
+            continue
+        if isinstance(item, RoundAnnouncement):
+            book.announce(item, entry.digest, entry.index)
+        elif isinstance(item, Contribution):
+            book.contribute(item, entry.digest, entry.index)
+        else:
+            book.close(item, entry.digest, entry.index)
+    return book, problems
+
+
+def _verified_part(data: bytes, registry: TrustRegistry, when: dt.datetime, path: Path) -> Any:
+    kind = Envelope.from_bytes(data).payload_type
+    if kind == SUMMARY_TYPE or kind not in PROFILES:
+        raise VerificationError(f"{path}: not a round envelope ({kind})", (ReasonCode.MALFORMED,))
+    return verify(data, registry, now=when, profile=PROFILES[kind], key_time=when)
+
+
+def _replayed(
+    book: RoundBook, item: RoundItem, digest: str, when: dt.datetime
+) -> tuple[str, str] | None:
+    """The door's check of a logged round envelope, replayed at the time it was logged."""
+    if isinstance(item, RoundAnnouncement):
+        if item.round_id in book.rounds:
+            return ReasonCode.DUPLICATE_ROUND, f"round {item.round_id[:12]}… announced twice"
+        return None
+    r = book.round_of(item.round_id)
+    if r is None:
+        return ReasonCode.ROUND_UNKNOWN, f"round {item.round_id[:12]}… was never announced"
+    why = (
+        r.refusal(item, digest, when) if isinstance(item, Contribution) else r.result_refusal(item)
+    )
+    return None if why is None else (why.reason, why.message)
