@@ -29,7 +29,7 @@ import numpy as np
 
 from vanfed._ledger import Entry, Ledger
 from vanfed.anonymize import AxisSpec, TableSpec, build_cube, published_cubes
-from vanfed.anonymize._ckm_revisions import CKM_CELLS_FOLDER, CkmCells, summary_digest
+from vanfed.anonymize._ckm_revisions import CKM_CELLS_FOLDER, CkmCells
 from vanfed.anonymize._tables import select_period
 from vanfed.errors import InputError, ProtectionError, ReasonCode, VerificationError
 from vanfed.ingest import CodedRecords
@@ -113,14 +113,14 @@ def _check_same_records(
     summary = entry.summary
     label = f"{summary.country} {summary.period} r{summary.revision}"
     if summary.protection.perturbed:
-        kept = CkmCells(ledger.folder / CKM_CELLS_FOLDER).load(summary_digest(summary))
+        kept = CkmCells(ledger.folder / CKM_CELLS_FOLDER).load(summary)
         if kept is None:
             raise _refuse(
                 f"{label}: its true counts are not kept in this ledger, so the records cannot "
                 "be matched to it; summarize the period again with this ledger",
                 ReasonCode.RECORDS_CHANGED,
             )
-        truth = {s.name: np.asarray(s.counts) for s in kept[1]}
+        truth = {s.name: np.asarray(s.counts) for s in kept.tables}
         published = {t.name: tuple(truth[t.name].tolist()) for t in summary.tables}
     else:
         published = {t.name: t.values for t in summary.tables}
