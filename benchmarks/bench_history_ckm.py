@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from random import Random
 
 import numpy as np
 
@@ -115,6 +116,7 @@ def run(country: str, schedule: str, years: int, attack: bool) -> dict[str, obje
     rank = np.random.default_rng(0).random(len(rec))
     door = Door(country, work / "inbox", now0 - dt.timedelta(days=1))
     cells = CkmCells(work / "ledger" / CKM_CELLS_FOLDER)
+    rng = Random(11)  # record keys and report ids: the same run gives the same numbers
     rows: list[dict[str, object]] = []
     node_s: list[float] = []
     door_s: list[float] = []
@@ -126,7 +128,9 @@ def run(country: str, schedule: str, years: int, attack: bool) -> dict[str, obje
                 known = subset(rec, rank < share)
                 t0 = time.perf_counter()
                 try:
-                    made = node.summarize_many(known, periods=periods, now=clock, allow_empty=True)
+                    made = node.summarize_many(
+                        known, periods=periods, now=clock, allow_empty=True, rng=rng
+                    )
                 except VanfedError as exc:
                     rows += [{"period": p, "share": share, "refused": str(exc)} for p in periods]
                     continue
