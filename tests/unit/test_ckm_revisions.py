@@ -205,7 +205,7 @@ def test_published_numbers_stay_within_d_plus_k_minus_1(khm, tmp_path) -> None:
         truth = _truth(records)
         kinds = _kept(node, s)
         for name, values in _values(s).items():
-            primary = kinds[name] != SECONDARY  # frozen to protect another: rare, see below
+            primary = kinds[name] != SECONDARY  # frozen to protect another cell: rare
             assert (np.abs(values - truth[name])[primary] <= D + K - 1).all()
             assert not ((values >= 1) & (values <= 4)).any()
 

@@ -115,7 +115,7 @@ class _Model:
             anchors.append(self._anchors(j, np.where(redrawn, p.ref_at, p.anchor_at), p.kind > 0))
         for j, p in enumerate(self.every[:-1]):
             assert isinstance(p, CkmPub)
-            self._bound(p, p.kind, *anchors[j], p.values, p.values)
+            self._bound(j, p.kind, *anchors[j], p.values)
         self.new_a, self.new_d = self._anchors(len(pubs), cand.anchor_at, cand.has_anchor)
         self.targets = self._targets()
         self.base = (list(self.lower), list(self.upper))
@@ -196,19 +196,12 @@ class _Model:
         return a, d
 
     def _bound(
-        self,
-        p: Pub,
-        kind: np.ndarray,
-        a: np.ndarray,
-        d: np.ndarray,
-        values: np.ndarray,
-        anchor_values: np.ndarray,
+        self, j: int, kind: np.ndarray, a: np.ndarray, d: np.ndarray, values: np.ndarray
     ) -> None:
-        """The facts a publication's decisions state, as bounds."""
-        j = self.every.index(p)
-        u = self.u[j]
+        """The facts publication ``j``'s decisions state, as bounds (a frozen number is its
+        anchor's, so the anchor lies within its noise)."""
+        p, u = self.every[j], self.u[j]
         lo, hi = _hull(values, p.max_noise)
-        alo, ahi = _hull(anchor_values, p.max_noise)
         drawn = (kind == FRESH) | (kind == UP) | (kind == DOWN)
         k = float(p.k)
         for i in range(kind.size):
@@ -217,7 +210,7 @@ class _Model:
                 self.upper[u[i]] = min(self.upper[u[i]], hi[i])
             if a[i] < 0:
                 continue
-            self.lower[a[i]], self.upper[a[i]] = (0.0, INF) if drawn[i] else (alo[i], ahi[i])
+            self.lower[a[i]], self.upper[a[i]] = (0.0, INF) if drawn[i] else (lo[i], hi[i])
             self.lower[d[i]], self.upper[d[i]] = {
                 UP: (k, INF),
                 DOWN: (-INF, -k),
@@ -286,7 +279,7 @@ class _Model:
     def decide(self, pub: CkmPub) -> None:
         """Bounds for the new publication's decisions (those of earlier rounds undone)."""
         self.lower, self.upper = list(self.base[0]), list(self.base[1])
-        self._bound(self.cand, pub.kind, self.new_a, self.new_d, pub.values, pub.values)
+        self._bound(len(self.every) - 1, pub.kind, self.new_a, self.new_d, pub.values)
 
     def polytope(self) -> tuple[Polytope, sp.csr_matrix]:
         """The polytope and the targets as rows over its variables."""
