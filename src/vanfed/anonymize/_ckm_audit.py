@@ -100,6 +100,7 @@ class _Model:
         self.truth: list[float] = []
         self.rows: list[dict[int, float]] = []
         self.blocks: dict[tuple[int, str], dict[Key, int]] = {}
+        self.defined: dict[tuple[tuple[int, float], ...], int] = {}
         for p in self.every:
             for slot in self._slots(p.period):
                 block = self.blocks.setdefault((slot, p.snapshot), {})
@@ -162,12 +163,17 @@ class _Model:
         return out
 
     def _define(self, expr: dict[int, float], truth: float) -> int:
-        """A variable equal to ``expr`` (the expression's own variable if it is one)."""
+        """A variable equal to ``expr``: the expression's own variable if it is one, the
+        same variable for the same expression (a year's count is its next revision's
+        anchor), else a new one."""
         if len(expr) == 1 and next(iter(expr.values())) == 1.0:
             return next(iter(expr))
-        var = self._var(0.0, INF, truth)
-        self.rows.append({**{v: -w for v, w in expr.items()}, var: 1.0})
-        return var
+        sig = tuple(sorted(expr.items()))
+        if sig not in self.defined:
+            var = self._var(0.0, INF, truth)
+            self.rows.append({**{v: -w for v, w in expr.items()}, var: 1.0})
+            self.defined[sig] = var
+        return self.defined[sig]
 
     def _value(self, expr: dict[int, float]) -> float:
         return sum(self.truth[v] * w for v, w in expr.items())
@@ -189,8 +195,7 @@ class _Model:
         d = np.full(p.system.size, -1, np.int64)
         for i in np.flatnonzero(mask):
             expr = self._expr(p, int(i), at[i])
-            a[i] = self._var(0.0, INF, self._value(expr))
-            self.rows.append({**{v: -w for v, w in expr.items()}, int(a[i]): 1.0})
+            a[i] = self._define(expr, self._value(expr))
             d[i] = self._var(-INF, INF, self.truth[u[i]] - self.truth[a[i]])
             self.rows.append({int(d[i]): 1.0, int(u[i]): -1.0, int(a[i]): 1.0})
         return a, d
@@ -210,7 +215,9 @@ class _Model:
                 self.upper[u[i]] = min(self.upper[u[i]], hi[i])
             if a[i] < 0:
                 continue
-            self.lower[a[i]], self.upper[a[i]] = (0.0, INF) if drawn[i] else (lo[i], hi[i])
+            if not drawn[i]:  # the anchor may be an earlier count: keep its own facts too
+                self.lower[a[i]] = max(self.lower[a[i]], lo[i])
+                self.upper[a[i]] = min(self.upper[a[i]], hi[i])
             self.lower[d[i]], self.upper[d[i]] = {
                 UP: (k, INF),
                 DOWN: (-INF, -k),
@@ -355,6 +362,7 @@ class _Attack:
                 return _Outcome((), False, none, self.solves)
             self._see(x)
         k = self.k
+        self._batch()
         pins: list[Pin] = []
         culprits = none.copy()
         for t, (what, _) in enumerate(self.model.targets):
@@ -374,6 +382,30 @@ class _Attack:
             self._solve(t, sign)  # back at the end nearest to 0: which facts keep it off 0
             culprits |= self._binding()
         return _Outcome(tuple(pins), True, culprits, self.solves)
+
+    def _undecided(self) -> tuple[np.ndarray, np.ndarray]:
+        """Changes every table seen so far puts in 1 … k − 1 (or −(k − 1) … −1)."""
+        k = self.k - TOL
+        up = (self.seen_lo > TOL) & (self.seen_hi < k)
+        down = (self.seen_hi < -TOL) & (self.seen_lo > -k)
+        return up, down
+
+    def _batch(self, rounds: int = 4) -> None:
+        """Push every undecided change towards 0 in one LP (then few are left to solve one
+        by one); stops when a round decides nothing more."""
+        for _ in range(rounds):
+            up, down = self._undecided()
+            left = int(up.sum() + down.sum())
+            if left < 2:
+                return
+            status, _, x = self.poly.optimise(self.tmat.T @ (up.astype(float) - down))
+            self.solves += 1
+            if status != "optimal":
+                return  # unbounded: some change can run off; one by one it is
+            self._see(x)
+            up, down = self._undecided()
+            if int(up.sum() + down.sum()) == left:
+                return
 
     def _binding(self) -> np.ndarray:
         """The new publication's cells whose draw or change fact binds at the last optimum."""
