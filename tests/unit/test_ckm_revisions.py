@@ -359,3 +359,21 @@ def _record_keys_of(ledger: Path, records: CodedRecords) -> np.ndarray:
 
     assert records.ids is not None
     return RecordKeys(ledger / "record-keys").keys_for(records.ids, save=False)
+
+
+def test_a_year_is_signed_after_the_quarters_of_its_run(khm, tmp_path) -> None:
+    """The year of a quarters + year run repeats its quarters' new numbers: it is signed
+    only once they are in the ledger."""
+    node = Node("KHM", method="ckm", ledger=tmp_path / "ledger")
+    run = node.summarize_many(
+        khm, periods=["2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4", "2024"], now=NOW
+    )
+    year = run[-1]
+    assert year.period == "2024"
+    with pytest.raises(ProtectionError, match="not yet signed into this ledger") as err:
+        node.sign(year, SIGNER)
+    assert err.value.reason == ReasonCode.HISTORY_DISCLOSURE
+    for quarter in run[:-1]:
+        node.sign(quarter, SIGNER)
+    node.sign(year, SIGNER)
+    assert node.ledger is not None and len(node.ledger.entries("KHM")) == 5
