@@ -5,8 +5,8 @@ from __future__ import annotations
 from random import Random
 
 import numpy as np
-
 from tests.unit.secure.conftest import announce
+
 from vanfed.aggregate import Selected, merge
 from vanfed.schema import RegionalReport, load_codebook
 from vanfed.secure import RoundBook, apply_round, contribute, round_counts
@@ -18,27 +18,49 @@ CB = load_codebook()
 
 def national(group: dict[str, Member]) -> RegionalReport:
     chosen = [Selected(m.summary, m.digest, f"{c}.dsse.json") for c, m in group.items()]
-    return merge(chosen, period="2024", report_id="0" * 32, created_at=NOW.strftime(
-        "%Y-%m-%dT%H:%M:%SZ"), codebook=CB)
+    return merge(
+        chosen,
+        period="2024",
+        report_id="0" * 32,
+        created_at=NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        codebook=CB,
+    )
 
 
-def secure_report(trust: Trust, group: dict[str, Member], seed: str,
-                  only: tuple[str, ...] | None = None) -> RegionalReport:
+def secure_report(
+    trust: Trust, group: dict[str, Member], seed: str, only: tuple[str, ...] | None = None
+) -> RegionalReport:
     who = {c: m for c, m in group.items() if only is None or c in only}
     ann_bytes = announce(trust, who, seed=seed)
     ann = verify(ann_bytes, trust.registry, now=NOW, profile=ANNOUNCEMENT_PROFILE)
     book = RoundBook()
     book.announce(ann, envelope_digest(ann_bytes), None)
     for c, m in who.items():
-        env = contribute(ann_bytes, registry=trust.registry, codebook=CB, records=m.records,
-                         signer=trust.nodes[c], agreement=trust.agreements[c], ledger=m.ledger,
-                         now=NOW, rand=Random(f"{seed}{c}").randrange)
-        book.contribute(verify(env, trust.registry, now=NOW, profile=CONTRIBUTION_PROFILE),
-                        envelope_digest(env), None)
+        env = contribute(
+            ann_bytes,
+            registry=trust.registry,
+            codebook=CB,
+            records=m.records,
+            signer=trust.nodes[c],
+            agreement=trust.agreements[c],
+            ledger=m.ledger,
+            now=NOW,
+            rand=Random(f"{seed}{c}").randrange,
+        )
+        book.contribute(
+            verify(env, trust.registry, now=NOW, profile=CONTRIBUTION_PROFILE),
+            envelope_digest(env),
+            None,
+        )
     result = book.rounds[ann.round_id].result_now(NOW)
     assert result is not None
-    return apply_round(national(group), ann, result, announcement_digest=envelope_digest(ann_bytes),
-                       result_digest="sha256:" + "0" * 64)
+    return apply_round(
+        national(group),
+        ann,
+        result,
+        announcement_digest=envelope_digest(ann_bytes),
+        result_digest="sha256:" + "0" * 64,
+    )
 
 
 def truth(group: dict[str, Member], name: str, ann_tables) -> np.ndarray:
@@ -55,8 +77,10 @@ def test_region_rows_are_estimates_inside_the_national_bounds(
         shape = new.shape
         # country rows are exactly what the countries published
         for field in ("values", "lo", "hi"):
-            assert np.array(getattr(old, field), object).reshape(shape)[:-1].tolist() == \
-                np.array(getattr(new, field), object).reshape(shape)[:-1].tolist()
+            assert (
+                np.array(getattr(old, field), object).reshape(shape)[:-1].tolist()
+                == np.array(getattr(new, field), object).reshape(shape)[:-1].tolist()
+            )
         est = np.array(new.estimated).reshape(shape)[-1]
         vals = np.array([-1 if v is None else v for v in new.values]).reshape(shape)[-1]
         lo = np.array(new.lo).reshape(shape)[-1]
@@ -73,17 +97,21 @@ def test_estimates_are_close_to_the_truth_and_add_up(
     ann_tables = {t.name: t for t in report.tables}
     from vanfed.anonymize import DEFAULT_TABLES
     from vanfed.secure import regional_tables
+
     rts = regional_tables(DEFAULT_TABLES, CB)
     ok = []
     for t in report.tables:
         region = np.array(t.values).reshape(t.shape)[-1]
         true = truth(published, t.name, rts).reshape(region.shape)
         nz = true > 0
-        within = np.where(true < 20, np.abs(region - true) <= 2, np.abs(region - true) <= 0.1 * true)
+        within = np.where(
+            true < 20, np.abs(region - true) <= 2, np.abs(region - true) <= 0.1 * true
+        )
         ok += list(within[nz])
         # margins are the sums of their cells (the table adds up)
         inner = region[tuple(slice(0, n - 1) for n in region.shape)]
         from vanfed.secure._post import with_margins
+
         assert np.array_equal(with_margins(inner), region), t.name
     assert np.mean(ok) >= 0.9
     assert ann_tables

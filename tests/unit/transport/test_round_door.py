@@ -15,7 +15,6 @@ from vanfed.schema import CONTRIBUTION_TYPE, Contribution, RoundResult, load_cod
 from vanfed.secure import contribute, open_round, regional_tables
 from vanfed.signing import (
     ANNOUNCEMENT_PROFILE,
-    CONTRIBUTION_PROFILE,
     RESULT_PROFILE,
     Envelope,
     parse_payload,
@@ -46,8 +45,13 @@ class Clock:
 @pytest.fixture
 def door(trust: Trust, tmp_path: Path, group: dict[str, Member]) -> tuple[Inbox, Clock]:
     clock = Clock()
-    inbox = Inbox(tmp_path / "inbox", trust.registry, coordinator=trust.coordinator,
-                  log_key=trust.log, now=clock)
+    inbox = Inbox(
+        tmp_path / "inbox",
+        trust.registry,
+        coordinator=trust.coordinator,
+        log_key=trust.log,
+        now=clock,
+    )
     for m in group.values():
         inbox.accept(m.envelope)
     yield inbox, clock
@@ -55,10 +59,17 @@ def door(trust: Trust, tmp_path: Path, group: dict[str, Member]) -> tuple[Inbox,
 
 
 def announcement(trust: Trust, group: dict[str, Member], seed: str, hours: int = 24) -> bytes:
-    return open_round(trust.registry, trust.coordinator, period="2024",
-                      participants=[m.participant for m in group.values()],
-                      tables=regional_tables(DEFAULT_TABLES, CB), codebook=CB, now=NOW,
-                      deadline=NOW + dt.timedelta(hours=hours), rng=Random(seed))
+    return open_round(
+        trust.registry,
+        trust.coordinator,
+        period="2024",
+        participants=[m.participant for m in group.values()],
+        tables=regional_tables(DEFAULT_TABLES, CB),
+        codebook=CB,
+        now=NOW,
+        deadline=NOW + dt.timedelta(hours=hours),
+        rng=Random(seed),
+    )
 
 
 def contribution(trust: Trust, m: Member, ann: bytes, tmp: Path) -> bytes:
@@ -66,12 +77,21 @@ def contribution(trust: Trust, m: Member, ann: bytes, tmp: Path) -> bytes:
     import shutil
 
     from vanfed._ledger import Ledger
+
     copy = tmp / f"ledger-{m.country}-{abs(hash(ann)) % 10**8}"
     if not copy.exists():
         shutil.copytree(m.ledger.folder, copy)
-    return contribute(ann, registry=trust.registry, codebook=CB, records=m.records,
-                      signer=trust.nodes[m.country], agreement=trust.agreements[m.country],
-                      ledger=Ledger(copy), now=NOW, rand=Random(m.country).randrange)
+    return contribute(
+        ann,
+        registry=trust.registry,
+        codebook=CB,
+        records=m.records,
+        signer=trust.nodes[m.country],
+        agreement=trust.agreements[m.country],
+        ledger=Ledger(copy),
+        now=NOW,
+        rand=Random(m.country).randrange,
+    )
 
 
 def resigned(trust: Trust, env: bytes, signer: str, **changes: object) -> bytes:
@@ -106,8 +126,12 @@ def test_a_round_runs_through_the_door_and_completes_itself(
         assert inbox.accept(env).receipt == got.receipt  # a repeat: same receipt, not logged
         status = inbox.round_status()[0]
         assert status["status"] == ("complete" if i == len(group) - 1 else "open")
-    result = verify(inbox.round_envelope(a.round_id, "result") or b"", trust.registry, now=NOW,
-                    profile=RESULT_PROFILE)
+    result = verify(
+        inbox.round_envelope(a.round_id, "result") or b"",
+        trust.registry,
+        now=NOW,
+        profile=RESULT_PROFILE,
+    )
     assert result.status == "complete" and [c.country for c in result.contributions] == list(GROUP)
     assert (inbox.folder / "rounds").is_dir()
     assert not any(p.name.startswith(result.round_id) for p in inbox.folder.iterdir())
@@ -116,30 +140,37 @@ def test_a_round_runs_through_the_door_and_completes_itself(
 def test_bad_round_inputs_are_refused_and_the_round_goes_on(
     trust: Trust, door: tuple[Inbox, Clock], group: dict[str, Member], tmp_path: Path
 ) -> None:
-    inbox, clock = door
+    inbox, _ = door
     ann = announcement(trust, group, "bad")
     inbox.accept(ann)
     khm = contribution(trust, group["KHM"], ann, tmp_path)
     c = parse_payload(Envelope.from_bytes(khm).payload, Contribution)
-    short = [t.model_copy(update={"values": t.values[:-1]}) if i == 0 else t
-             for i, t in enumerate(c.tables)]
+    short = [
+        t.model_copy(update={"values": t.values[:-1]}) if i == 0 else t
+        for i, t in enumerate(c.tables)
+    ]
     assert refused(inbox, resigned(trust, khm, "KHM", tables=short)) == (ReasonCode.WRONG_SHAPE,)
     other_book = c.codebook.model_copy(update={"version": "0"})
     assert refused(inbox, resigned(trust, khm, "KHM", codebook=other_book)) == (
-        ReasonCode.CODEBOOK_MISMATCH,)
+        ReasonCode.CODEBOOK_MISMATCH,
+    )
     assert refused(inbox, resigned(trust, khm, "VNM", country="VNM")) == (
-        ReasonCode.NOT_PARTICIPANT,)
+        ReasonCode.NOT_PARTICIPANT,
+    )
     assert refused(inbox, resigned(trust, khm, "KHM", round_id="f" * 32)) == (
-        ReasonCode.ROUND_UNKNOWN,)
-    forged = sign_envelope(Envelope.from_bytes(ann).payload, ANNOUNCEMENT_PROFILE.payload_type,
-                           [trust.nodes["KHM"]]).to_bytes()
+        ReasonCode.ROUND_UNKNOWN,
+    )
+    forged = sign_envelope(
+        Envelope.from_bytes(ann).payload, ANNOUNCEMENT_PROFILE.payload_type, [trust.nodes["KHM"]]
+    ).to_bytes()
     assert refused(inbox, forged) == (ReasonCode.WRONG_ROLE,)
     assert inbox.accept(ann).new is False  # the same announcement again: a repeat
     again = announcement(trust, group, "bad", hours=48)  # the same round id, other terms
     assert refused(inbox, again) == (ReasonCode.DUPLICATE_ROUND,)
     inbox.accept(khm)
     assert refused(inbox, resigned(trust, khm, "KHM", created_at="2026-11-22T12:00:01Z")) == (
-        ReasonCode.CONFLICTING_CONTRIBUTION,)
+        ReasonCode.CONFLICTING_CONTRIBUTION,
+    )
     # the round goes on for the others
     for country in ("LAO", "THA"):
         inbox.accept(contribution(trust, group[country], ann, tmp_path))
@@ -160,8 +191,12 @@ def test_late_contributions_and_replays_of_a_closed_round_are_refused(
     assert refused(inbox, late) == (ReasonCode.AFTER_DEADLINE,)
     status = inbox.round_status()[0]  # the deadline passed: the door aborted it
     assert status["status"] == "aborted" and status["missing"] == ["LAO", "THA"]
-    result = verify(inbox.round_envelope(status["round_id"], "result") or b"", trust.registry,
-                    now=clock.now, profile=RESULT_PROFILE)
+    result = verify(
+        inbox.round_envelope(status["round_id"], "result") or b"",
+        trust.registry,
+        now=clock.now,
+        profile=RESULT_PROFILE,
+    )
     assert result.missing == ("LAO", "THA") and not result.sums
     clock.now = NOW
     assert refused(inbox, late) == (ReasonCode.ROUND_CLOSED,)
@@ -180,8 +215,11 @@ def test_the_coordinator_can_abort_and_cannot_forge_a_result(
     fake = r.result_now(NOW, abort=True)
     assert fake is not None
     forged = fake.model_copy(update={"missing": ("THA", "LAO")})
-    env = sign_envelope(RoundResult.model_validate(forged.model_dump()).canonical_bytes(),
-                        RESULT_PROFILE.payload_type, [trust.coordinator]).to_bytes()
+    env = sign_envelope(
+        RoundResult.model_validate(forged.model_dump()).canonical_bytes(),
+        RESULT_PROFILE.payload_type,
+        [trust.coordinator],
+    ).to_bytes()
     assert refused(inbox, env) == (ReasonCode.RESULT_MISMATCH,)
     inbox.close_round(a.round_id)
     assert inbox.round_status()[0]["status"] == "aborted"
@@ -199,8 +237,9 @@ def test_a_restart_keeps_the_rounds(
     inbox.accept(contribution(trust, group["KHM"], ann, tmp_path))
     before = inbox.round_status()
     inbox.close()
-    again = Inbox(inbox.folder, trust.registry, coordinator=trust.coordinator, log_key=trust.log,
-                  now=clock)
+    again = Inbox(
+        inbox.folder, trust.registry, coordinator=trust.coordinator, log_key=trust.log, now=clock
+    )
     assert again.round_status() == before
     for country in ("LAO", "THA"):
         again.accept(contribution(trust, group[country], ann, tmp_path))
