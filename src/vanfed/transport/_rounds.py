@@ -21,6 +21,7 @@ result is signed with the coordinator key and logged like everything else.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from vanfed.tlog import TransparencyLog
 __all__ = ["RoundDoor", "RoundItem", "read_rounds", "round_status"]
 
 RoundItem = RoundAnnouncement | Contribution | RoundResult
+Closer = Callable[[RoundResult, dt.datetime], str]  # signs and logs a result: its digest
 
 
 class RoundDoor:
@@ -52,14 +54,29 @@ class RoundDoor:
         self.book = RoundBook()
 
     def refusal(
-        self, item: RoundItem, digest: str, registry: TrustRegistry, now: dt.datetime
+        self,
+        item: RoundItem,
+        digest: str,
+        registry: TrustRegistry,
+        now: dt.datetime,
+        current: Callable[[str, str], str | None],
     ) -> tuple[str, str] | None:
-        """(reason code, message) if the door must refuse the envelope, else None."""
+        """(reason code, message) if the door must refuse the envelope, else None.
+        ``current(country, period)`` is the digest of the inbox's current summary."""
         if isinstance(item, RoundAnnouncement):
             if item.round_id in self.book.rounds:
                 return ReasonCode.DUPLICATE_ROUND, f"round {item.round_id[:12]}… exists"
             problems = announcement_problems(item, registry, self.codebook, now)
-            return problems[0] if problems else None
+            if problems:
+                return problems[0]
+            for p in item.participants:  # a round of summaries this inbox holds as current
+                if current(p.country, item.period) != p.summary:
+                    return (
+                        ReasonCode.STALE_ROUND,
+                        f"{p.country} {item.period}: the round names {p.summary[:19]}…, "
+                        "which is not the current summary in this inbox",
+                    )
+            return None
         r = self.book.round_of(item.round_id)
         if r is None:
             return ReasonCode.ROUND_UNKNOWN, f"round {item.round_id[:12]}… was never announced"
@@ -80,22 +97,42 @@ class RoundDoor:
         else:
             self.book.close(item, digest, index)
 
-    def revision(self, c: Contribution) -> int:
-        """The national revision a contribution's round names for its country."""
-        member = self.book.rounds[c.round_id].announcement.participant(c.country)
-        assert member is not None  # the door took it
-        return member.revision
+    def facts(self, item: RoundItem) -> tuple[str | None, int, str]:
+        """(country, revision, kind) of a logged round envelope, for the inbox's listing
+        and receipts: a contribution has its country and the national revision its round
+        names; the coordinator's own statements have neither."""
+        if isinstance(item, Contribution):
+            member = self.book.rounds[item.round_id].announcement.participant(item.country)
+            assert member is not None  # the door took it
+            return item.country, member.revision, "contribution"
+        return None, 0, "announcement" if isinstance(item, RoundAnnouncement) else "result"
 
-    def due(self, now: dt.datetime, *, abort: str | None = None) -> list[RoundResult]:
-        """Results the coordinator must sign now: complete rounds, rounds past their
-        deadline, and the round ``abort`` names."""
-        out = []
-        for r in self.book.rounds.values():
+    def close_due(self, now: dt.datetime, close: Closer, *, abort: str | None = None) -> None:
+        """Close every round whose time has come: complete rounds, rounds past their
+        deadline, and the round ``abort`` names; ``close`` signs and logs each result."""
+        for r in list(self.book.rounds.values()):
             if r.result is None:
                 got = r.result_now(now, abort=r.announcement.round_id == abort)
                 if got is not None:
-                    out.append(got)
-        return out
+                    close(got, now)
+
+    def abort(self, round_id: str, now: dt.datetime, close: Closer) -> str | tuple[str, str]:
+        """Abort an open round now: the result's digest, or (reason code, message)."""
+        r = self.book.round_of(round_id)
+        if r is None:
+            return ReasonCode.ROUND_UNKNOWN, f"round {round_id[:12]}… is unknown"
+        if r.result is not None:
+            return ReasonCode.ROUND_CLOSED, f"round {round_id[:12]}… is {r.result.status}"
+        self.close_due(now, close, abort=round_id)
+        assert r.result_digest is not None
+        return r.result_digest
+
+    def digest_of(self, round_id: str, part: str) -> str | None:
+        """The digest of a round's ``announcement`` or ``result`` envelope, if logged."""
+        r = self.book.round_of(round_id)
+        if r is None:
+            return None
+        return r.digest if part == "announcement" else r.result_digest
 
 
 def round_status(door: RoundDoor, now: dt.datetime) -> list[dict[str, Any]]:
