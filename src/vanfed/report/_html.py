@@ -40,8 +40,6 @@ CSS = (
     "th{background:#f3f3f3;font-weight:normal}th.rowhead,th[scope=row]{text-align:left}"
     "td.interval{background:#fbeecb;font-style:italic}td.perturbed{background:#eef4ff}"
     "td.suppressed{color:#777;font-style:italic}"
-    "td.estimate{background:#e3f1e6;white-space:nowrap}td.estimate small{color:#46604b}"
-    ".secure{font-size:9.5pt}.secure p{margin:.35rem 0}"
     "tr.total th,tr.total td,td.total{font-weight:bold}"
     ".tbl,.chart,.keep{break-inside:avoid}.caption{font-weight:bold;margin:.8rem 0 .2rem}"
     ".source,.note{color:#555;font-size:8pt;margin:.1rem 0 .6rem}"
@@ -52,17 +50,25 @@ CSS = (
     "div.group{font-size:9px;line-height:1.15;text-align:center;overflow:hidden;height:100%}"
 )
 
+# Only in a page with secure-path estimates: a page without them keeps the bytes it was
+# signed with (the audit re-renders it).
+SECURE_CSS = (
+    "td.estimate{background:#e3f1e6;white-space:nowrap}td.estimate small{color:#46604b}"
+    ".secure{font-size:9.5pt}.secure p{margin:.35rem 0}"
+)
+
 
 def _e(text: object) -> str:
     return html.escape(str(text))
 
 
-def page(title: str, body: str, lang: str) -> bytes:
-    """The HTML document around ``body`` (deterministic bytes)."""
+def page(title: str, body: str, lang: str, *, secure: bool = False) -> bytes:
+    """The HTML document around ``body`` (deterministic bytes); ``secure`` adds the style
+    of estimates."""
     return (
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width">'
-        f"<title>{_e(title)}</title><style>{CSS}</style></head>"
+        f"<title>{_e(title)}</title><style>{CSS}{SECURE_CSS if secure else ''}</style></head>"
         f"<body>{body}</body></html>\n"
     ).encode()
 
@@ -246,4 +252,4 @@ def render_html(
         f'<h2 id="tables">{_e(lab.ui("tables"))}</h2>{"".join(blocks)}'
         f"{national}{_provenance(report, lab)}"
     )
-    return page(f"{lab.ui('title')} {report.period}", body, lang)
+    return page(f"{lab.ui('title')} {report.period}", body, lang, secure=report.secure is not None)
