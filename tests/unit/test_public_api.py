@@ -123,6 +123,7 @@ PUBLIC = {
         "require_aware",
         "revoke_key",
         "save_keypair",
+        "set_policy",
         "sign_draft",
         "sign_envelope",
         "sign_summary",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from dataclasses import replace
 from pathlib import Path
 from random import Random
 
 import pytest
 
+from vanfed import Node
 from vanfed.anonymize import DEFAULT_TABLES
 from vanfed.schema import load_codebook
 from vanfed.secure import open_round, regional_tables
@@ -17,8 +20,20 @@ COUNTRIES = ("KHM", "LAO", "MMR", "THA", "VNM")
 
 
 @pytest.fixture(scope="session")
-def published(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> dict[str, Member]:
+def _published(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> dict[str, Member]:
     return members(tmp_path_factory.mktemp("members"), trust, COUNTRIES, period="2024", now=NOW)
+
+
+@pytest.fixture
+def published(_published: dict[str, Member], tmp_path: Path) -> dict[str, Member]:
+    """The five members, each with a copy of its ledger: a test's rounds are charged to the
+    test's own privacy budgets."""
+    out = {}
+    for c, m in _published.items():
+        copy = tmp_path / "ledgers" / c
+        shutil.copytree(m.ledger.folder, copy)
+        out[c] = replace(m, node=Node(c, ledger=copy))
+    return out
 
 
 @pytest.fixture

@@ -207,3 +207,23 @@ def test_a_restart_keeps_the_rounds(
     assert again.round_status()[0]["status"] == "complete"
     again.close()
     inbox.log = again.log  # the fixture closes it once more
+
+
+def test_a_seed_reveal_is_no_message_of_the_protocol(
+    trust: Trust, door: tuple[Inbox, Clock], group: dict[str, Member], tmp_path: Path
+) -> None:
+    """A missing node's round is re-run, never unmasked: no envelope can ask the door to
+    reveal or take pairwise seeds (which, for a node that did contribute, would expose its
+    vector). Any such message is refused by type, and nothing is logged."""
+    inbox, _ = door
+    ann = announcement(trust, group, "reveal")
+    inbox.accept(ann)
+    inbox.accept(contribution(trust, group["KHM"], ann, tmp_path))
+    a = verify(ann, trust.registry, now=NOW, profile=ANNOUNCEMENT_PROFILE)
+    reveal = sign_envelope(
+        f'{{"round_id":"{a.round_id}","seeds":{{"LAO":"00"}}}}'.encode(),
+        "application/vnd.vanfed.seed-reveal.v1+json",
+        [trust.nodes["KHM"]],
+    ).to_bytes()
+    assert refused(inbox, reveal) == (ReasonCode.PAYLOAD_TYPE_MISMATCH,)
+    assert inbox.round_status()[0]["status"] == "open"
