@@ -9,8 +9,9 @@ through the door's checks in log order) and requires:
 * the round the report names is there, complete, at the announcement and result digests
   and log indices the report states (``result_mismatch``);
 * its result's sums are the sum of its logged contributions modulo 2**32 (a result that is
-  not is left out by the rebuild: ``result_mismatch``), and no contribution in the log
-  breaks the door's rules (each with its own code);
+  not is left out by the rebuild: ``result_mismatch``), and none of its logged envelopes
+  breaks the door's rules (each with its own code; other rounds' broken envelopes are left
+  out and said, as the merge skips a summary that does not verify);
 * its announcement runs under the registry: noise at least the policy's, every
   participant's agreement key the registry's, regional tables of the codebook, the
   registry version the report names (``noise_below_policy``, ``unknown_key``, …);
@@ -51,7 +52,13 @@ def secure_checks(
     if view is None:
         return [Reason(ReasonCode.RESULT_MISMATCH, "a secure report must be bound to the log")]
     book, problems = read_rounds(inputs, registry, view.log, view.size)
-    reasons = [Reason(code, f"round log: {message}") for code, message in problems]
+    mine = [p for p in problems if p.round_id == record.round_id]
+    reasons = [Reason(p.code, f"round {record.round_id[:12]}…: {p.message}") for p in mine]
+    if len(problems) > len(mine):  # other rounds: not this report's inputs, said and left out
+        checked.append(
+            f"{len(problems) - len(mine)} envelopes of other rounds do not verify under this "
+            "registry or break the door's rules: left out of every round (and of budgets)"
+        )
     r = book.rounds.get(record.round_id)
     if (
         r is None

@@ -8,26 +8,22 @@ workbook's About sheet and the trends page, so every artifact says the same thin
 - the noise, in the round's own numbers: Skellam, its variance for an inner cell, and the
   factor per total axis that makes totals noisier before the table is reconciled;
 - that an estimate reads ``value ±margin`` (the 90 % margin of error);
-- the privacy statement: ε at δ per round, against the coordinator and up to ``collusion``
-  colluding countries (:func:`round_epsilon`);
+- the privacy statement: ε at δ per round (the round's own figure, in its record), against
+  the coordinator and up to ``collusion`` colluding countries;
 - which tables stayed on the national path, and why.
 """
 
 from __future__ import annotations
 
 import html
-from math import prod
 
-from vanfed.errors import ReasonCode
 from vanfed.report._labels import Labels
-from vanfed.schema import RegionalReport, RoundTable
-from vanfed.secure import epsilon, round_rdp
+from vanfed.schema import RegionalReport
 
 __all__ = [
     "estimated_tables",
     "format_delta",
     "provenance",
-    "round_epsilon",
     "section",
     "statements",
     "table_note",
@@ -40,24 +36,6 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 def estimated_tables(report: RegionalReport) -> frozenset[str]:
     """Names of the tables with at least one estimated cell."""
     return frozenset(t.name for t in report.tables if t.estimated and any(t.estimated))
-
-
-def round_epsilon(report: RegionalReport) -> float | None:
-    """The ε at δ of the report's round (the audit's figure), or None when the report cannot
-    tell it: the round's privacy cost counts every table summed in it (withheld ones too),
-    and a sum whose table the report carries in another layout has no axes to count."""
-    record = report.secure
-    if record is None:
-        return None
-    by_name = {t.name: t for t in report.tables}
-    other_layout = {w.table for w in record.withheld if w.reason == ReasonCode.LAYOUT_DIFFERS}
-    tables = []
-    for s in record.sums:
-        t = by_name.get(s.name)
-        if t is None or s.name in other_layout or len(s.values) != prod(t.shape[1:]):
-            return None
-        tables.append(RoundTable(name=s.name, axes=t.axes[1:]))
-    return epsilon(round_rdp(tables, record.noise), record.noise.delta)
 
 
 def format_delta(delta: float) -> str:
@@ -76,7 +54,6 @@ def statements(report: RegionalReport, lab: Labels) -> list[str]:
     if record is None:
         return []
     noise = record.noise
-    eps = round_epsilon(report)
     countries = ", ".join(lab.country(c) for c in record.participants)
     out = [
         lab.ui(
@@ -90,7 +67,7 @@ def statements(report: RegionalReport, lab: Labels) -> list[str]:
         lab.ui("estimate_note"),
         lab.ui(
             "secure_privacy",
-            epsilon="?" if eps is None else f"{eps:.1f}",
+            epsilon=record.epsilon,
             delta=format_delta(noise.delta),
             collusion=str(noise.collusion),
         ),

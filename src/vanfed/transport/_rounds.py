@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vanfed._json import read_limited
-from vanfed.errors import ReasonCode, VerificationError
+from vanfed._json import loads_strict, read_limited
+from vanfed.errors import ReasonCode, VanfedError, VerificationError
 from vanfed.schema import (
     SUMMARY_TYPE,
     Codebook,
@@ -40,7 +41,7 @@ from vanfed.secure import RoundBook, announcement_problems
 from vanfed.signing import PROFILES, Envelope, timestamp, verify
 from vanfed.tlog import TransparencyLog
 
-__all__ = ["RoundDoor", "RoundItem", "read_rounds", "round_status"]
+__all__ = ["RoundDoor", "RoundItem", "RoundProblem", "read_rounds", "round_status"]
 
 RoundItem = RoundAnnouncement | Contribution | RoundResult
 Closer = Callable[[RoundResult, dt.datetime], str]  # signs and logs a result: its digest
@@ -166,33 +167,45 @@ def round_status(door: RoundDoor, now: dt.datetime) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class RoundProblem:
+    """A logged round envelope a correct door would refuse now: the round it claims to be
+    part of (None if even that cannot be read), the reason code and a message."""
+
+    round_id: str | None
+    code: str
+    message: str
+
+
 def read_rounds(
     inbox: str | Path, registry: TrustRegistry, log: TransparencyLog, size: int
-) -> tuple[RoundBook, list[tuple[str, str]]]:
+) -> tuple[RoundBook, list[RoundProblem]]:
     """The rounds of an inbox's log up to ``size`` entries, and what is wrong in them.
 
     Each round envelope is verified again (its signer judged at the time the log received
     it) and taken in log order through the door's own checks on contributions and results
     (at that time): what a correct door would have refused is left out of the book and
-    reported as (reason code, message) — the merge then cannot use it, and the audit fails.
+    reported — the merge then cannot use it, and the audit fails a report built on it.
     """
     layout = InboxLayout(inbox)
     book = RoundBook()
-    problems: list[tuple[str, str]] = []
+    problems: list[RoundProblem] = []
     limit = registry.policy.max_envelope_bytes
     for entry in log.entries[:size]:
         path = layout.envelope(entry.digest, round_part=True)
         if not path.exists():
             continue
         when = dt.datetime.fromtimestamp(entry.received_at, dt.UTC)
+        data = read_limited(path, limit)
         try:
-            item = _verified_part(read_limited(path, limit), registry, when, path)
+            item = _verified_part(data, registry, when, path)
         except VerificationError as exc:
-            problems.append((exc.reasons[0] if exc.reasons else ReasonCode.REJECTED, str(exc)))
+            code = exc.reasons[0] if exc.reasons else ReasonCode.REJECTED
+            problems.append(RoundProblem(_unverified_round(data), code, str(exc)))
             continue
         why = _replayed(book, item, entry.digest, when)
         if why is not None:
-            problems.append((why[0], f"{path.name}: {why[1]}"))
+            problems.append(RoundProblem(item.round_id, why[0], f"{path.name}: {why[1]}"))
             continue
         if isinstance(item, RoundAnnouncement):
             book.announce(item, entry.digest, entry.index)
@@ -201,6 +214,17 @@ def read_rounds(
         else:
             book.close(item, entry.digest, entry.index)
     return book, problems
+
+
+def _unverified_round(data: bytes) -> str | None:
+    """The round id an envelope that failed verification claims (to say which round it
+    concerns; nothing else is read from it)."""
+    try:
+        unverified = loads_strict(Envelope.from_bytes(data).payload, subject="round envelope")
+    except VanfedError:
+        return None
+    got = unverified.get("round_id") if isinstance(unverified, dict) else None
+    return got if isinstance(got, str) else None
 
 
 def _verified_part(data: bytes, registry: TrustRegistry, when: dt.datetime, path: Path) -> Any:
