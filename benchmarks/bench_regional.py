@@ -35,22 +35,17 @@ from random import Random
 import numpy as np
 
 from vanfed.aggregate import Selected, merge
-from vanfed.anonymize import DEFAULT_TABLES
 from vanfed.schema import NoiseSpec, NoisySum, RoundAnnouncement, RoundResult, load_codebook
 from vanfed.secure import (
-    RoundBook,
     announced_epsilon,
     apply_round,
     contribute,
-    open_round,
-    regional_tables,
     released_variance,
     round_counts,
     skellam,
 )
 from vanfed.secure._noise import cell_variances
-from vanfed.signing import ANNOUNCEMENT_PROFILE, CONTRIBUTION_PROFILE, envelope_digest, verify
-from vanfed.testing import NOW, Service, Trust, members
+from vanfed.testing import NOW, Service, Trust, announce, members, run_round
 from vanfed.transport import CoordinatorClient, Outbox
 
 HERE = Path(__file__).parent
@@ -102,34 +97,7 @@ def accuracy(cells: list[tuple[int, float, bool]]) -> dict[str, float]:
 def real_round(trust: Trust, group: dict, seed: int) -> tuple[RoundAnnouncement, object, float]:
     """A whole round in memory through the protocol; (announcement, result, seconds)."""
     started = time.perf_counter()
-    ann_bytes = open_round(
-        trust.registry,
-        trust.coordinator,
-        period="2024",
-        participants=[m.participant for m in group.values()],
-        tables=regional_tables(DEFAULT_TABLES, CB),
-        codebook=CB,
-        now=NOW,
-        deadline=NOW + dt.timedelta(days=1),
-        rng=Random(seed),
-    )
-    ann = verify(ann_bytes, trust.registry, now=NOW, profile=ANNOUNCEMENT_PROFILE)
-    book = RoundBook()
-    book.announce(ann, envelope_digest(ann_bytes), 0)
-    for i, (c, m) in enumerate(group.items(), 1):
-        env = contribute(
-            ann_bytes,
-            registry=trust.registry,
-            codebook=CB,
-            records=m.records,
-            signer=trust.nodes[c],
-            agreement=trust.agreements[c],
-            ledger=m.ledger,
-            now=NOW,
-        )
-        item = verify(env, trust.registry, now=NOW, profile=CONTRIBUTION_PROFILE)
-        assert book.rounds[ann.round_id].refusal(item, envelope_digest(env), NOW) is None
-        book.contribute(item, envelope_digest(env), i)
+    ann, book = run_round(trust, group, announce(trust, group, now=NOW, seed=str(seed)), now=NOW)
     result = book.rounds[ann.round_id].result_now(NOW)
     return ann, result, time.perf_counter() - started
 
@@ -258,16 +226,7 @@ def http_round(countries: tuple[str, ...]) -> dict[str, object]:
                     box.queue(m.envelope, svc.url, sealed=True)
                     box.flush(max_wait=60)
             started = time.perf_counter()
-            ann_bytes = open_round(
-                trust.registry,
-                trust.coordinator,
-                period="2024",
-                participants=[m.participant for m in group.values()],
-                tables=regional_tables(DEFAULT_TABLES, CB),
-                codebook=CB,
-                now=now,
-                deadline=now + dt.timedelta(hours=1),
-            )
+            ann_bytes = announce(trust, group, now=now, seed="http", hours=1)
             with CoordinatorClient(svc.url) as client:
                 assert client.submit(ann_bytes).accepted
             per_node = []

@@ -9,10 +9,9 @@ from random import Random
 
 import pytest
 
-from vanfed.anonymize import DEFAULT_TABLES
 from vanfed.errors import ReasonCode
 from vanfed.schema import CONTRIBUTION_TYPE, Contribution, RoundResult, load_codebook
-from vanfed.secure import contribute, open_round, regional_tables
+from vanfed.secure import contribute
 from vanfed.signing import (
     ANNOUNCEMENT_PROFILE,
     RESULT_PROFILE,
@@ -21,7 +20,7 @@ from vanfed.signing import (
     sign_envelope,
     verify,
 )
-from vanfed.testing import NOW, Member, Trust, members
+from vanfed.testing import NOW, Member, Trust, announce, members
 from vanfed.tlog import verify_receipt
 from vanfed.transport import Inbox, Rejected, http_status
 
@@ -59,17 +58,7 @@ def door(trust: Trust, tmp_path: Path, group: dict[str, Member]) -> tuple[Inbox,
 
 
 def announcement(trust: Trust, group: dict[str, Member], seed: str, hours: int = 24) -> bytes:
-    return open_round(
-        trust.registry,
-        trust.coordinator,
-        period="2024",
-        participants=[m.participant for m in group.values()],
-        tables=regional_tables(DEFAULT_TABLES, CB),
-        codebook=CB,
-        now=NOW,
-        deadline=NOW + dt.timedelta(hours=hours),
-        rng=Random(seed),
-    )
+    return announce(trust, group, now=NOW, seed=seed, hours=hours)
 
 
 def contribution(trust: Trust, m: Member, ann: bytes, tmp: Path) -> bytes:
