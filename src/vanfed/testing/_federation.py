@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
@@ -13,7 +14,7 @@ from vanfed._ledger import Ledger
 from vanfed._node import Node
 from vanfed.anonymize import DEFAULT_TABLES
 from vanfed.ingest import CodedRecords
-from vanfed.schema import RoundAnnouncement, Summary, load_codebook, load_mapping
+from vanfed.schema import RoundAnnouncement, RoundTable, Summary, load_codebook, load_mapping
 from vanfed.secure import RoundBook, contribute, open_round, regional_tables
 from vanfed.signing import ANNOUNCEMENT_PROFILE, CONTRIBUTION_PROFILE, envelope_digest, verify
 from vanfed.synthetic import write_export
@@ -78,17 +79,19 @@ def announce(
     now: dt.datetime,
     seed: str = "round",
     hours: float = 24,
+    tables: Sequence[RoundTable] | None = None,
     **kw: object,
 ) -> bytes:
-    """The coordinator's signed announcement of a round among ``group`` over the default
-    regional tables (its id from ``seed``; ``kw`` goes to :func:`vanfed.secure.open_round`)."""
+    """The coordinator's signed announcement of a round among ``group`` over ``tables``
+    (default: the regional layout of the default tables), its id from ``seed``; ``kw`` goes
+    to :func:`vanfed.secure.open_round`."""
     cb = load_codebook()
     return open_round(
         trust.registry,
         trust.coordinator,
         period="2024",
         participants=[m.participant for m in group.values()],
-        tables=regional_tables(DEFAULT_TABLES, cb),
+        tables=regional_tables(DEFAULT_TABLES, cb) if tables is None else tables,
         codebook=cb,
         now=now,
         deadline=now + dt.timedelta(hours=hours),

@@ -178,3 +178,43 @@ def test_quarters_spend_their_own_records_budget_and_the_year_spends_all() -> No
     assert spent_epsilon([ann("2024-Q1"), ann("2024-Q2")], 1e-6) == pytest.approx(e1)
     assert spent_epsilon([ann("2024-Q1"), ann("2024")], 1e-6) == pytest.approx(e2)
     assert spent_epsilon([ann("2023"), ann("2024")], 1e-6) == pytest.approx(e1)
+
+
+def test_rounds_of_one_table_are_capped_like_full_ones(
+    trust: Trust, fresh: dict[str, Member]
+) -> None:
+    """A round of one table costs a fraction of a full round's ε, so an ε cap alone would
+    admit many of them and their noise would average away: the registry's max_rounds caps
+    how many rounds may sum a record, whatever their tables."""
+    from vanfed.anonymize import DEFAULT_TABLES
+    from vanfed.secure import regional_tables
+
+    policy = trust.registry.policy.secure
+    assert policy is not None
+    sex_age = [t for t in regional_tables(DEFAULT_TABLES, CB) if t.name == "casualties_by_sex_age"]
+    sent = 0
+    with pytest.raises(ProtectionError) as err:
+        for i in range(policy.max_rounds + 1):
+            ann = announce(trust, fresh, seed=f"one{i}", tables=sex_age)
+            send(trust, fresh["KHM"], ann, f"o{i}")
+            sent += 1
+    assert sent == policy.max_rounds
+    a = verify(ann, trust.registry, now=NOW, profile=ANNOUNCEMENT_PROFILE)
+    assert epsilon(policy.max_rounds * round_rdp(a.tables, a.noise), 1e-6) < policy.epsilon_budget
+    assert err.value.reason == ReasonCode.BUDGET_EXHAUSTED
+    assert f"already summed in {policy.max_rounds} rounds" in str(err.value)
+
+
+def test_a_round_table_filtered_on_a_national_dimension_is_refused(
+    trust: Trust, fresh: dict[str, Member]
+) -> None:
+    from vanfed.errors import InputError
+    from vanfed.schema import PublishedAxis, RoundTable
+
+    table = RoundTable(
+        name="t",
+        filter={"admin1": "KH-1"},
+        axes=(PublishedAxis(dim="sex", codes=("f", "m", "_U", "_T")),),
+    )
+    with pytest.raises(InputError, match="filter admin1 = 'KH-1' is not regional"):
+        announce(trust, fresh, seed="filtered", tables=[table])
