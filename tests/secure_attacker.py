@@ -1,0 +1,753 @@
+"""An attacker of the secure regional path, written for the tests, independent of vanfed.
+
+It holds everything published: every national summary of every country (several periods,
+several revisions) and every secure round's announcement and raw noisy sums (several
+rounds of a period: revisions, re-runs, rounds with and without a country); optionally
+what nodes colluding with the coordinator know (their own exact counts and noise shares).
+It reads the wire models as anyone holding the JSON would (axes with codes, ``_T`` last,
+dense row-major values, ``None`` = suppressed; a round's tables, participants, noise and
+sums) and builds everything else here: the linear systems for HiGHS (``highspy``) and
+scipy's ``milp``, and the noise model from the announcement's stated parameters and the
+Skellam pmf of scipy. Nothing comes from ``vanfed.anonymize`` or ``vanfed.secure``.
+
+**Unknowns.** Per year (other years hold other records), one unknown per country,
+publication and *cell key*: a cell is its table's filter plus its non-total codes, i.e.
+the set of records it counts, so a cell two tables share is one unknown and a regional
+cell (national-only axes at their total) is the same key in every country.
+
+**Certain knowledge** (:meth:`SecureAttacker.intervals`): published cells are exact;
+every national table adds up; counts are non-negative (integers, for the MILP); revisions
+of a period only gain records (``assumption="added"``: later ≥ earlier, cell by cell) or
+are unrelated (``"any"``); and for every round and regional cell
+``|Σ_members x − y| ≤ B`` where ``y`` is the raw sum less the colluders' noise shares and
+``B`` is the two-sided Skellam tail bound at ``tail`` (1e-9) of the honest variance
+``V f^t`` (the variance the coordinator and ``collusion`` colluders still face; without
+colluders the noise is larger, so the bound is tighter than the truth needs: a stronger
+attacker). Result: for every suppressed cell of a non-colluding country, ``[min, max]``.
+
+**Statistical knowledge** (:meth:`SecureAttacker.posteriors`): per year and cell key, the
+unknown cells of that key (every country's and revision's) that some round measures are
+given a uniform prior on their certain interval (and "records only arrive" between
+revisions), and the exact Skellam likelihood of every measurement of the key — every
+round, every table holding the key (a key in several tables of a round is measured once
+per table, with independent noise). The joint posterior is enumerated and marginalised:
+a target another country's unknown cell shares a key with is attacked through
+differencing (rounds with and without a country), the nuisance integrated out exactly.
+Links *between* keys (a national margin over several suppressed cells) enter only through
+the certain intervals; so this is a lower bound on a perfect Bayesian, and
+:func:`null_scores` calibrates it against the announced noise with the same targets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.stats import skellam
+
+Key = frozenset[tuple[str, str]]
+TOTAL = "_T"
+TOL = 1e-6
+GRID_LIMIT = 2_000_000  # joint posterior grid points enumerated for one key
+
+
+# --- reading tables -----------------------------------------------------------------------
+
+
+def cells(axes: Sequence, filter_: Mapping[str, str]) -> list[tuple[Key, int]]:
+    """Every cell of a table (row-major): its key and how many of its axes are totals."""
+    out = []
+    for pos in itertools.product(*(range(len(a.codes)) for a in axes)):
+        key, totals = set(filter_.items()), 0
+        for a, i in zip(axes, pos, strict=True):
+            if a.codes[i] == TOTAL:
+                totals += 1
+            else:
+                key.add((a.dim, a.codes[i]))
+        out.append((frozenset(key), totals))
+    return out
+
+
+def margins(axes: Sequence, filter_: Mapping[str, str]) -> list[tuple[Key, tuple[Key, ...]]]:
+    """``_T`` = Σ the other codes, along each axis, on every line of the table."""
+    keys = [k for k, _ in cells(axes, filter_)]
+    shape = [len(a.codes) for a in axes]
+    grid = np.arange(len(keys)).reshape(shape)
+    out = []
+    for ax, n in enumerate(shape):
+        for line in np.moveaxis(grid, ax, -1).reshape(-1, n):
+            out.append((keys[line[-1]], tuple(keys[j] for j in line[:-1])))
+    return out
+
+
+def _year(period: str) -> int:
+    year, _, quarter = period.partition("-Q")
+    assert not quarter, "this attacker reads year periods only (quarters share records)"
+    return int(year)
+
+
+# --- the Skellam noise, from its pmf ------------------------------------------------------
+
+
+@cache
+def tail_bound(variance: float, tail: float) -> int:
+    """The least ``b`` with ``P(|Sk(variance)| > b) <= tail`` (0 without noise), summing
+    the pmf."""
+    if variance == 0:
+        return 0
+    mu = variance / 2
+    top = int(50 + 50 * math.sqrt(variance))
+    pmf = skellam.pmf(np.arange(top + 1), mu, mu)
+    outside = 2 * np.cumsum(pmf[::-1])[::-1]  # outside[j] = P(|N| >= j), j >= 1
+    for b in range(top):
+        if outside[b + 1] <= tail:
+            return b
+    raise AssertionError("tail bound beyond the table")
+
+
+def log_pmf(k: np.ndarray, variance: float) -> np.ndarray:
+    """``log P(Sk(variance) = k)``; without noise, 0 at 0 and -inf elsewhere."""
+    k = np.asarray(k)
+    if variance == 0:
+        return np.where(k == 0, 0.0, -np.inf)
+    table, top = _log_pmf_table(variance)
+    inside = np.abs(k) <= top
+    out = table[np.clip(k, -top, top) + top]
+    if not inside.all():  # far tails (rare): ask scipy
+        out = np.where(
+            inside, out, skellam.logpmf(np.where(inside, 0, k), variance / 2, variance / 2)
+        )
+    return out
+
+
+@cache
+def _log_pmf_table(variance: float) -> tuple[np.ndarray, int]:
+    top = int(60 + 30 * math.sqrt(variance))
+    ks = np.arange(-top, top + 1)
+    return skellam.logpmf(ks, variance / 2, variance / 2), top
+
+
+def draw(rng: np.random.Generator, variance: float, size: int | tuple[int, ...]) -> np.ndarray:
+    """Skellam variates (a difference of two Poisson)."""
+    if variance == 0:
+        return np.zeros(size, np.int64)
+    return rng.poisson(variance / 2, size) - rng.poisson(variance / 2, size)
+
+
+# --- what the attacker holds ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The raw noisy sums of one round as the attacker holds them.
+
+    ``members``: country → revision of the national summary whose records it summed (the
+    contributors: for a complete round, every participant). ``announced`` participants each
+    added ``1 / (announced - collusion)`` of the variance ``variance * factor**t``.
+    """
+
+    round_id: str
+    period: str
+    members: Mapping[str, int]
+    tables: tuple  # RoundTable-like: name, filter, axes (dim, codes)
+    sums: Mapping[str, tuple[int, ...]]
+    variance: float
+    factor: int
+    collusion: int
+    announced: int
+
+
+def observed(announcement, result) -> Observation:
+    """A complete round's observation, from its announcement and result."""
+    assert result.status == "complete" and result.round_id == announcement.round_id
+    return Observation(
+        round_id=announcement.round_id,
+        period=announcement.period,
+        members={p.country: p.revision for p in announcement.participants},
+        tables=tuple(announcement.tables),
+        sums={s.name: tuple(s.values) for s in result.sums},
+        variance=announcement.noise.variance,
+        factor=announcement.noise.margin_factor,
+        collusion=announcement.noise.collusion,
+        announced=len(announcement.participants),
+    )
+
+
+@dataclass(frozen=True)
+class Insider:
+    """A node colluding with the coordinator: its own exact national cells (per period and
+    revision) and its noise share in each round it contributed to (per table)."""
+
+    country: str
+    cells: Mapping[tuple[str, int], Mapping[Key, int]]
+    shares: Mapping[str, Mapping[str, Sequence[int]]]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One national cell of one publication."""
+
+    country: str
+    period: str
+    revision: int
+    key: Key
+
+    def __repr__(self) -> str:
+        where = ", ".join(f"{d}={c}" for d, c in sorted(self.key)) or "total"
+        return f"{self.country} {self.period} r{self.revision} [{where}]"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """What the certain-knowledge attacker knows of a suppressed cell."""
+
+    cell: Cell
+    lo: int
+    hi: int
+    lp: tuple[float, float]
+    integer: bool  # whether the MILP bounded it (else the LP's, rounded inward)
+
+    @property
+    def width(self) -> int:
+        return self.hi - self.lo
+
+
+@dataclass
+class Posterior:
+    """The statistical attacker's distribution of one cell."""
+
+    cell: Cell
+    support: np.ndarray  # integers
+    probs: np.ndarray
+    measurements: int  # measurements of the key in its component
+
+    @property
+    def guess(self) -> int:
+        """The MAP guess (ties: the lowest value)."""
+        return int(self.support[int(np.argmax(self.probs))])
+
+    def prob(self, x: int) -> float:
+        hit = np.flatnonzero(self.support == x)
+        return float(self.probs[hit[0]]) if hit.size else 0.0
+
+
+@dataclass
+class _Measurement:
+    unknowns: tuple[int, ...]  # column indices of unknown cells summed
+    const: int  # pinned cells summed
+    y: int  # raw sum less colluders' shares
+    variance: float  # of the noise the attacker faces
+    bound: int  # B, of the honest variance
+
+
+@dataclass
+class _System:
+    """One year: every unknown, its bounds, and every linear constraint."""
+
+    cells: list[Cell] = field(default_factory=list)
+    index: dict[Cell, int] = field(default_factory=dict)
+    lo: list[float] = field(default_factory=list)
+    hi: list[float] = field(default_factory=list)
+    rows: list[dict[int, float]] = field(default_factory=list)
+    row_lo: list[float] = field(default_factory=list)
+    row_hi: list[float] = field(default_factory=list)
+    targets: list[int] = field(default_factory=list)
+    measured: dict[Key, list[_Measurement]] = field(default_factory=lambda: defaultdict(list))
+    later: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def var(self, cell: Cell) -> int:
+        if cell not in self.index:
+            self.index[cell] = len(self.cells)
+            self.cells.append(cell)
+            self.lo.append(0.0)
+            self.hi.append(math.inf)
+        return self.index[cell]
+
+    def row(self, coef: dict[int, float], lo: float, hi: float) -> None:
+        self.rows.append(coef)
+        self.row_lo.append(lo)
+        self.row_hi.append(hi)
+
+    def matrix(self) -> sp.csr_matrix:
+        r = [i for i, row in enumerate(self.rows) for _ in row]
+        c = [j for row in self.rows for j in row]
+        v = [w for row in self.rows for w in row.values()]
+        return sp.csr_matrix((v, (r, c)), shape=(len(self.rows), len(self.cells)))
+
+
+# --- the attacker --------------------------------------------------------------------------
+
+
+class SecureAttacker:
+    """Everything published (and what colluders know), and the attacks over it."""
+
+    def __init__(
+        self,
+        summaries: Iterable,
+        observations: Iterable[Observation],
+        insiders: Iterable[Insider] = (),
+        *,
+        tail: float = 1e-9,
+        assumption: str = "added",
+    ) -> None:
+        assert assumption in ("added", "any")
+        self.tail, self.assumption = tail, assumption
+        self.insiders = {i.country: i for i in insiders}
+        self.years: dict[int, _System] = defaultdict(_System)
+        self.pubs: dict[tuple[str, str, int], object] = {}
+        for s in summaries:
+            self.pubs[(s.country, s.period, s.revision)] = s
+            self._publication(s)
+        self._revisions()
+        self.observations = list(observations)
+        for obs in self.observations:
+            self._observation(obs)
+
+    def _publication(self, s) -> None:
+        sys = self.years[_year(s.period)]
+        inside = self.insiders.get(s.country)
+        known = inside.cells[(s.period, s.revision)] if inside else {}
+        stated: dict[Key, int] = {}
+        keys: set[Key] = set()
+        seen_margins = set()
+        for t in s.tables:
+            for (key, _), value in zip(cells(t.axes, t.filter), t.values, strict=True):
+                keys.add(key)
+                if value is not None:
+                    assert stated.setdefault(key, value) == value, "linked cells disagree"
+            for total, kids in margins(t.axes, t.filter):
+                if (total, kids) in seen_margins:
+                    continue
+                seen_margins.add((total, kids))
+                at = lambda k: sys.var(Cell(s.country, s.period, s.revision, k))  # noqa: E731
+                coef: dict[int, float] = {at(total): -1.0}
+                for kid in kids:
+                    coef[at(kid)] = coef.get(at(kid), 0.0) + 1.0
+                sys.row(coef, 0.0, 0.0)
+        for key in keys:
+            j = sys.var(Cell(s.country, s.period, s.revision, key))
+            if key in stated:
+                sys.lo[j] = sys.hi[j] = float(stated[key])
+            elif inside:
+                sys.lo[j] = sys.hi[j] = float(known[key])
+            else:
+                sys.targets.append(j)
+
+    def _revisions(self) -> None:
+        """Consecutive revisions of a period: later ≥ earlier (records only arrive)."""
+        chains: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for country, period, revision in self.pubs:
+            chains[(country, period)].append(revision)
+        for (country, period), revs in chains.items():
+            sys = self.years[_year(period)]
+            for a, b in itertools.pairwise(sorted(revs)):
+                for cell in list(sys.cells):
+                    if (cell.country, cell.period, cell.revision) != (country, period, a):
+                        continue
+                    later = Cell(country, period, b, cell.key)
+                    if later in sys.index:
+                        i, j = sys.index[cell], sys.index[later]
+                        sys.later[i].append(j)
+                        if self.assumption == "added":
+                            sys.row({i: 1.0, j: -1.0}, -math.inf, 0.0)
+
+    def _observation(self, obs: Observation) -> None:
+        sys = self.years[_year(obs.period)]
+        inside = [c for c in obs.members if c in self.insiders]
+        honest = len(obs.members) - len(inside)
+        per_share = obs.announced - obs.collusion
+        for t in obs.tables:
+            raw = np.array(obs.sums[t.name], np.int64)
+            for c in inside:
+                raw = raw - np.array(self.insiders[c].shares[obs.round_id][t.name], np.int64)
+            for (key, totals), y in zip(cells(t.axes, t.filter), raw, strict=True):
+                full = obs.variance * obs.factor**totals
+                variance = full * honest / per_share
+                bound = tail_bound(min(variance, full), self.tail)
+                unknowns, const, coef = [], 0, {}
+                for country, revision in obs.members.items():
+                    cell = Cell(country, obs.period, revision, key)
+                    assert cell in sys.index, f"round {obs.round_id[:8]}: no {cell} published"
+                    j = sys.index[cell]
+                    coef[j] = 1.0
+                    if sys.lo[j] == sys.hi[j]:
+                        const += int(sys.lo[j])
+                    else:
+                        unknowns.append(j)
+                sys.row(coef, float(y - bound), float(y + bound))
+                if unknowns:
+                    sys.measured[key].append(
+                        _Measurement(tuple(unknowns), const, int(y), variance, bound)
+                    )
+
+    # --- certain knowledge ---------------------------------------------------------------
+
+    def intervals(self, *, integer_below: float = 7.0) -> list[Interval]:
+        """``[min, max]`` of every suppressed cell of a non-colluding country over every
+        table the publications and rounds allow; a cell the LP leaves narrower than
+        ``integer_below`` is bounded again over integers (MILP)."""
+        out = []
+        for year in sorted(self.years):
+            out += self._year_intervals(self.years[year], integer_below)
+        return out
+
+    def _year_intervals(self, sys: _System, integer_below: float) -> list[Interval]:
+        red = _Reduced(sys, f"{self.assumption}, tail {self.tail:g}")
+        h = red.highs()
+        out = []
+        for j in sys.targets:
+            col = red.column[j]
+            (lo, x_lo), (hi, x_hi) = red.solve(h, col, 1.0), red.solve(h, col, -1.0)
+            hi = -hi
+            ilo, ihi, integer = math.ceil(lo - TOL), math.floor(hi + TOL), False
+            # an integral optimal vertex is an integer table: the MILP would find the same
+            if _integral(x_lo) and _integral(x_hi):
+                integer = True
+            elif hi - lo < integer_below:
+                ilo, ihi = red.integer_bounds(col)
+                integer = True
+            out.append(Interval(sys.cells[j], ilo, ihi, (lo, hi), integer))
+        return out
+
+    # --- statistical knowledge -----------------------------------------------------------
+
+    def posteriors(self, intervals: Iterable[Interval]) -> dict[Cell, Posterior]:
+        """The posterior of every suppressed cell some round measures (see the module)."""
+        out = {}
+        for comp in self._components(intervals):
+            ys = [np.array([m.y]) for m in comp.measurements]
+            for c, r, marg in zip(comp.cells, comp.ranges, comp.marginals(ys), strict=True):
+                out[c] = Posterior(c, r, marg[0], len(comp.measurements))
+        return out
+
+    def null(
+        self,
+        intervals: Iterable[Interval],
+        truth: Mapping[Cell, int],
+        targets: Iterable[Cell],
+        *,
+        reps: int = 1000,
+        seed: int = 0,
+    ) -> dict[Cell, tuple[np.ndarray, np.ndarray]]:
+        """Per attacked cell among ``targets``, in ``reps`` fresh draws of every
+        measurement's noise as announced (the certain intervals kept): the posterior
+        probability of its truth, and whether the MAP guess is the truth."""
+        rng = np.random.default_rng(seed)
+        wanted = frozenset(targets)
+        out: dict[Cell, tuple[np.ndarray, np.ndarray]] = {}
+        for comp in self._components(intervals):
+            if not wanted.isdisjoint(comp.cells):
+                out.update(comp.simulate(truth, rng, reps))
+        return out
+
+    def skipped(self, intervals: Iterable[Interval]) -> int:
+        """Components too large to enumerate (their cells get no posterior)."""
+        comps = self._components(intervals, keep_large=True)
+        return sum(1 for c in comps if c.large and not c.single)
+
+    def _components(
+        self, intervals: Iterable[Interval], *, keep_large: bool = False
+    ) -> list[_Component]:
+        """Per year and key, the unknown cells that measurements tie together."""
+        box = {iv.cell: (iv.lo, iv.hi) for iv in intervals}
+        out = []
+        for year in sorted(self.years):
+            sys = self.years[year]
+            for meas in sys.measured.values():
+                for comp, ms in _connected(meas):
+                    cells_ = [sys.cells[j] for j in comp]
+                    if any(c not in box for c in cells_):
+                        continue  # a colluder's cell: known, not attacked
+                    ranges = [np.arange(box[c][0], box[c][1] + 1) for c in cells_]
+                    later = [
+                        (i, comp.index(k))
+                        for i, j in enumerate(comp)
+                        for k in sys.later.get(j, ())
+                        if k in comp and self.assumption == "added"
+                    ]
+                    large = math.prod(len(r) for r in ranges) > GRID_LIMIT
+                    c = _Component(comp, cells_, ranges, ms, later, large)
+                    if keep_large or c.single or not large:
+                        out.append(c)
+        return out
+
+
+class _Reduced:
+    """A year's system with its known cells substituted (HiGHS then sees only unknowns)."""
+
+    def __init__(self, sys: _System, model: str) -> None:
+        lo, hi = np.array(sys.lo), np.array(sys.hi)
+        free = np.flatnonzero(lo < hi)
+        self.column = {int(j): i for i, j in enumerate(free)}
+        a = sys.matrix().tocsc()
+        known = np.where(lo < hi, 0.0, lo)
+        shift = a @ known
+        a_free = a[:, free].tocsr()
+        used = np.diff(a_free.indptr) > 0
+        row_lo, row_hi = np.array(sys.row_lo) - shift, np.array(sys.row_hi) - shift
+        bad = ~used & ((row_lo > TOL) | (row_hi < -TOL))
+        assert not bad.any(), (
+            f"the publications and rounds contradict the attacker's model ({model})"
+        )
+        self.a = a_free[used].tocsc()
+        self.row_lo, self.row_hi = row_lo[used], row_hi[used]
+        self.lo, self.hi = lo[free], hi[free]
+        self.model = model
+
+    def highs(self) -> highspy.Highs:
+        inf = highspy.kHighsInf
+        n = self.a.shape[1]
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")  # one model, many objectives: warm starts
+        h.setOptionValue("simplex_strategy", 4)  # primal: the last basis stays feasible
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, self.a.shape[0]
+        lp.col_cost_ = np.zeros(n)
+        lp.col_lower_ = self.lo
+        lp.col_upper_ = np.where(np.isinf(self.hi), inf, self.hi)
+        lp.row_lower_ = np.where(np.isinf(self.row_lo), -inf, self.row_lo)
+        lp.row_upper_ = np.where(np.isinf(self.row_hi), inf, self.row_hi)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = self.a.indptr
+        lp.a_matrix_.index_ = self.a.indices
+        lp.a_matrix_.value_ = self.a.data
+        h.passModel(lp)
+        h.run()
+        assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal, (
+            f"the publications and rounds contradict the attacker's model ({self.model}): "
+            f"{h.getModelStatus()}"
+        )
+        self._last = 0
+        return h
+
+    def solve(self, h: highspy.Highs, col: int, sign: float) -> tuple[float, np.ndarray | None]:
+        """``min sign·x[col]`` and its solution (None: unbounded)."""
+        h.changeColCost(self._last, 0.0)
+        h.changeColCost(col, sign)
+        self._last = col
+        h.run()
+        status = h.getModelStatus()
+        if status in (
+            highspy.HighsModelStatus.kUnbounded,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,
+        ):
+            return -math.inf, None
+        assert status == highspy.HighsModelStatus.kOptimal, status
+        x = np.asarray(h.getSolution().col_value)
+        return float(h.getInfo().objective_function_value), x
+
+    def integer_bounds(self, col: int) -> tuple[int, int]:
+        n = self.a.shape[1]
+        c = np.zeros(n)
+        c[col] = 1.0
+        cons = LinearConstraint(self.a, self.row_lo, self.row_hi)
+        got = []
+        for sign in (1.0, -1.0):
+            res = milp(
+                sign * c,
+                constraints=cons,
+                integrality=np.ones(n),
+                bounds=Bounds(self.lo, self.hi),
+            )
+            assert res.status == 0, res.message
+            got.append(round(sign * res.fun))
+        return got[0], got[1]
+
+
+def _integral(x: np.ndarray | None) -> bool:
+    return x is not None and bool(np.all(np.abs(x - np.round(x)) < TOL))
+
+
+class _Component:
+    """One key's unknown cells tied by measurements: a uniform prior on their box (later
+    revisions ≥ earlier), and the measurements grouped by the set of unknowns they sum.
+
+    With one group and no revision order the likelihood depends on the cells' sum only,
+    and each cell's marginal is a short convolution (exact); otherwise the box is
+    enumerated."""
+
+    def __init__(self, comp, cells_, ranges, ms, later, large: bool) -> None:
+        self.cells, self.ranges, self.measurements, self.large = cells_, ranges, ms, large
+        self.shape = tuple(len(r) for r in ranges)
+        self.pos = {j: i for i, j in enumerate(comp)}
+        sets = {m.unknowns for m in ms}
+        self.single = len(sets) == 1 and not later and len(next(iter(sets))) == len(comp)
+        if self.single:
+            self.lo = sum(int(r[0]) for r in ranges)
+            self.width = sum(len(r) - 1 for r in ranges) + 1
+            self.kernels = []
+            for i in range(len(ranges)):  # ways the others make each sum: Toeplitz in a
+                ways = np.ones(1)
+                for k, r in enumerate(ranges):
+                    if k != i:
+                        ways = np.convolve(ways, np.ones(len(r)))
+                sigma = np.arange(self.width)[:, None]
+                shift = sigma - np.arange(len(ranges[i]))[None, :]
+                ok = (shift >= 0) & (shift < len(ways))
+                self.kernels.append(np.where(ok, ways[np.clip(shift, 0, len(ways) - 1)], 0.0))
+            return
+        if large:
+            return
+        flat = [g.ravel() for g in np.meshgrid(*ranges, indexing="ij")]
+        self.prior = np.zeros(flat[0].shape)
+        for i, k in later:
+            self.prior[flat[i] > flat[k]] = -np.inf
+        self.groups: dict[tuple[int, ...], tuple[np.ndarray, int, int, list[int]]] = {}
+        for n, m in enumerate(ms):
+            if m.unknowns not in self.groups:
+                total = sum(flat[self.pos[j]] for j in m.unknowns)
+                lo = int(total.min())
+                self.groups[m.unknowns] = (total - lo, lo, int(total.max()) - lo + 1, [])
+            self.groups[m.unknowns][3].append(n)
+
+    def _group(self, ys: Sequence[np.ndarray], lo: int, width: int, members) -> np.ndarray:
+        """Σ log pmf of a group's measurements at each value of their sum: ``(k, width)``."""
+        sigma = lo + np.arange(width)
+        g = np.zeros((len(ys[0]), width))
+        for n in members:
+            m = self.measurements[n]
+            g += log_pmf(ys[n][:, None] - m.const - sigma[None, :], m.variance)
+        return g
+
+    def marginals(self, ys: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Each cell's posterior for ``k`` draws of the sums (``ys[n]``: shape ``(k,)``),
+        as ``(k, len(range))`` arrays."""
+        k = len(ys[0])
+        if self.single:
+            g = self._group(ys, self.lo, self.width, range(len(self.measurements)))
+            like = np.exp(g - g.max(axis=1, keepdims=True))
+            out = [like @ kern for kern in self.kernels]
+            return [m / m.sum(axis=1, keepdims=True) for m in out]
+        ll = np.tile(self.prior, (k, 1))
+        for index, lo, width, members in self.groups.values():
+            ll += self._group(ys, lo, width, members)[:, index]
+        probs = _normalise(ll).reshape(k, *self.shape)
+        return [
+            probs.sum(axis=tuple(1 + a for a in range(len(self.shape)) if a != i))
+            for i in range(len(self.shape))
+        ]
+
+    def simulate(
+        self, truth: Mapping[Cell, int], rng: np.random.Generator, reps: int
+    ) -> dict[Cell, tuple[np.ndarray, np.ndarray]]:
+        """Per cell, (posterior probability of the truth, MAP hit) in each fresh draw."""
+        value = [truth[c] for c in self.cells]
+        at = [int(np.flatnonzero(r == v)[0]) for r, v in zip(self.ranges, value, strict=True)]
+        exact = [m.const + sum(value[self.pos[j]] for j in m.unknowns) for m in self.measurements]
+        out = {c: (np.empty(reps), np.empty(reps, bool)) for c in self.cells}
+        size = self.width if self.single else math.prod(self.shape)
+        step = max(1, min(reps, 2_000_000 // size))
+        for start in range(0, reps, step):
+            k = min(step, reps - start)
+            ys = [
+                e + draw(rng, m.variance, k) for m, e in zip(self.measurements, exact, strict=True)
+            ]
+            for i, (c, marg) in enumerate(zip(self.cells, self.marginals(ys), strict=True)):
+                out[c][0][start : start + k] = marg[:, at[i]]
+                out[c][1][start : start + k] = np.argmax(marg, axis=1) == at[i]
+        return out
+
+
+def _normalise(ll: np.ndarray) -> np.ndarray:
+    top = ll.max(axis=-1, keepdims=True)
+    p = np.exp(ll - top)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+def _connected(meas: Sequence[_Measurement]) -> list[tuple[list[int], list[_Measurement]]]:
+    """Group a key's measurements by the unknowns they share (union-find)."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for m in meas:
+        for u in m.unknowns[1:]:
+            parent[find(u)] = find(m.unknowns[0])
+        find(m.unknowns[0])
+    groups: dict[int, list[_Measurement]] = defaultdict(list)
+    for m in meas:
+        groups[find(m.unknowns[0])].append(m)
+    out = []
+    for ms in groups.values():
+        comp = sorted({u for m in ms for u in m.unknowns})
+        out.append((comp, ms))
+    return out
+
+
+# --- scoring -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scores:
+    """How the statistical attacker did on a set of targets."""
+
+    targets: int
+    hits: int  # MAP guess = truth
+    top: float  # largest posterior probability of the truth
+    mean: float  # mean posterior probability of the truth
+    prior_hit: float  # expected hits of a uniform guess in the certain interval, as a rate
+
+    @property
+    def rate(self) -> float:
+        return self.hits / self.targets if self.targets else 0.0
+
+
+def score(
+    posts: Mapping[Cell, Posterior], truth: Mapping[Cell, int], targets: Iterable[Cell]
+) -> Scores:
+    ts = [t for t in targets if t in posts]
+    probs = [posts[t].prob(truth[t]) for t in ts]
+    return Scores(
+        targets=len(ts),
+        hits=sum(posts[t].guess == truth[t] for t in ts),
+        top=max(probs, default=0.0),
+        mean=float(np.mean(probs)) if probs else 0.0,
+        prior_hit=float(np.mean([1 / len(posts[t].support) for t in ts])) if ts else 0.0,
+    )
+
+
+@dataclass(frozen=True)
+class NullBounds:
+    """What the announced noise allows on the same targets: the ``level`` quantiles, over
+    fresh noise draws, of the number of exact MAP guesses and of the largest posterior
+    probability of a truth."""
+
+    hits: float
+    top: float
+    mean_hits: float
+    reps: int
+
+
+def null_bounds(
+    null: Mapping[Cell, tuple[np.ndarray, np.ndarray]],
+    targets: Iterable[Cell],
+    *,
+    level: float = 0.999,
+) -> NullBounds:
+    """The ``level`` quantiles of the exact guesses and of the largest posterior of a truth
+    over :meth:`SecureAttacker.null`'s fresh draws, on the given targets."""
+    ts = [t for t in targets if t in null]
+    if not ts:
+        return NullBounds(0.0, 0.0, 0.0, 0)
+    hits = np.sum([null[t][1] for t in ts], axis=0)
+    tops = np.max([null[t][0] for t in ts], axis=0)
+    return NullBounds(
+        hits=float(np.quantile(hits, level)),
+        top=float(np.quantile(tops, level)),
+        mean_hits=float(hits.mean()),
+        reps=len(hits),
+    )
