@@ -51,7 +51,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.stats import skellam
+from scipy.stats import norm, skellam
 
 Key = frozenset[tuple[str, str]]
 TOTAL = "_T"
@@ -206,10 +206,32 @@ class Cell:
 
 
 @dataclass(frozen=True)
-class Interval:
-    """What the certain-knowledge attacker knows of a suppressed cell."""
+class Change:
+    """What arrived in one cell between two consecutive revisions of a publication."""
 
-    cell: Cell
+    country: str
+    period: str
+    revisions: tuple[int, int]
+    key: Key
+
+    @property
+    def cells(self) -> tuple[Cell, Cell]:
+        a, b = self.revisions
+        return Cell(self.country, self.period, a, self.key), Cell(
+            self.country, self.period, b, self.key
+        )
+
+    def __repr__(self) -> str:
+        where = ", ".join(f"{d}={c}" for d, c in sorted(self.key)) or "total"
+        a, b = self.revisions
+        return f"{self.country} {self.period} r{a}→r{b} [{where}]"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """What the certain-knowledge attacker knows of a suppressed cell (or of a change)."""
+
+    cell: Cell | Change
     lo: int
     hi: int
     lp: tuple[float, float]
@@ -228,6 +250,7 @@ class Posterior:
     support: np.ndarray  # integers
     probs: np.ndarray
     measurements: int  # measurements of the key in its component
+    others: int  # other unknown cells in its component (0: the regional cells leave it alone)
 
     @property
     def guess(self) -> int:
@@ -257,9 +280,11 @@ class _System:
     lo: list[float] = field(default_factory=list)
     hi: list[float] = field(default_factory=list)
     rows: list[dict[int, float]] = field(default_factory=list)
+    margin_rows: list[int] = field(default_factory=list)  # national additivity (equalities)
     row_lo: list[float] = field(default_factory=list)
     row_hi: list[float] = field(default_factory=list)
     targets: list[int] = field(default_factory=list)
+    changes: list[tuple[Change, int, int]] = field(default_factory=list)
     measured: dict[Key, list[_Measurement]] = field(default_factory=lambda: defaultdict(list))
     later: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
 
@@ -331,8 +356,9 @@ class SecureAttacker:
                 coef: dict[int, float] = {at(total): -1.0}
                 for kid in kids:
                     coef[at(kid)] = coef.get(at(kid), 0.0) + 1.0
+                sys.margin_rows.append(len(sys.rows))
                 sys.row(coef, 0.0, 0.0)
-        for key in keys:
+        for key in sorted(keys, key=sorted):
             j = sys.var(Cell(s.country, s.period, s.revision, key))
             if key in stated:
                 sys.lo[j] = sys.hi[j] = float(stated[key])
@@ -356,6 +382,8 @@ class SecureAttacker:
                     if later in sys.index:
                         i, j = sys.index[cell], sys.index[later]
                         sys.later[i].append(j)
+                        if not (sys.lo[i] == sys.hi[i] and sys.lo[j] == sys.hi[j]):
+                            sys.changes.append((Change(country, period, (a, b), cell.key), i, j))
                         if self.assumption == "added":
                             sys.row({i: 1.0, j: -1.0}, -math.inf, 0.0)
 
@@ -390,10 +418,12 @@ class SecureAttacker:
 
     # --- certain knowledge ---------------------------------------------------------------
 
-    def intervals(self, *, integer_below: float = 7.0) -> list[Interval]:
-        """``[min, max]`` of every suppressed cell of a non-colluding country over every
-        table the publications and rounds allow; a cell the LP leaves narrower than
-        ``integer_below`` is bounded again over integers (MILP)."""
+    def intervals(self, *, integer_below: float = math.inf) -> list[Interval]:
+        """``[min, max]`` of every suppressed cell of a non-colluding country (and of every
+        change between revisions not known exactly) over every table the publications and
+        rounds allow. Over integers: an LP bound reached at an integral vertex is the
+        MILP's; any other, when the LP leaves the target narrower than ``integer_below``
+        (default: always), is bounded again by a MILP."""
         out = []
         for year in sorted(self.years):
             out += self._year_intervals(self.years[year], integer_below)
@@ -402,19 +432,24 @@ class SecureAttacker:
     def _year_intervals(self, sys: _System, integer_below: float) -> list[Interval]:
         red = _Reduced(sys, f"{self.assumption}, tail {self.tail:g}")
         h = red.highs()
+        exprs: list[tuple[Cell | Change, dict[int, float]]] = [
+            (sys.cells[j], {j: 1.0}) for j in sys.targets
+        ]
+        exprs += [(change, {j: 1.0, i: -1.0}) for change, i, j in sys.changes]
         out = []
-        for j in sys.targets:
-            col = red.column[j]
-            (lo, x_lo), (hi, x_hi) = red.solve(h, col, 1.0), red.solve(h, col, -1.0)
-            hi = -hi
+        for what, expr in exprs:
+            coef, const = red.expression(expr)
+            (lo, x_lo), (hi, x_hi) = red.solve(h, coef, 1.0), red.solve(h, coef, -1.0)
+            lo, hi = lo + const, -hi + const
             ilo, ihi, integer = math.ceil(lo - TOL), math.floor(hi + TOL), False
             # an integral optimal vertex is an integer table: the MILP would find the same
             if _integral(x_lo) and _integral(x_hi):
                 integer = True
             elif hi - lo < integer_below:
-                ilo, ihi = red.integer_bounds(col)
+                ilo, ihi = red.integer_bounds(coef)
+                ilo, ihi = ilo + round(const), ihi + round(const)
                 integer = True
-            out.append(Interval(sys.cells[j], ilo, ihi, (lo, hi), integer))
+            out.append(Interval(what, ilo, ihi, (lo, hi), integer))
         return out
 
     # --- statistical knowledge -----------------------------------------------------------
@@ -425,7 +460,8 @@ class SecureAttacker:
         for comp in self._components(intervals):
             ys = [np.array([m.y]) for m in comp.measurements]
             for c, r, marg in zip(comp.cells, comp.ranges, comp.marginals(ys), strict=True):
-                out[c] = Posterior(c, r, marg[0], len(comp.measurements))
+                others = len(comp.cells) - 1
+                out[c] = Posterior(c, r, marg[0], len(comp.measurements), others)
         return out
 
     def null(
@@ -452,6 +488,42 @@ class SecureAttacker:
         """Components too large to enumerate (their cells get no posterior)."""
         comps = self._components(intervals, keep_large=True)
         return sum(1 for c in comps if c.large and not c.single)
+
+    def joint(
+        self, intervals: Iterable[Interval], *, unmeasured: bool = False
+    ) -> dict[Cell, Posterior]:
+        """The joint linear-Gaussian attacker: per year, every unknown cell at once, with
+        every national table's additivity as an exact constraint, every measurement of
+        every round (Gaussian of its Skellam variance) and a Gaussian of each cell's
+        uniform prior on its certain interval; each cell's posterior is the marginal,
+        discretised on its interval. Cross-key links (a margin over suppressed cells, a
+        regional margin over inner cells) enter here, which the per-key attacker leaves
+        out; the price is the Gaussian approximation."""
+        out = {}
+        for model in self._joint_models(intervals):
+            out.update(model.posteriors(unmeasured=unmeasured))
+        return out
+
+    def joint_null(
+        self,
+        intervals: Iterable[Interval],
+        truth: Mapping[Cell, int],
+        targets: Iterable[Cell],
+        *,
+        reps: int = 1000,
+        seed: int = 0,
+    ) -> dict[Cell, tuple[np.ndarray, np.ndarray]]:
+        """As :meth:`null`, for the joint attacker."""
+        rng = np.random.default_rng(seed)
+        wanted = frozenset(targets)
+        out: dict[Cell, tuple[np.ndarray, np.ndarray]] = {}
+        for model in self._joint_models(intervals):
+            out.update(model.simulate(truth, rng, reps, wanted))
+        return out
+
+    def _joint_models(self, intervals: Iterable[Interval]) -> list[_Joint]:
+        box = {iv.cell: (iv.lo, iv.hi) for iv in intervals if isinstance(iv.cell, Cell)}
+        return [_Joint(self.years[y], box) for y in sorted(self.years)]
 
     def _components(
         self, intervals: Iterable[Interval], *, keep_large: bool = False
@@ -487,6 +559,7 @@ class _Reduced:
         lo, hi = np.array(sys.lo), np.array(sys.hi)
         free = np.flatnonzero(lo < hi)
         self.column = {int(j): i for i, j in enumerate(free)}
+        self.known = lo
         a = sys.matrix().tocsc()
         known = np.where(lo < hi, 0.0, lo)
         shift = a @ known
@@ -526,14 +599,30 @@ class _Reduced:
             f"the publications and rounds contradict the attacker's model ({self.model}): "
             f"{h.getModelStatus()}"
         )
-        self._last = 0
+        self._last: list[int] = []
         return h
 
-    def solve(self, h: highspy.Highs, col: int, sign: float) -> tuple[float, np.ndarray | None]:
-        """``min sign·x[col]`` and its solution (None: unbounded)."""
-        h.changeColCost(self._last, 0.0)
-        h.changeColCost(col, sign)
-        self._last = col
+    def expression(self, expr: Mapping[int, float]) -> tuple[dict[int, float], float]:
+        """A linear expression of the year's cells over the unknown columns, + a constant."""
+        coef, const = {}, 0.0
+        for j, w in expr.items():
+            if j in self.column:
+                coef[self.column[j]] = w
+            else:
+                const += w * self.known[j]
+        return coef, const
+
+    def solve(
+        self, h: highspy.Highs, coef: Mapping[int, float], sign: float
+    ) -> tuple[float, np.ndarray | None]:
+        """``min sign·Σ coef x`` and its solution (an expression of known cells only: 0)."""
+        if not coef:
+            return 0.0, np.zeros(0)
+        for col in self._last:
+            h.changeColCost(col, 0.0)
+        for col, w in coef.items():
+            h.changeColCost(col, sign * w)
+        self._last = list(coef)
         h.run()
         status = h.getModelStatus()
         if status in (
@@ -545,10 +634,11 @@ class _Reduced:
         x = np.asarray(h.getSolution().col_value)
         return float(h.getInfo().objective_function_value), x
 
-    def integer_bounds(self, col: int) -> tuple[int, int]:
+    def integer_bounds(self, coef: Mapping[int, float]) -> tuple[int, int]:
         n = self.a.shape[1]
         c = np.zeros(n)
-        c[col] = 1.0
+        for col, w in coef.items():
+            c[col] = w
         cons = LinearConstraint(self.a, self.row_lo, self.row_hi)
         got = []
         for sign in (1.0, -1.0):
@@ -654,6 +744,104 @@ class _Component:
             for i, (c, marg) in enumerate(zip(self.cells, self.marginals(ys), strict=True)):
                 out[c][0][start : start + k] = marg[:, at[i]]
                 out[c][1][start : start + k] = np.argmax(marg, axis=1) == at[i]
+        return out
+
+
+class _Joint:
+    """One year's linear-Gaussian posterior (see :meth:`SecureAttacker.joint`)."""
+
+    EXACT = 1e-6  # variance given to an exact equation
+
+    def __init__(self, sys: _System, box: Mapping[Cell, tuple[int, int]]) -> None:
+        lo, hi = np.array(sys.lo), np.array(sys.hi)
+        free = [int(j) for j in np.flatnonzero(lo < hi) if sys.cells[j] in box]
+        col = {j: i for i, j in enumerate(free)}
+        self.cells = [sys.cells[j] for j in free]
+        n = len(free)
+        self.lo = np.array([box[c][0] for c in self.cells], float)
+        self.hi = np.array([box[c][1] for c in self.cells], float)
+        width = self.hi - self.lo
+        prior_var = np.where(width > 0, ((width + 1) ** 2 - 1) / 12, self.EXACT)
+        info = np.diag(1 / prior_var)
+        eta = ((self.lo + self.hi) / 2) / prior_var
+        known = np.where(lo < hi, 0.0, lo)
+        for r in sys.margin_rows:  # national additivity, exactly
+            coef = sys.rows[r]
+            e = np.zeros(n)
+            rhs = -sum(w * known[j] for j, w in coef.items() if j not in col)
+            for j, w in coef.items():
+                if j in col:
+                    e[col[j]] += w
+            if e.any():
+                info += np.outer(e, e) / self.EXACT
+                eta += e * rhs / self.EXACT
+        ms = [m for meas in sys.measured.values() for m in meas]
+        self.m = np.zeros((len(ms), n))
+        for i, m in enumerate(ms):
+            for j in m.unknowns:
+                if j in col:
+                    self.m[i, col[j]] += 1.0
+        self.const = np.array([m.const for m in ms], float)
+        # an unknown outside ``col`` (pinned by the certain attacker): at its interval
+        for i, m in enumerate(ms):
+            for j in m.unknowns:
+                if j not in col:
+                    self.const[i] += box[sys.cells[j]][0] if sys.cells[j] in box else sys.lo[j]
+        self.y = np.array([m.y for m in ms], float)
+        self.var = np.array([max(m.variance, self.EXACT) for m in ms])
+        self.noise = np.array([m.variance for m in ms])
+        weighted = self.m.T / self.var
+        info += weighted @ self.m
+        self.cov = np.linalg.inv(info)
+        self.base = self.cov @ eta
+        self.gain = self.cov @ weighted  # mean = base + gain (y - const)
+        self.sd = np.sqrt(np.maximum(np.diag(self.cov), 0.0))
+        self.measured = np.abs(self.m).sum(axis=0) > 0
+
+    def _discrete(self, mean: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """The normal of cell ``i`` (one row per mean) on its integer interval."""
+        support = np.arange(int(self.lo[i]), int(self.hi[i]) + 1)
+        sd = max(self.sd[i], 1e-9)
+        z_hi = (support[None, :] + 0.5 - mean[:, None]) / sd
+        z_lo = (support[None, :] - 0.5 - mean[:, None]) / sd
+        p = norm.cdf(z_hi) - norm.cdf(z_lo)
+        empty = p.sum(axis=1) <= 1e-300
+        if empty.any():  # far outside: all mass at the nearer end
+            near = np.clip(np.round(mean[empty]), support[0], support[-1]) - support[0]
+            p[empty] = 0.0
+            p[np.flatnonzero(empty), near.astype(int)] = 1.0
+        return support, p / p.sum(axis=1, keepdims=True)
+
+    def posteriors(self, *, unmeasured: bool = False) -> dict[Cell, Posterior]:
+        mean = self.base + self.gain @ (self.y - self.const)
+        out = {}
+        for i, c in enumerate(self.cells):
+            if self.measured[i] or unmeasured:
+                support, p = self._discrete(mean[i : i + 1], i)
+                out[c] = Posterior(c, support, p[0], int(np.abs(self.m[:, i]).sum()), -1)
+        return out
+
+    def simulate(
+        self,
+        truth: Mapping[Cell, int],
+        rng: np.random.Generator,
+        reps: int,
+        wanted: frozenset[Cell],
+    ) -> dict[Cell, tuple[np.ndarray, np.ndarray]]:
+        x = np.array([truth[c] for c in self.cells], float)
+        exact = self.m @ x + self.const
+        noise = (
+            np.stack([draw(rng, v, reps) for v in self.noise], axis=1)
+            if len(exact)
+            else np.zeros((reps, 0))
+        )
+        mean = self.base[None, :] + (exact[None, :] + noise - self.const[None, :]) @ self.gain.T
+        out = {}
+        for i, c in enumerate(self.cells):
+            if c in wanted and self.measured[i]:
+                support, p = self._discrete(mean[:, i], i)
+                at = int(np.flatnonzero(support == truth[c])[0])
+                out[c] = (p[:, at], np.argmax(p, axis=1) == at)
         return out
 
 
