@@ -56,7 +56,7 @@ from scipy.stats import norm, skellam
 Key = frozenset[tuple[str, str]]
 TOTAL = "_T"
 TOL = 1e-6
-GRID_LIMIT = 2_000_000  # joint posterior grid points enumerated for one key
+GRID_LIMIT = 300_000  # joint posterior grid points enumerated for one key
 
 
 # --- reading tables -----------------------------------------------------------------------
@@ -257,6 +257,11 @@ class Posterior:
         """The MAP guess (ties: the lowest value)."""
         return int(self.support[int(np.argmax(self.probs))])
 
+    def credit(self, x: int) -> float:
+        """The chance that the MAP guess is ``x``, ties broken at random."""
+        hit = np.flatnonzero(self.support == x)
+        return float(_credit(self.probs, int(hit[0]))) if hit.size else 0.0
+
     def prob(self, x: int) -> float:
         hit = np.flatnonzero(self.support == x)
         return float(self.probs[hit[0]]) if hit.size else 0.0
@@ -328,8 +333,10 @@ class SecureAttacker:
         self.insiders = {i.country: i for i in insiders}
         self.years: dict[int, _System] = defaultdict(_System)
         self.pubs: dict[tuple[str, str, int], object] = {}
+        self.k = 2
         for s in summaries:
             self.pubs[(s.country, s.period, s.revision)] = s
+            self.k = max(self.k, s.protection.k)  # what may be sensitive: 1 … k-1
             self._publication(s)
         self._revisions()
         self.observations = list(observations)
@@ -418,12 +425,14 @@ class SecureAttacker:
 
     # --- certain knowledge ---------------------------------------------------------------
 
-    def intervals(self, *, integer_below: float = math.inf) -> list[Interval]:
+    def intervals(self, *, integer_below: float = 8.0) -> list[Interval]:
         """``[min, max]`` of every suppressed cell of a non-colluding country (and of every
         change between revisions not known exactly) over every table the publications and
-        rounds allow. Over integers: an LP bound reached at an integral vertex is the
-        MILP's; any other, when the LP leaves the target narrower than ``integer_below``
-        (default: always), is bounded again by a MILP."""
+        rounds allow. Over integers: an LP bound reached at an integral vertex (or a
+        cell's floor reached by an integer table already seen) is the MILP's; any other,
+        when the LP leaves the target narrower than ``integer_below`` (s + 3: wider LP
+        intervals are not narrowed below s by integrality here) and it may be sensitive
+        (its lower bound under the publications' k), is bounded by a MILP."""
         out = []
         for year in sorted(self.years):
             out += self._year_intervals(self.years[year], integer_below)
@@ -432,6 +441,15 @@ class SecureAttacker:
     def _year_intervals(self, sys: _System, integer_below: float) -> list[Interval]:
         red = _Reduced(sys, f"{self.assumption}, tail {self.tail:g}")
         h = red.highs()
+        floor = np.zeros(len(red.lo), bool)  # at its lower bound in some integer table seen
+
+        def seen(x: np.ndarray | None) -> bool:
+            if not _integral(x):
+                return False
+            floor[np.abs(x - red.lo) < TOL] = True
+            return True
+
+        seen(np.asarray(h.getSolution().col_value))
         exprs: list[tuple[Cell | Change, dict[int, float]]] = [
             (sys.cells[j], {j: 1.0}) for j in sys.targets
         ]
@@ -439,15 +457,23 @@ class SecureAttacker:
         out = []
         for what, expr in exprs:
             coef, const = red.expression(expr)
-            (lo, x_lo), (hi, x_hi) = red.solve(h, coef, 1.0), red.solve(h, coef, -1.0)
-            lo, hi = lo + const, -hi + const
-            ilo, ihi, integer = math.ceil(lo - TOL), math.floor(hi + TOL), False
-            # an integral optimal vertex is an integer table: the MILP would find the same
-            if _integral(x_lo) and _integral(x_hi):
-                integer = True
-            elif hi - lo < integer_below:
-                ilo, ihi = red.integer_bounds(coef)
-                ilo, ihi = ilo + round(const), ihi + round(const)
+            ((col, w),) = coef.items() if len(coef) == 1 else ((None, 0.0),)
+            if col is not None and w == 1.0 and floor[col]:
+                lo, lo_int = float(red.lo[col]), True  # an integer table reaches the floor
+            else:
+                lo, x = red.solve(h, coef, 1.0)
+                lo_int = seen(x)
+            hi, x = red.solve(h, coef, -1.0)
+            hi, hi_int = -hi, seen(x)
+            lo, hi = lo + const, hi + const
+            ilo, ihi = math.ceil(lo - TOL), math.floor(hi + TOL)
+            # a bound reached at an integral vertex is the MILP's too
+            integer = lo_int and hi_int
+            if not integer and hi - lo < integer_below and ilo < self.k:
+                if not lo_int:
+                    ilo = red.integer_bound(coef, 1.0) + round(const)
+                if not hi_int:
+                    ihi = -red.integer_bound(coef, -1.0) + round(const)
                 integer = True
             out.append(Interval(what, ilo, ihi, (lo, hi), integer))
         return out
@@ -533,21 +559,26 @@ class SecureAttacker:
         out = []
         for year in sorted(self.years):
             sys = self.years[year]
+            links = (
+                [(j, k) for j, ks in sys.later.items() for k in ks]
+                if self.assumption == "added"
+                else []
+            )
             for meas in sys.measured.values():
-                for comp, ms in _connected(meas):
+                todo = _connected(meas, links)
+                while todo:
+                    comp, ms = todo.pop(0)
                     cells_ = [sys.cells[j] for j in comp]
                     if any(c not in box for c in cells_):
-                        continue  # a colluder's cell: known, not attacked
+                        continue  # a cell the caller gave no interval for
                     ranges = [np.arange(box[c][0], box[c][1] + 1) for c in cells_]
-                    later = [
-                        (i, comp.index(k))
-                        for i, j in enumerate(comp)
-                        for k in sys.later.get(j, ())
-                        if k in comp and self.assumption == "added"
-                    ]
+                    at = {j: i for i, j in enumerate(comp)}
+                    later = [(at[j], at[k]) for j, k in links if j in at and k in at]
                     large = math.prod(len(r) for r in ranges) > GRID_LIMIT
                     c = _Component(comp, cells_, ranges, ms, later, large)
-                    if keep_large or c.single or not large:
+                    if large and not c.single and later:
+                        todo += _connected(ms, [])  # too large linked: each revision alone
+                    elif keep_large or c.single or not large:
                         out.append(c)
         return out
 
@@ -634,23 +665,20 @@ class _Reduced:
         x = np.asarray(h.getSolution().col_value)
         return float(h.getInfo().objective_function_value), x
 
-    def integer_bounds(self, coef: Mapping[int, float]) -> tuple[int, int]:
+    def integer_bound(self, coef: Mapping[int, float], sign: float) -> int:
+        """``min sign·Σ coef x`` over integer tables (a MILP)."""
         n = self.a.shape[1]
         c = np.zeros(n)
         for col, w in coef.items():
-            c[col] = w
-        cons = LinearConstraint(self.a, self.row_lo, self.row_hi)
-        got = []
-        for sign in (1.0, -1.0):
-            res = milp(
-                sign * c,
-                constraints=cons,
-                integrality=np.ones(n),
-                bounds=Bounds(self.lo, self.hi),
-            )
-            assert res.status == 0, res.message
-            got.append(round(sign * res.fun))
-        return got[0], got[1]
+            c[col] = sign * w
+        res = milp(
+            c,
+            constraints=LinearConstraint(self.a, self.row_lo, self.row_hi),
+            integrality=np.ones(n),
+            bounds=Bounds(self.lo, self.hi),
+        )
+        assert res.status == 0, res.message
+        return round(res.fun)
 
 
 def _integral(x: np.ndarray | None) -> bool:
@@ -658,73 +686,123 @@ def _integral(x: np.ndarray | None) -> bool:
 
 
 class _Component:
-    """One key's unknown cells tied by measurements: a uniform prior on their box (later
-    revisions ≥ earlier), and the measurements grouped by the set of unknowns they sum.
+    """One key's unknown cells tied by measurements (and by revision order): a uniform
+    prior on their box (later revisions ≥ earlier), the measurements grouped by the set of
+    unknowns they sum.
 
-    With one group and no revision order the likelihood depends on the cells' sum only,
-    and each cell's marginal is a short convolution (exact); otherwise the box is
-    enumerated."""
+    The likelihood depends on the cells only through each group's sum, and the prior is a
+    product over countries (a country's cells of the key: its revisions), so the sums'
+    prior is a convolution of one small histogram per country, and each country's
+    posterior a correlation of the others' histogram with the likelihood: exact, and small
+    (one axis per group). With more than ``MAX_GROUPS`` groups the box is enumerated."""
+
+    MAX_GROUPS = 3
 
     def __init__(self, comp, cells_, ranges, ms, later, large: bool) -> None:
-        self.cells, self.ranges, self.measurements, self.large = cells_, ranges, ms, large
+        self.cells, self.ranges, self.measurements = cells_, ranges, ms
         self.shape = tuple(len(r) for r in ranges)
         self.pos = {j: i for i, j in enumerate(comp)}
-        sets = {m.unknowns for m in ms}
-        self.single = len(sets) == 1 and not later and len(next(iter(sets))) == len(comp)
-        if self.single:
-            self.lo = sum(int(r[0]) for r in ranges)
-            self.width = sum(len(r) - 1 for r in ranges) + 1
-            self.kernels = []
-            for i in range(len(ranges)):  # ways the others make each sum: Toeplitz in a
-                ways = np.ones(1)
-                for k, r in enumerate(ranges):
-                    if k != i:
-                        ways = np.convolve(ways, np.ones(len(r)))
-                sigma = np.arange(self.width)[:, None]
-                shift = sigma - np.arange(len(ranges[i]))[None, :]
-                ok = (shift >= 0) & (shift < len(ways))
-                self.kernels.append(np.where(ok, ways[np.clip(shift, 0, len(ways) - 1)], 0.0))
-            return
-        if large:
-            return
-        flat = [g.ravel() for g in np.meshgrid(*ranges, indexing="ij")]
+        sets = list(dict.fromkeys(m.unknowns for m in ms))
+        self.member = [[self.pos[j] for j in u] for u in sets]  # group → cells it sums
+        self.of = [[n for n, m in enumerate(ms) if m.unknowns == u] for u in sets]
+        self.convolved = len(sets) <= self.MAX_GROUPS
+        self.large = large and not self.convolved
+        self.single = self.convolved  # (for ``skipped``)
+        if self.convolved:
+            self._units(later)
+        elif not large:
+            self._grid(later)
+
+    # --- the convolution path ----------------------------------------------------------
+
+    def _units(self, later: Sequence[tuple[int, int]]) -> None:
+        by_country: dict[str, list[int]] = defaultdict(list)
+        for i, c in enumerate(self.cells):
+            by_country[c.country].append(i)
+        g = len(self.member)
+        self.units = []
+        for idx in by_country.values():
+            points = np.array(list(itertools.product(*(self.ranges[i] for i in idx))))
+            ok = np.ones(len(points), bool)
+            for i, k in later:
+                if i in idx and k in idx:
+                    ok &= points[:, idx.index(i)] <= points[:, idx.index(k)]
+            points = points[ok]
+            vec = np.zeros((len(points), g), np.int64)  # what the unit adds to each group
+            for gi, members in enumerate(self.member):
+                for i in members:
+                    if i in idx:
+                        vec[:, gi] += points[:, idx.index(i)]
+            low = vec.min(axis=0)
+            hist = np.zeros(tuple(vec.max(axis=0) - low + 1))
+            np.add.at(hist, tuple((vec - low).T), 1.0)
+            self.units.append((idx, points, vec - low, low, hist))
+        self.rest = []  # per unit: the others' histogram and its offset
+        for t in range(len(self.units)):
+            hist, low = np.ones((1,) * g), np.zeros(g, np.int64)
+            for u, (_, _, _, ulow, uhist) in enumerate(self.units):
+                if u != t:
+                    hist = _convolve(hist, uhist)
+                    low = low + ulow
+            self.rest.append((hist, low))
+
+    def _group_ll(self, ys: Sequence[np.ndarray], gi: int, sigma: np.ndarray) -> np.ndarray:
+        """Σ log pmf of group ``gi``'s measurements at each sum in ``sigma``: ``(k, len)``."""
+        out = np.zeros((len(ys[0]), len(sigma)))
+        for n in self.of[gi]:
+            m = self.measurements[n]
+            out += log_pmf(ys[n][:, None] - m.const - sigma[None, :], m.variance)
+        return out
+
+    def _convolved(self, ys: Sequence[np.ndarray]) -> list[np.ndarray]:
+        marg: list[np.ndarray | None] = [None] * len(self.cells)
+        for (idx, points, vec, low, hist), (rest, rlow) in zip(self.units, self.rest, strict=True):
+            # T_g[k, a, s] = likelihood of group g's sum low_g + a + rlow_g + s
+            ts = []
+            for gi in range(len(self.member)):
+                a = np.arange(hist.shape[gi])
+                s_ = np.arange(rest.shape[gi])
+                sigma = low[gi] + rlow[gi] + np.arange(len(a) + len(s_) - 1)
+                ll = self._group_ll(ys, gi, sigma)
+                ll -= ll.max(axis=1, keepdims=True)
+                ts.append(np.exp(ll)[:, a[:, None] + s_[None, :]])
+            weights = _contract(rest, ts)  # (k, *hist.shape)
+            w = weights[(slice(None), *vec.T)]  # (k, points)
+            w /= w.sum(axis=1, keepdims=True)
+            for col, i in enumerate(idx):
+                onehot = points[:, col][:, None] == self.ranges[i][None, :]
+                marg[i] = w @ onehot
+        return marg  # type: ignore[return-value]
+
+    # --- the enumeration path ----------------------------------------------------------
+
+    def _grid(self, later: Sequence[tuple[int, int]]) -> None:
+        flat = [g.ravel() for g in np.meshgrid(*self.ranges, indexing="ij")]
         self.prior = np.zeros(flat[0].shape)
         for i, k in later:
             self.prior[flat[i] > flat[k]] = -np.inf
-        self.groups: dict[tuple[int, ...], tuple[np.ndarray, int, int, list[int]]] = {}
-        for n, m in enumerate(ms):
-            if m.unknowns not in self.groups:
-                total = sum(flat[self.pos[j]] for j in m.unknowns)
-                lo = int(total.min())
-                self.groups[m.unknowns] = (total - lo, lo, int(total.max()) - lo + 1, [])
-            self.groups[m.unknowns][3].append(n)
+        self.sums = []
+        for members in self.member:
+            total = sum(flat[i] for i in members)
+            self.sums.append((total - int(total.min()), int(total.min()), int(total.max())))
 
-    def _group(self, ys: Sequence[np.ndarray], lo: int, width: int, members) -> np.ndarray:
-        """Σ log pmf of a group's measurements at each value of their sum: ``(k, width)``."""
-        sigma = lo + np.arange(width)
-        g = np.zeros((len(ys[0]), width))
-        for n in members:
-            m = self.measurements[n]
-            g += log_pmf(ys[n][:, None] - m.const - sigma[None, :], m.variance)
-        return g
-
-    def marginals(self, ys: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Each cell's posterior for ``k`` draws of the sums (``ys[n]``: shape ``(k,)``),
-        as ``(k, len(range))`` arrays."""
+    def _enumerated(self, ys: Sequence[np.ndarray]) -> list[np.ndarray]:
         k = len(ys[0])
-        if self.single:
-            g = self._group(ys, self.lo, self.width, range(len(self.measurements)))
-            like = np.exp(g - g.max(axis=1, keepdims=True))
-            out = [like @ kern for kern in self.kernels]
-            return [m / m.sum(axis=1, keepdims=True) for m in out]
         ll = np.tile(self.prior, (k, 1))
-        for index, lo, width, members in self.groups.values():
-            ll += self._group(ys, lo, width, members)[:, index]
+        for gi, (index, lo, hi) in enumerate(self.sums):
+            ll += self._group_ll(ys, gi, np.arange(lo, hi + 1))[:, index]
         probs = _normalise(ll).reshape(k, *self.shape)
         return [
             probs.sum(axis=tuple(1 + a for a in range(len(self.shape)) if a != i))
             for i in range(len(self.shape))
         ]
+
+    # ---------------------------------------------------------------------------------
+
+    def marginals(self, ys: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Each cell's posterior for ``k`` draws of the sums (``ys[n]``: shape ``(k,)``),
+        as ``(k, len(range))`` arrays."""
+        return self._convolved(ys) if self.convolved else self._enumerated(ys)
 
     def simulate(
         self, truth: Mapping[Cell, int], rng: np.random.Generator, reps: int
@@ -733,8 +811,10 @@ class _Component:
         value = [truth[c] for c in self.cells]
         at = [int(np.flatnonzero(r == v)[0]) for r, v in zip(self.ranges, value, strict=True)]
         exact = [m.const + sum(value[self.pos[j]] for j in m.unknowns) for m in self.measurements]
-        out = {c: (np.empty(reps), np.empty(reps, bool)) for c in self.cells}
-        size = self.width if self.single else math.prod(self.shape)
+        out = {c: (np.empty(reps), np.empty(reps)) for c in self.cells}
+        size = 1 if self.convolved else math.prod(self.shape)
+        if self.convolved:
+            size = max(t[4].size * r[0].size for t, r in zip(self.units, self.rest, strict=True))
         step = max(1, min(reps, 2_000_000 // size))
         for start in range(0, reps, step):
             k = min(step, reps - start)
@@ -743,8 +823,38 @@ class _Component:
             ]
             for i, (c, marg) in enumerate(zip(self.cells, self.marginals(ys), strict=True)):
                 out[c][0][start : start + k] = marg[:, at[i]]
-                out[c][1][start : start + k] = np.argmax(marg, axis=1) == at[i]
+                out[c][1][start : start + k] = _credit(marg, at[i])
         return out
+
+
+def _credit(probs: np.ndarray, at: int) -> np.ndarray:
+    """The MAP guess's chance of being ``at`` per row, ties broken at random."""
+    top = probs.max(axis=-1, keepdims=True)
+    tie = probs >= top * (1 - 1e-9)
+    return tie[..., at] / tie.sum(axis=-1)
+
+
+def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The full convolution of two arrays of the same number of axes (counts)."""
+    return np.real(
+        np.round(
+            np.fft.irfftn(
+                np.fft.rfftn(a, [x + y - 1 for x, y in zip(a.shape, b.shape, strict=True)])
+                * np.fft.rfftn(b, [x + y - 1 for x, y in zip(a.shape, b.shape, strict=True)]),
+                [x + y - 1 for x, y in zip(a.shape, b.shape, strict=True)],
+            ),
+            6,
+        )
+    ).clip(min=0)
+
+
+def _contract(rest: np.ndarray, ts: Sequence[np.ndarray]) -> np.ndarray:
+    """``out[k, a_1 … a_G] = Σ_s rest[s_1 … s_G] Π_g ts[g][k, a_g, s_g]``."""
+    out = rest[None, ...]
+    for g, t in enumerate(ts):
+        # contract axis 1 + g (an ``s`` axis) with t's last, batch over k
+        out = np.moveaxis(np.einsum("k...s,kas->k...a", np.moveaxis(out, 1 + g, -1), t), -1, 1 + g)
+    return out
 
 
 class _Joint:
@@ -762,40 +872,54 @@ class _Joint:
         self.hi = np.array([box[c][1] for c in self.cells], float)
         width = self.hi - self.lo
         prior_var = np.where(width > 0, ((width + 1) ** 2 - 1) / 12, self.EXACT)
-        info = np.diag(1 / prior_var)
+        # B: the prior and the national additivity, one block per publication
+        info = sp.diags(1 / prior_var).tolil()
         eta = ((self.lo + self.hi) / 2) / prior_var
         known = np.where(lo < hi, 0.0, lo)
-        for r in sys.margin_rows:  # national additivity, exactly
+        for r in sys.margin_rows:
             coef = sys.rows[r]
-            e = np.zeros(n)
-            rhs = -sum(w * known[j] for j, w in coef.items() if j not in col)
-            for j, w in coef.items():
-                if j in col:
-                    e[col[j]] += w
-            if e.any():
-                info += np.outer(e, e) / self.EXACT
-                eta += e * rhs / self.EXACT
+            cols = [col[j] for j in coef if j in col]
+            if not cols:
+                continue
+            w = np.array([coef[j] for j in coef if j in col])
+            rhs = -sum(w_ * known[j] for j, w_ in coef.items() if j not in col)
+            for a, wa in zip(cols, w, strict=True):
+                eta[a] += wa * rhs / self.EXACT
+                for b, wb in zip(cols, w, strict=True):
+                    info[a, b] += wa * wb / self.EXACT
+        info = info.tocsr()
+        blocks: dict[tuple[str, str, int], list[int]] = defaultdict(list)
+        for i, c in enumerate(self.cells):
+            blocks[(c.country, c.period, c.revision)].append(i)
         ms = [m for meas in sys.measured.values() for m in meas]
         self.m = np.zeros((len(ms), n))
+        self.const = np.array([m.const for m in ms], float)
         for i, m in enumerate(ms):
             for j in m.unknowns:
                 if j in col:
                     self.m[i, col[j]] += 1.0
-        self.const = np.array([m.const for m in ms], float)
-        # an unknown outside ``col`` (pinned by the certain attacker): at its interval
-        for i, m in enumerate(ms):
-            for j in m.unknowns:
-                if j not in col:
+                else:  # pinned by the certain attacker: at its interval
                     self.const[i] += box[sys.cells[j]][0] if sys.cells[j] in box else sys.lo[j]
         self.y = np.array([m.y for m in ms], float)
-        self.var = np.array([max(m.variance, self.EXACT) for m in ms])
         self.noise = np.array([m.variance for m in ms])
-        weighted = self.m.T / self.var
-        info += weighted @ self.m
-        self.cov = np.linalg.inv(info)
-        self.base = self.cov @ eta
-        self.gain = self.cov @ weighted  # mean = base + gain (y - const)
-        self.sd = np.sqrt(np.maximum(np.diag(self.cov), 0.0))
+        var = np.maximum(self.noise, self.EXACT)
+        # Woodbury: Σ = B⁻¹ − P S⁻¹ Pᵀ with P = B⁻¹ Mᵀ, S = D + M P
+        u = np.zeros(n)
+        p_ = np.zeros((n, len(ms)))
+        diag = np.zeros(n)
+        for idx in blocks.values():
+            inv = np.linalg.inv(info[idx][:, idx].toarray())
+            u[idx] = inv @ eta[idx]
+            p_[idx] = inv @ self.m[:, idx].T
+            diag[idx] = np.diag(inv)
+        if ms:
+            s_ = np.diag(var) + self.m @ p_
+            self.gain = np.linalg.solve(s_, p_.T).T  # mean = base + gain (y - const)
+            self.base = u - self.gain @ (self.m @ u)
+            diag = diag - np.einsum("ij,ij->i", self.gain, p_)
+        else:
+            self.gain, self.base = np.zeros((n, 0)), u
+        self.sd = np.sqrt(np.maximum(diag, 0.0))
         self.measured = np.abs(self.m).sum(axis=0) > 0
 
     def _discrete(self, mean: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -841,7 +965,7 @@ class _Joint:
             if c in wanted and self.measured[i]:
                 support, p = self._discrete(mean[:, i], i)
                 at = int(np.flatnonzero(support == truth[c])[0])
-                out[c] = (p[:, at], np.argmax(p, axis=1) == at)
+                out[c] = (p[:, at], _credit(p, at))
         return out
 
 
@@ -851,8 +975,11 @@ def _normalise(ll: np.ndarray) -> np.ndarray:
     return p / p.sum(axis=-1, keepdims=True)
 
 
-def _connected(meas: Sequence[_Measurement]) -> list[tuple[list[int], list[_Measurement]]]:
-    """Group a key's measurements by the unknowns they share (union-find)."""
+def _connected(
+    meas: Sequence[_Measurement], links: Sequence[tuple[int, int]]
+) -> list[tuple[list[int], list[_Measurement]]]:
+    """Group a key's measurements by the unknowns they share, or that ``links`` (pairs of
+    revisions of one cell) tie (union-find)."""
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
@@ -866,6 +993,9 @@ def _connected(meas: Sequence[_Measurement]) -> list[tuple[list[int], list[_Meas
         for u in m.unknowns[1:]:
             parent[find(u)] = find(m.unknowns[0])
         find(m.unknowns[0])
+    for a, b in links:
+        if a in parent and b in parent:
+            parent[find(a)] = find(b)
     groups: dict[int, list[_Measurement]] = defaultdict(list)
     for m in meas:
         groups[find(m.unknowns[0])].append(m)
@@ -884,7 +1014,7 @@ class Scores:
     """How the statistical attacker did on a set of targets."""
 
     targets: int
-    hits: int  # MAP guess = truth
+    hits: float  # MAP guess = truth (ties broken at random: expected)
     top: float  # largest posterior probability of the truth
     mean: float  # mean posterior probability of the truth
     prior_hit: float  # expected hits of a uniform guess in the certain interval, as a rate
@@ -901,7 +1031,7 @@ def score(
     probs = [posts[t].prob(truth[t]) for t in ts]
     return Scores(
         targets=len(ts),
-        hits=sum(posts[t].guess == truth[t] for t in ts),
+        hits=sum(posts[t].credit(truth[t]) for t in ts),
         top=max(probs, default=0.0),
         mean=float(np.mean(probs)) if probs else 0.0,
         prior_hit=float(np.mean([1 / len(posts[t].support) for t in ts])) if ts else 0.0,

@@ -9,15 +9,17 @@ budget, noise, masks, signature), a ``RoundBook`` at the coordinator (its checks
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 
 import numpy as np
-from tests.secure_attacker import Cell, Insider, Key, Observation, cells, observed
+from tests.secure_attacker import Cell, Insider, Key, Observation, cells, draw, observed
 
 from vanfed import Node
+from vanfed._ledger import Ledger
 from vanfed.anonymize import DEFAULT_TABLES, build_cube, select_period
 from vanfed.ingest import CodedRecords
 from vanfed.schema import (
@@ -87,6 +89,8 @@ class RoundRun:
     digest: str
     result: RoundResult
     contributions: dict[str, Contribution]
+    envelope: bytes  # the announcement's
+    envelopes: dict[str, bytes]  # each contribution's
 
 
 class World:
@@ -159,7 +163,7 @@ class World:
         digest = envelope_digest(ann_bytes)
         book = RoundBook()
         book.announce(ann, digest, len(self.rounds))
-        got = {}
+        got, envelopes = {}, {}
         for c in countries:
             if c in missing:
                 continue
@@ -167,14 +171,22 @@ class World:
             con = verify(env, self.trust.registry, now=now, profile=CONTRIBUTION_PROFILE)
             assert book.rounds[ann.round_id].refusal(con, envelope_digest(env), now) is None
             book.contribute(con, envelope_digest(env), None)
-            got[c] = con
+            got[c], envelopes[c] = con, env
         result = book.rounds[ann.round_id].result_now(now, abort=bool(missing))
         assert result is not None
-        run = RoundRun(ann, digest, result, got)
+        run = RoundRun(ann, digest, result, got, ann_bytes, envelopes)
         self.rounds.append(run)
         return run
 
-    def send(self, country: str, ann_bytes: bytes, seed: str, now: dt.datetime) -> bytes:
+    def send(
+        self,
+        country: str,
+        ann_bytes: bytes,
+        seed: str,
+        now: dt.datetime,
+        ledger: Ledger | None = None,
+    ) -> bytes:
+        """The node's contribution (with its own ledger, or the one given)."""
         m = self.members[country]
         ann = verify(ann_bytes, self.trust.registry, now=now, profile=ANNOUNCEMENT_PROFILE)
         return contribute(
@@ -184,7 +196,7 @@ class World:
             records=m.latest(ann.period).records,
             signer=self.trust.nodes[country],
             agreement=self.trust.agreements[country],
-            ledger=m.node.ledger,
+            ledger=ledger or m.node.ledger,
             now=now,
             rand=Random(seed).randrange,
         )
@@ -268,6 +280,70 @@ class World:
         return out
 
 
+def unmasked(world: World, run: RoundRun, colluder: str) -> Observation:
+    """An aborted round that ``colluder`` missed, unmasked by it and the coordinator: the
+    present contributions' masks are, summed, minus the colluder's own total mask, which
+    it recomputes; what is left is Σ (counts + noise share) of the present nodes."""
+    assert run.result.status == "aborted" and run.result.missing == (colluder,)
+    masks = world.masks(colluder, run)
+    sums = {}
+    for t in run.announcement.tables:
+        total = masks[t.name].copy()
+        for con in run.contributions.values():
+            vec = next(m.values for m in con.tables if m.name == t.name)
+            total = (total + np.array(vec, np.uint64)) % MODULUS
+        sums[t.name] = tuple(int(v) - MODULUS if v >= MODULUS // 2 else int(v) for v in total)
+    ann = run.announcement
+    return Observation(
+        round_id=ann.round_id,
+        period=ann.period,
+        members={c: ann.participant(c).revision for c in run.contributions},
+        tables=tuple(ann.tables),
+        sums=sums,
+        variance=ann.noise.variance,
+        factor=ann.noise.margin_factor,
+        collusion=ann.noise.collusion,
+        announced=len(ann.participants),
+    )
+
+
+def replayed(world: World, run: RoundRun, times: int, *, seed: int, noise: bool = True):
+    """A weakened setup: the round's sums drawn again ``times`` times with fresh noise of
+    the announced variance (nodes that forgot their budget), or once without noise."""
+    obs = observed(run.announcement, run.result)
+    truth = regional_truth(world, run)
+    rng = np.random.default_rng(seed)
+    n = obs.announced
+    out = []
+    for i in range(times):
+        sums = {}
+        for t in obs.tables:
+            total = np.array(truth[t.name], np.int64)
+            if noise:
+                for j, (_, totals) in enumerate(cells(t.axes, t.filter)):
+                    v = obs.variance * obs.factor**totals * n / (n - obs.collusion)
+                    total[j] += int(draw(rng, v, 1)[0])
+            sums[t.name] = tuple(int(x) for x in total)
+        out.append(
+            dataclasses.replace(
+                obs,
+                round_id=f"{obs.round_id[:24]}{i:08x}",
+                sums=sums,
+                variance=obs.variance if noise else 0.0,
+            )
+        )
+    return out
+
+
+def book_of(world: World, run: RoundRun) -> RoundBook:
+    """The coordinator's book of one round, its contributions taken."""
+    book = RoundBook()
+    book.announce(run.announcement, run.digest, 0)
+    for c, env in run.envelopes.items():
+        book.contribute(run.contributions[c], envelope_digest(env), None)
+    return book
+
+
 def regional_truth(world: World, run: RoundRun) -> dict[str, np.ndarray]:
     """Σ of the contributors' true counts of each table of a round."""
     out: dict[str, np.ndarray] = {}
@@ -288,6 +364,9 @@ __all__ = [
     "Pub",
     "RoundRun",
     "World",
+    "book_of",
     "regional_truth",
+    "replayed",
     "subset",
+    "unmasked",
 ]
