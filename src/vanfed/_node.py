@@ -10,6 +10,7 @@ from pathlib import Path
 from random import Random
 from typing import Literal
 
+from vanfed import secure
 from vanfed._json import loads_strict, read_limited
 from vanfed._ledger import Ledger
 from vanfed._version import __version__
@@ -45,6 +46,7 @@ from vanfed.schema import (
     Protection,
     PublishedTable,
     Summary,
+    TrustRegistry,
     load_codebook,
     load_mapping,
     load_summary,
@@ -52,6 +54,7 @@ from vanfed.schema import (
 )
 from vanfed.signing import (
     MAX_ENVELOPE_BYTES,
+    EncryptionKeyPair,
     Envelope,
     Signer,
     envelope_digest,
@@ -515,6 +518,42 @@ class Node:
         if self.ledger is not None:
             self.ledger.add(envelope)
         return envelope
+
+    def contribute(
+        self,
+        announcement: bytes,
+        records: CodedRecords,
+        *,
+        signer: Signer,
+        agreement: EncryptionKeyPair,
+        registry: TrustRegistry,
+        now: dt.datetime,
+    ) -> bytes:
+        """This node's signed contribution to a secure round: its true counts of the round's
+        tables, its share of the noise and its pairwise masks (:func:`vanfed.secure.contribute`
+        says every check made first). The round is charged to the node's privacy budget,
+        kept in the ledger; contributing again to the same round returns the same bytes.
+
+        Raises:
+            InputError: the node has no ledger (its budget and its publications live there).
+            ProtectionError: a rule refuses the round (reason code and what to do).
+            VerificationError: the announcement is not the registry's coordinator's.
+        """
+        if self.ledger is None:
+            raise InputError(
+                "a secure round needs the node's ledger (--ledger): it holds the national "
+                "summary the round names and the node's privacy budget"
+            )
+        return secure.contribute(
+            announcement,
+            registry=registry,
+            codebook=self.codebook,
+            records=records,
+            signer=signer,
+            agreement=agreement,
+            ledger=self.ledger,
+            now=now,
+        )
 
 
 def _settings(

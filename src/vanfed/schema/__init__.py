@@ -109,6 +109,7 @@ from vanfed.schema._report import (  # noqa: E402
     Omitted,
     RegionalReport,
     RegionalTable,
+    SecureRecord,
     Skipped,
 )
 
@@ -119,6 +120,7 @@ __all__ += [
     "Omitted",
     "RegionalReport",
     "RegionalTable",
+    "SecureRecord",
     "Skipped",
 ]
 

@@ -21,6 +21,7 @@ from vanfed.secure._budget import PrivacyLedger, spent_epsilon
 from vanfed.secure._contribute import contribute, round_counts, verified_announcement
 from vanfed.secure._noise import announced_epsilon, cell_variances, epsilon, round_rdp, skellam
 from vanfed.secure._post import Estimate, estimate, estimate_variance
+from vanfed.secure._regional import apply_round, choose_round, released_variance, secure_tables
 from vanfed.secure._round import (
     NATIONAL_ONLY,
     Round,
@@ -39,15 +40,19 @@ __all__ = [
     "RoundBook",
     "announced_epsilon",
     "announcement_problems",
+    "apply_round",
     "cell_variances",
+    "choose_round",
     "contribute",
     "epsilon",
     "estimate",
     "estimate_variance",
     "open_round",
     "regional_tables",
+    "released_variance",
     "round_counts",
     "round_rdp",
+    "secure_tables",
     "signed_sums",
     "skellam",
     "spent_epsilon",

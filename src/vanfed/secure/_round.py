@@ -39,6 +39,7 @@ from vanfed.schema import (
     NoisySum,
     Participant,
     PublishedAxis,
+    RegistryRef,
     RoundAnnouncement,
     RoundResult,
     RoundTable,
@@ -102,17 +103,23 @@ def _noise_problems(noise: NoiseSpec, least: NoiseSpec) -> list[str]:
 
 
 def announcement_problems(
-    ann: RoundAnnouncement, registry: TrustRegistry, codebook: Codebook, now: dt.datetime
+    ann: RoundAnnouncement,
+    registry: TrustRegistry,
+    codebook: Codebook,
+    now: dt.datetime,
+    *,
+    under: RegistryRef | None = None,
 ) -> list[tuple[str, str]]:
     """Why an announcement may not run under ``registry`` (empty: it may), as
     (reason code, message) pairs. The door checks it before logging it, each node before
-    contributing, the auditor afterwards."""
+    contributing, the auditor afterwards (``under``: the registry version the round must
+    name, if not ``registry`` itself — a report's, audited with a newer registry)."""
     policy = registry.policy
     secure = policy.secure
     if secure is None:
         return [(ReasonCode.SECURE_NOT_ALLOWED, "the registry's policy has no secure section")]
     out: list[tuple[str, str]] = []
-    if ann.registry != registry.ref:
+    if ann.registry != (under or registry.ref):
         out.append(
             (
                 ReasonCode.REGISTRY_MISMATCH,
@@ -257,6 +264,7 @@ class Round:
     contributions: dict[str, tuple[str, Contribution, int | None]] = field(default_factory=dict)
     result: RoundResult | None = None
     result_digest: str | None = None
+    result_index: int | None = None
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -363,9 +371,9 @@ class RoundBook:
     def contribute(self, c: Contribution, digest: str, index: int | None) -> None:
         self.rounds[c.round_id].contributions[c.country] = (digest, c, index)
 
-    def close(self, result: RoundResult, digest: str) -> None:
+    def close(self, result: RoundResult, digest: str, index: int | None = None) -> None:
         r = self.rounds[result.round_id]
-        r.result, r.result_digest = result, digest
+        r.result, r.result_digest, r.result_index = result, digest, index
 
     def round_of(self, round_id: str) -> Round | None:
         return self.rounds.get(round_id)

@@ -35,6 +35,7 @@ from vanfed.signing._registry_ops import (
     init_registry,
     key_entry,
     revoke_key,
+    set_policy,
     sign_registry,
 )
 from vanfed.signing._trust_root import (
@@ -111,6 +112,7 @@ __all__ = [
     "require_aware",
     "revoke_key",
     "save_keypair",
+    "set_policy",
     "sign_draft",
     "sign_envelope",
     "sign_registry",

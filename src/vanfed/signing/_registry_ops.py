@@ -12,7 +12,15 @@ from vanfed.signing._dsse import sign_envelope
 from vanfed.signing._keys import PublicKey, Signer
 from vanfed.signing._verify import timestamp
 
-__all__ = ["add_key", "add_keys", "init_registry", "key_entry", "revoke_key", "sign_registry"]
+__all__ = [
+    "add_key",
+    "add_keys",
+    "init_registry",
+    "key_entry",
+    "revoke_key",
+    "set_policy",
+    "sign_registry",
+]
 
 
 def key_entry(
@@ -109,6 +117,13 @@ def revoke_key(
             d.update(revoked_at=timestamp(now), revocation_reason=reason)
         keys.append(d)
     return _next(reg, now, days, keys=keys)
+
+
+def set_policy(
+    reg: TrustRegistry, policy: Policy, *, now: dt.datetime, days: int | None = None
+) -> TrustRegistry:
+    """The next registry version with ``policy`` in force (to be signed by the roots)."""
+    return _next(reg, now, days, policy=policy.model_dump())
 
 
 def sign_registry(reg: TrustRegistry, signers: Sequence[Signer]) -> bytes:

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import shutil
+from dataclasses import replace
 from pathlib import Path
-from random import Random
 
 import pytest
 
-from vanfed.anonymize import DEFAULT_TABLES
-from vanfed.schema import load_codebook
-from vanfed.secure import open_round, regional_tables
+from vanfed import Node, testing
 from vanfed.testing import NOW, Member, Trust, members
 
 COUNTRIES = ("KHM", "LAO", "MMR", "THA", "VNM")
 
 
 @pytest.fixture(scope="session")
-def published(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> dict[str, Member]:
+def _published(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> dict[str, Member]:
     return members(tmp_path_factory.mktemp("members"), trust, COUNTRIES, period="2024", now=NOW)
+
+
+@pytest.fixture
+def published(_published: dict[str, Member], tmp_path: Path) -> dict[str, Member]:
+    """The five members, each with a copy of its ledger: a test's rounds are charged to the
+    test's own privacy budgets."""
+    out = {}
+    for c, m in _published.items():
+        copy = tmp_path / "ledgers" / c
+        shutil.copytree(m.ledger.folder, copy)
+        out[c] = replace(m, node=Node(c, ledger=copy))
+    return out
 
 
 @pytest.fixture
@@ -28,18 +38,7 @@ def fresh(tmp_path: Path, trust: Trust) -> dict[str, Member]:
 
 
 def announce(
-    trust: Trust, group: dict[str, Member], *, seed: str = "round", hours: int = 24, **kw
+    trust: Trust, group: dict[str, Member], *, seed: str = "round", hours: int = 24, **kw: object
 ) -> bytes:
-    """A round among ``group`` over the default regional tables."""
-    return open_round(
-        trust.registry,
-        trust.coordinator,
-        period="2024",
-        participants=[m.participant for m in group.values()],
-        tables=regional_tables(DEFAULT_TABLES, load_codebook()),
-        codebook=load_codebook(),
-        now=NOW,
-        deadline=NOW + dt.timedelta(hours=hours),
-        rng=Random(seed),
-        **kw,
-    )
+    """A round among ``group`` over the default regional tables, announced at NOW."""
+    return testing.announce(trust, group, now=NOW, seed=seed, hours=hours, **kw)

@@ -11,10 +11,10 @@ from tests.unit.secure.conftest import announce
 
 from vanfed.errors import ProtectionError, ReasonCode, VerificationError
 from vanfed.schema import Contribution, RoundAnnouncement, load_codebook
-from vanfed.secure import RoundBook, contribute, epsilon, round_counts, round_rdp
+from vanfed.secure import contribute, epsilon, round_counts, round_rdp
 from vanfed.secure._noise import cell_variances, skellam
-from vanfed.signing import ANNOUNCEMENT_PROFILE, CONTRIBUTION_PROFILE, envelope_digest, verify
-from vanfed.testing import NOW, Member, Trust
+from vanfed.signing import ANNOUNCEMENT_PROFILE, CONTRIBUTION_PROFILE, verify
+from vanfed.testing import NOW, Member, Trust, run_round
 
 CB = load_codebook()
 
@@ -33,27 +33,14 @@ def send(trust: Trust, m: Member, ann: bytes, seed: str, now: dt.datetime = NOW)
     )
 
 
-def book_of(trust: Trust, ann: bytes, envelopes: list[bytes]) -> RoundBook:
-    book = RoundBook()
-    a = verify(ann, trust.registry, now=NOW, profile=ANNOUNCEMENT_PROFILE)
-    book.announce(a, envelope_digest(ann), 0)
-    for i, env in enumerate(envelopes, 1):
-        c = verify(env, trust.registry, now=NOW, profile=CONTRIBUTION_PROFILE)
-        refusal = book.rounds[a.round_id].refusal(c, envelope_digest(env), NOW)
-        assert refusal is None, refusal
-        book.contribute(c, envelope_digest(env), i)
-    return book
-
-
 def test_the_sum_is_the_regional_count_plus_the_noise(
     trust: Trust, published: dict[str, Member]
 ) -> None:
     """Masks cancel exactly: the decoded sum is Σ counts + Σ each node's noise share (drawn
     again here from the same seeds), nothing else."""
-    ann_bytes = announce(trust, published, seed="sum")
-    ann = verify(ann_bytes, trust.registry, now=NOW, profile=ANNOUNCEMENT_PROFILE)
-    envs = [send(trust, m, ann_bytes, f"noise-{c}") for c, m in published.items()]
-    book = book_of(trust, ann_bytes, envs)
+    ann, book = run_round(
+        trust, published, announce(trust, published, seed="sum"), now=NOW, seed="noise-"
+    )
     result = book.rounds[ann.round_id].result_now(NOW)
     assert result is not None and result.status == "complete"
     honest = len(ann.participants) - ann.noise.collusion
