@@ -96,10 +96,12 @@ class RoundRun:
 class World:
     """The member states, their publications and rounds, and the truth."""
 
-    def __init__(self, folder: Path, trust: Trust, *, seed: int = 7) -> None:
+    def __init__(
+        self, folder: Path, trust: Trust, *, seed: int = 7, countries: tuple[str, ...] = COUNTRIES
+    ) -> None:
         self.trust, self.folder, self.seed = trust, folder, seed
         self.members: dict[str, Member] = {}
-        for c in COUNTRIES:
+        for c in countries:
             export = write_export(c, folder / "exports", years=range(2023, 2025), seed=seed)
             node = Node(c, ledger=folder / "ledgers" / c)
             rec = node.ingest(export.path, load_mapping(export.mapping_path), today=NOW.date())
@@ -114,10 +116,12 @@ class World:
 
     # --- national publications ---------------------------------------------------------
 
-    def publish(self, period: str, *, share: float = 1.0, countries=COUNTRIES) -> None:
+    def publish(
+        self, period: str, *, share: float = 1.0, countries: tuple[str, ...] | None = None
+    ) -> None:
         """Each country publishes the period with the records that had arrived by ``share``
         (a new revision when it already published the period)."""
-        for c in countries:
+        for c in countries or tuple(self.members):
             m = self.members[c]
             rec = m.records if share >= 1 else subset(m.records, m.arrival < share)
             summary = m.node.summarize(rec, period=period, now=self.tick(), rng=Random(self.seed))
@@ -132,7 +136,7 @@ class World:
     def round(
         self,
         period: str,
-        countries=COUNTRIES,
+        countries: tuple[str, ...] | None = None,
         *,
         seed: str,
         missing: tuple[str, ...] = (),
@@ -140,6 +144,7 @@ class World:
     ) -> RoundRun:
         """Announce a round among ``countries`` (their latest publication of the period);
         every one but ``missing`` contributes; the round completes or is aborted."""
+        countries = countries or tuple(self.members)
         now = self.tick()
         ann_bytes = open_round(
             self.trust.registry,

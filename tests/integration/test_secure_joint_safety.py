@@ -35,6 +35,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from tests.integration._secure_world import (
+    TABLES,
     RoundRun,
     World,
     book_of,
@@ -61,8 +62,8 @@ from tests.secure_attacker import (
 
 from vanfed._ledger import Ledger
 from vanfed.errors import ProtectionError, ReasonCode
-from vanfed.schema import MODULUS, Summary
-from vanfed.secure import estimate
+from vanfed.schema import MODULUS, RoundTable, Summary
+from vanfed.secure import epsilon, estimate, round_rdp
 from vanfed.secure._budget import SECURE_FOLDER
 from vanfed.signing import CONTRIBUTION_PROFILE, envelope_digest, verify
 from vanfed.testing import Trust
@@ -71,6 +72,7 @@ K = S = 5
 REPS = 1000  # fresh noise draws of the null: its 99.9 % quantile
 LEVEL = 0.999
 OTHERS = ("KHM", "LAO", "MMR", "VNM")
+SEX_AGE = tuple(t for t in TABLES if t.name == "casualties_by_sex_age")
 
 
 # --- the attack and its verdict ------------------------------------------------------------
@@ -400,7 +402,7 @@ def test_the_coordinator_with_one_colluding_node(yearly: Scenario, colluder: str
 @pytest.fixture(scope="module")
 def budget_attack(budget: Scenario) -> Verdict:
     return attack(
-        "budget: 7 rounds of 2024, coordinator + KHM",
+        f"budget: {len(budget.runs)} rounds of 2024, coordinator + KHM",
         budget.summaries,
         budget.observations(),
         budget.truth,
@@ -408,38 +410,90 @@ def budget_attack(budget: Scenario) -> Verdict:
     )
 
 
+def _admitted(tables: tuple[RoundTable, ...], trust: Trust) -> int:
+    """How many rounds of these tables the registry's budget admits for one year group."""
+    policy = trust.registry.policy.secure
+    assert policy is not None
+    rdp = round_rdp(tables, policy.noise)
+    return max(k for k in range(1, 1000) if epsilon(k * rdp, policy.delta) <= policy.epsilon_budget)
+
+
 def test_every_round_the_budget_allows_is_as_announced(
-    budget: Scenario, budget_attack: Verdict
+    budget: Scenario, budget_attack: Verdict, trust: Trust
 ) -> None:
-    """The nodes take 7 rounds of the same 2024 records, then refuse; the attacker holding
-    all of them, with a colluder, does no better than their noise allows."""
-    assert len(budget.runs) == 7
+    """The nodes take every round of the same 2024 records the budget admits, then refuse;
+    the attacker holding all of them, with a colluder, does no better than their noise
+    allows."""
+    assert len(budget.runs) == _admitted(TABLES, trust) >= 2
     assert_safe(budget_attack)
+
+
+def assert_more_likely_hidden(v: Verdict) -> None:
+    """A suppressed primary that the regional cells leave as the only unknown (every other
+    country published it, or colludes) is, from the national publications alone, one of at
+    least s + 1 values: a guess is right with probability ≤ 1/6 (one round of the default
+    noise lifts that to about 1/4). Within the budget, the coordinator and one colluder
+    (the stated collusion) should still be wrong more often than right: expected exact
+    guesses of the per-key Bayesian, over the announced noise, at most half."""
+    assert v.alone.targets > 0
+    expected = v.alone_null.mean_hits / v.alone.targets
+    assert expected <= 0.5, (
+        f"{v.label}: expected {expected:.2f} exact; this draw {v.alone.hits:.0f}/"
+        f"{v.alone.targets}, largest posterior of a truth {v.alone.top:.3f}"
+    )
+
+
+def test_full_rounds_within_the_budget_keep_isolated_primaries_more_likely_hidden(
+    budget_attack: Verdict,
+) -> None:
+    assert_more_likely_hidden(budget_attack)
+
+
+@pytest.fixture(scope="module")
+def one_table(tmp_path_factory: pytest.TempPathFactory, trust: Trust) -> Scenario:
+    """KHM, MMR and THA publish 2024; the coordinator opens rounds of one table only
+    (sex × age × outcome) until the nodes refuse."""
+    w = World(tmp_path_factory.mktemp("one-table"), trust, countries=("KHM", "MMR", "THA"))
+    w.publish("2024")
+    with pytest.raises(ProtectionError) as refused:
+        for i in range(200):
+            w.round("2024", seed=f"one-table-{i}", tables=SEX_AGE)
+    assert refused.value.reason == ReasonCode.BUDGET_EXHAUSTED
+    return snapshot(w)
+
+
+@pytest.fixture(scope="module")
+def one_table_attack(one_table: Scenario) -> Verdict:
+    return attack(
+        f"one table: {len(one_table.runs)} rounds of sex × age × outcome, coordinator + KHM",
+        one_table.summaries,
+        one_table.observations(),
+        one_table.truth,
+        insiders=(one_table.world.insider("KHM"),),
+    )
+
+
+def test_one_table_rounds_within_the_budget_are_as_announced(
+    one_table: Scenario, one_table_attack: Verdict, trust: Trust
+) -> None:
+    """Rounds of one table cost less ε, so the budget admits many more of them; each is
+    as announced (the attacker does no better than their noise allows)."""
+    assert len(one_table.runs) == _admitted(SEX_AGE, trust) > 4 * _admitted(TABLES, trust)
+    assert_safe(one_table_attack)
 
 
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="weakness: the default budget (ε 120 per year group, ≈ 25.7 per round) admits 7 "
-    "rounds of the same records; they average the noise down 7-fold, and the coordinator "
-    "with one colluding node then guesses most isolated suppressed national primaries exactly",
+    reason="weakness: the budget caps ε, not how often a cell is summed; a round of one "
+    "table costs ε 7.4 instead of 25.7, so the default budget (75) admits 30 such rounds of "
+    "the same records, which average that table's noise down 30-fold: the coordinator with "
+    "one colluding node then guesses most isolated suppressed national primaries exactly",
 )
-def test_the_default_budget_keeps_isolated_primaries_more_likely_hidden_than_guessed(
-    budget_attack: Verdict,
+def test_one_table_rounds_within_the_budget_keep_isolated_primaries_more_likely_hidden(
+    one_table_attack: Verdict,
 ) -> None:
-    """A suppressed primary that the regional cells leave as the only unknown (every other
-    country published it, or colludes) is, from the national publications alone, one of at
-    least s + 1 values: a guess is right with probability ≤ 1/6. One round of the default
-    noise lifts that to about 1/4. Within the default budget the coordinator and one
-    colluder (the stated collusion) should still be wrong more often than right: expected
-    exact guesses (over the announced noise, the per-key Bayesian) at most half."""
-    v = budget_attack
-    assert v.alone.targets > 0
-    expected = v.alone_null.mean_hits / v.alone.targets
-    assert expected <= 0.5, (
-        f"expected {expected:.2f} exact; this draw {v.alone.hits:.0f}/{v.alone.targets}, "
-        f"largest posterior of a truth {v.alone.top:.3f}"
-    )
+    assert_more_likely_hidden(one_table_attack)
 
 
 # --- protocol: a contribution sent twice, or replayed -----------------------------------------
