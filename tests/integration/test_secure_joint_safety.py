@@ -16,11 +16,14 @@ exact counts and noise shares). It attacks three ways:
   countries' unknown cells of the key integrated out: differencing) and the joint
   linear-Gaussian one (every cell of a year at once, national additivity exact). Their
   exact guesses and their largest posterior probability of a truth must stay within what
-  the announced noise allows: the 99.9 % quantiles over fresh draws of the same rounds'
-  noise (``null_bounds``). A node adding less noise than announced, a sum used twice with
-  fresh noise, or noise shares that colluders can subtract beyond ``collusion``, break it;
-* and the attack has teeth: the same attacker breaks a round without noise and a round
-  replayed 15 times.
+  the announced noise of the rounds allows, over fresh draws of that noise
+  (``null_bounds``: exact guesses up to 4.5 standard deviations above their mean, the
+  largest posterior up to its 99.9 % quantile): a node that adds less noise than it
+  announces, or sums whose noise is not independent, fail it. And every sum the attacker
+  holds is charged in every contributor's privacy ledger, within the budget: no sum
+  escapes the accounting (``assert_charged``);
+* and the attack has teeth: the same attacker breaks a round without noise, and a round
+  replayed 15 times (nodes that kept no budget) beats what one round allows.
 
 Each attack prints one line (run with ``-s`` to see the numbers).
 """
@@ -30,7 +33,6 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -61,10 +63,11 @@ from tests.secure_attacker import (
 )
 
 from vanfed._ledger import Ledger
+from vanfed.aggregate import Selected, merge
 from vanfed.errors import ProtectionError, ReasonCode
-from vanfed.schema import MODULUS, RoundTable, Summary
-from vanfed.secure import epsilon, estimate, round_rdp
-from vanfed.secure._budget import SECURE_FOLDER
+from vanfed.schema import MODULUS, RegionalReport, RoundTable, Summary, load_codebook
+from vanfed.secure import apply_round, epsilon, round_rdp
+from vanfed.secure._budget import SECURE_FOLDER, PrivacyLedger
 from vanfed.signing import CONTRIBUTION_PROFILE, envelope_digest, verify
 from vanfed.testing import Trust
 
@@ -73,6 +76,7 @@ REPS = 1000  # fresh noise draws of the null: its 99.9 % quantile
 LEVEL = 0.999
 OTHERS = ("KHM", "LAO", "MMR", "VNM")
 SEX_AGE = tuple(t for t in TABLES if t.name == "casualties_by_sex_age")
+CB = load_codebook()
 
 
 # --- the attack and its verdict ------------------------------------------------------------
@@ -224,6 +228,20 @@ def snapshot(world: World) -> Scenario:
     return Scenario(world, world.summaries(), list(world.rounds), world.truth())
 
 
+def assert_charged(scenario: Scenario, observations: list[Observation]) -> None:
+    """Every sum the attacker holds is a round each of its contributors charged in its
+    privacy ledger, and no contributor has spent more than the registry's budget."""
+    policy = scenario.world.trust.registry.policy.secure
+    assert policy is not None
+    for obs in observations:
+        for country in obs.members:
+            ledger = PrivacyLedger(
+                scenario.world.members[country].node.ledger.folder / SECURE_FOLDER
+            )
+            assert obs.round_id in {a.round_id for a in ledger.rounds()}, (country, obs.round_id)
+            assert ledger.spent(obs.period, policy.delta) <= policy.epsilon_budget
+
+
 # --- the scenarios ---------------------------------------------------------------------------
 
 
@@ -292,6 +310,7 @@ def test_one_round_per_year(yearly: Scenario) -> None:
         "(a) 2023 + 2024, a round each", yearly.summaries, yearly.observations(), yearly.truth
     )
     assert_safe(v)
+    assert_charged(yearly, yearly.observations())
     assert {c.period for c in v.posts} == {"2023", "2024"}
     assert any(c.country == "THA" for c in v.posts), "THA's cells are attacked too"
 
@@ -309,6 +328,7 @@ def test_revisions_each_with_its_round(revised: Scenario, assumption: str) -> No
         assumption=assumption,
     )
     assert_safe(v)
+    assert_charged(revised, revised.observations())
     assert {c.revision for c in v.posts} == {1, 2}
     if assumption == "added":
         assert v.changes, "late records in suppressed cells are attacked as changes"
@@ -340,6 +360,7 @@ def test_rounds_with_and_without_a_country(dropout: Scenario) -> None:
         dropout.truth,
     )
     assert_safe(v)
+    assert_charged(dropout, dropout.observations())
     tha = [c for c in v.posts if c.country == "THA" and c in {i.cell for i in v.primaries}]
     assert any(v.posts[c].others > 0 for c in tha), "THA attacked through the difference"
 
@@ -359,18 +380,16 @@ def test_the_missing_node_and_the_coordinator_unmask_an_aborted_round(
     for t in ann.tables:  # the unmasked sums are the counts plus small noise…
         noise = np.array(obs.sums[t.name]) - truth[t.name]
         assert np.abs(noise).max() < 40
-    alone = []  # …which the coordinator alone cannot get: THA's masks stay in
+    garbage = []  # …which the coordinator alone cannot get: THA's masks stay in
     for t in ann.tables:
         total = np.zeros(t.cells, np.uint64)
         for con in aborted.contributions.values():
             vec = next(m.values for m in con.tables if m.name == t.name)
             total = (total + np.array(vec, np.uint64)) % MODULUS
         signed = np.where(total >= MODULUS // 2, total.astype(np.int64) - MODULUS, total)
-        alone += list(np.abs(signed - truth[t.name]))
-    assert np.median(alone) > 2**28
-    for c in OTHERS:  # every contributor charged the aborted round
-        charged = w.members[c].node.ledger.folder / SECURE_FOLDER
-        assert (charged / f"{ann.round_id}.contribution.dsse.json").exists()
+        garbage += list(np.abs(signed - truth[t.name]))
+    assert np.median(garbage) > 2**28
+    assert_charged(dropout, [obs])  # every contributor charged the aborted round
     v = attack(
         "(c)+(d) aborted round unmasked by missing THA + re-run",
         dropout.summaries,
@@ -425,6 +444,7 @@ def test_every_round_the_budget_allows_is_as_announced(
     the attacker holding all of them, with a colluder, does no better than their noise
     allows."""
     assert len(budget.runs) == _admitted(TABLES, trust) >= 2
+    assert_charged(budget, budget.observations())
     assert_safe(budget_attack)
 
 
@@ -479,6 +499,7 @@ def test_one_table_rounds_within_the_budget_are_as_announced(
     """Rounds of one table cost less ε, so the budget admits many more of them; each is
     as announced (the attacker does no better than their noise allows)."""
     assert len(one_table.runs) == _admitted(SEX_AGE, trust) > 4 * _admitted(TABLES, trust)
+    assert_charged(one_table, one_table.observations())
     assert_safe(one_table_attack)
 
 
@@ -553,44 +574,55 @@ def test_a_replayed_contribution_is_refused_and_its_masks_do_not_cancel(
 # --- post-processing ------------------------------------------------------------------------
 
 
+def _report(scenario: Scenario, run: RoundRun) -> RegionalReport:
+    """The regional report of the round's period: merged from the national publications
+    the round names, its region rows replaced by the round's estimates."""
+    w, ann = scenario.world, run.announcement
+    chosen = []
+    for p in ann.participants:
+        pub = next(x for x in w.members[p.country].pubs if x.digest == p.summary)
+        chosen.append(Selected(pub.summary, pub.digest, f"{p.country}.dsse.json"))
+    body = merge(
+        chosen, period=ann.period, report_id="0" * 32, created_at=ann.created_at, codebook=CB
+    )
+    return apply_round(
+        body, ann, run.result, announcement_digest=run.digest, result_digest="sha256:" + "0" * 64
+    )
+
+
 def test_post_processed_estimates_add_nothing(yearly: Scenario) -> None:
-    """The published regional table (exact integer post-processing of the raw sums inside
-    the national bounds) is a function of public inputs only: recomputed from them it is
-    the same, and reading a country's cell off it (estimate − the others' published
-    cells) guesses no better than the joint attacker may from the raw sums."""
+    """The report's region rows (the round's estimates: exact integer post-processing of
+    the raw sums inside the national bounds) are a function of public inputs only — made
+    again from them they are the same — and reading a country's cell off them (the region
+    estimate less the other countries' published cells) guesses no better than the joint
+    attacker may from the raw sums."""
     (run,) = yearly.runs_of("2024")
     ann, truth = run.announcement, yearly.truth
+    report = _report(yearly, run)
+    assert report == _report(yearly, run)
+    assert report.secure is not None and report.secure.tables
+    region: dict[Key, int] = {}
+    for t in report.tables:
+        if not t.estimated:
+            continue
+        n = len(t.axes[0].codes)  # the country axis, the region last
+        values = np.array([-1 if v is None else v for v in t.values]).reshape(n, -1)[-1]
+        for (key, _), v in zip(cells(t.axes[1:], t.filter), values, strict=True):
+            region.setdefault(key, int(v))  # a key in several tables: the first one
     pubs = [s for s in yearly.summaries if s.period == "2024"]
-    bounds = {i.cell: (i.lo, i.hi) for i in SecureAttacker(pubs, []).intervals()}
-    stated = {c: (v, v) for c, v in truth.items() if c.period == "2024" and c not in bounds}
-    bounds |= stated  # published cells: what the tables state
-    honest = len(ann.participants) - ann.noise.collusion
-    variance = Fraction(repr(ann.noise.variance)) * len(ann.participants) / honest
-    est: dict[Key, int] = {}
-    for t, raw in zip(ann.tables, run.result.sums, strict=True):
-        keys = [k for k, _ in cells(t.axes, t.filter)]
-        members = [[Cell(p.country, "2024", p.revision, k) for p in ann.participants] for k in keys]
-        lo = [sum(bounds[m][0] for m in ms) for ms in members]
-        hi = [sum(bounds[m][1] for m in ms) for ms in members]
-        kw = {"factor": ann.noise.margin_factor, "variance": variance, "lo": lo, "hi": hi}
-        first = estimate(raw.values, t.shape, **kw)
-        assert np.array_equal(first.values, estimate(list(raw.values), t.shape, **kw).values)
-        assert (first.values >= 0).all()
-        for key, value in zip(keys, first.values.ravel(), strict=True):
-            est.setdefault(key, int(value))  # a key in several tables: the first one
     att = SecureAttacker(pubs, yearly.observations([run]))
     intervals = att.intervals()
     posts = att.posteriors(intervals)
     primaries = [i.cell for i in intervals if isinstance(i.cell, Cell) and 0 < truth[i.cell] < K]
-    alone = [c for c in primaries if c in posts and posts[c].others == 0]
+    alone = [c for c in primaries if c in posts and posts[c].others == 0 and c.key in region]
     hits = 0
     for c in alone:
         others = sum(
-            stated[Cell(p.country, "2024", p.revision, c.key)][0]
+            truth[Cell(p.country, "2024", p.revision, c.key)]  # published: they are alone
             for p in ann.participants
             if p.country != c.country
         )
-        hits += est[c.key] - others == truth[c]
+        hits += region[c.key] - others == truth[c]
     bound = null_bounds(att.joint_null(intervals, truth, alone), alone, level=LEVEL)
     print(f"estimates: {hits}/{len(alone)} isolated primaries read off exactly (≤{bound.hits:.1f})")
     assert alone
