@@ -35,22 +35,17 @@ from random import Random
 import numpy as np
 
 from vanfed.aggregate import Selected, merge
-from vanfed.anonymize import DEFAULT_TABLES
-from vanfed.schema import NoiseSpec, NoisySum, RoundAnnouncement, load_codebook
+from vanfed.schema import NoiseSpec, NoisySum, RoundAnnouncement, RoundResult, load_codebook
 from vanfed.secure import (
-    RoundBook,
     announced_epsilon,
     apply_round,
     contribute,
-    open_round,
-    regional_tables,
     released_variance,
     round_counts,
     skellam,
 )
 from vanfed.secure._noise import cell_variances
-from vanfed.signing import ANNOUNCEMENT_PROFILE, CONTRIBUTION_PROFILE, envelope_digest, verify
-from vanfed.testing import NOW, Service, Trust, members
+from vanfed.testing import NOW, Service, Trust, announce, members, run_round
 from vanfed.transport import CoordinatorClient, Outbox
 
 HERE = Path(__file__).parent
@@ -63,8 +58,9 @@ CB = load_codebook()
 
 def national(group: dict) -> object:
     chosen = [Selected(m.summary, m.digest, f"{c}.dsse.json") for c, m in group.items()]
-    return merge(chosen, period="2024", report_id="0" * 32, created_at="2026-11-22T12:00:00Z",
-                 codebook=CB)
+    return merge(
+        chosen, period="2024", report_id="0" * 32, created_at="2026-11-22T12:00:00Z", codebook=CB
+    )
 
 
 def region_cells(report: object, truth: dict[str, np.ndarray]) -> list[tuple[int, float, bool]]:
@@ -73,11 +69,13 @@ def region_cells(report: object, truth: dict[str, np.ndarray]) -> list[tuple[int
     for t in report.tables:  # type: ignore[attr-defined]
         shape = t.shape
         vals = np.array([np.nan if v is None else v for v in t.values], float).reshape(shape)[-1]
-        est = (np.array(t.estimated).reshape(shape)[-1] if t.estimated else
-               np.zeros(shape[1:], bool))
+        est = np.array(t.estimated).reshape(shape)[-1] if t.estimated else np.zeros(shape[1:], bool)
         true = truth[t.name].reshape(shape[1:])
-        out += [(int(x), float(v), bool(e)) for x, v, e in
-                zip(true.ravel(), vals.ravel(), est.ravel(), strict=True) if x > 0]
+        out += [
+            (int(x), float(v), bool(e))
+            for x, v, e in zip(true.ravel(), vals.ravel(), est.ravel(), strict=True)
+            if x > 0
+        ]
     return out
 
 
@@ -99,26 +97,14 @@ def accuracy(cells: list[tuple[int, float, bool]]) -> dict[str, float]:
 def real_round(trust: Trust, group: dict, seed: int) -> tuple[RoundAnnouncement, object, float]:
     """A whole round in memory through the protocol; (announcement, result, seconds)."""
     started = time.perf_counter()
-    ann_bytes = open_round(trust.registry, trust.coordinator, period="2024",
-                           participants=[m.participant for m in group.values()],
-                           tables=regional_tables(DEFAULT_TABLES, CB), codebook=CB, now=NOW,
-                           deadline=NOW + dt.timedelta(days=1), rng=Random(seed))
-    ann = verify(ann_bytes, trust.registry, now=NOW, profile=ANNOUNCEMENT_PROFILE)
-    book = RoundBook()
-    book.announce(ann, envelope_digest(ann_bytes), 0)
-    for i, (c, m) in enumerate(group.items(), 1):
-        env = contribute(ann_bytes, registry=trust.registry, codebook=CB, records=m.records,
-                         signer=trust.nodes[c], agreement=trust.agreements[c], ledger=m.ledger,
-                         now=NOW)
-        item = verify(env, trust.registry, now=NOW, profile=CONTRIBUTION_PROFILE)
-        assert book.rounds[ann.round_id].refusal(item, envelope_digest(env), NOW) is None
-        book.contribute(item, envelope_digest(env), i)
+    ann, book = run_round(trust, group, announce(trust, group, now=NOW, seed=str(seed)), now=NOW)
     result = book.rounds[ann.round_id].result_now(NOW)
     return ann, result, time.perf_counter() - started
 
 
-def simulated(ann: RoundAnnouncement, truth: dict[str, np.ndarray], variance: float,
-              rand: Random) -> object:
+def simulated(
+    ann: RoundAnnouncement, truth: dict[str, np.ndarray], variance: float, rand: Random
+) -> object:
     """A result whose sums are the truth plus one Skellam of the released variance per cell
     (the distribution of the protocol's sum), for the announcement's noise at ``variance``."""
     noise = ann.noise.model_copy(update={"variance": variance})
@@ -126,11 +112,21 @@ def simulated(ann: RoundAnnouncement, truth: dict[str, np.ndarray], variance: fl
     sums = []
     for table in ann.tables:
         var = cell_variances(table, noise).ravel() * Fraction(n, n - t)
-        sums.append(NoisySum(name=table.name,
-                             values=tuple(int(v) for v in truth[table.name] + skellam(var, rand.randrange))))
-    from vanfed.schema import RoundResult
-    return RoundResult(round_id=ann.round_id, announcement="sha256:" + "0" * 64, period="2024",
-                       closed_at="2026-11-22T12:00:00Z", status="complete", sums=tuple(sums)), noise
+        sums.append(
+            NoisySum(
+                name=table.name,
+                values=tuple(int(v) for v in truth[table.name] + skellam(var, rand.randrange)),
+            )
+        )
+
+    return RoundResult(
+        round_id=ann.round_id,
+        announcement="sha256:" + "0" * 64,
+        period="2024",
+        closed_at="2026-11-22T12:00:00Z",
+        status="complete",
+        sums=tuple(sums),
+    ), noise
 
 
 def part_one(draws: int) -> dict[str, object]:
@@ -144,12 +140,21 @@ def part_one(draws: int) -> dict[str, object]:
             ann, result, took = real_round(trust, group, seed)
             seconds.append(took)
             tables = ann.tables
-            truth = {t.name: sum(round_counts(m.records, tables, CB, "2024")[t.name]
-                                 for m in group.values()) for t in tables}
+            truth = {
+                t.name: sum(
+                    round_counts(m.records, tables, CB, "2024")[t.name] for m in group.values()
+                )
+                for t in tables
+            }
             cells_today = region_cells(base, truth)
             exact = float(np.mean([not np.isnan(v) for _, v, _ in cells_today]))
-            real = apply_round(base, ann, result, announcement_digest="sha256:" + "0" * 64,
-                               result_digest="sha256:" + "0" * 64)
+            real = apply_round(
+                base,
+                ann,
+                result,
+                announcement_digest="sha256:" + "0" * 64,
+                result_digest="sha256:" + "0" * 64,
+            )
             once = accuracy(region_cells(real, truth))
             rand = Random(f"draws{seed}")
             cells = []
@@ -157,15 +162,27 @@ def part_one(draws: int) -> dict[str, object]:
                 for _ in range(draws):
                     res, noise = simulated(ann, truth, v, rand)
                     a = ann.model_copy(update={"noise": noise})
-                    rep = apply_round(base, a, res, announcement_digest="sha256:" + "0" * 64,
-                                      result_digest="sha256:" + "0" * 64)
+                    rep = apply_round(
+                        base,
+                        a,
+                        res,
+                        announcement_digest="sha256:" + "0" * 64,
+                        result_digest="sha256:" + "0" * 64,
+                    )
                     got = region_cells(rep, truth)
                     curve_cells[v] += got
                     if v == ann.noise.variance:
                         cells += got
             acc = accuracy(cells)
-            rows.append({"seed": seed, "nonzero_region_cells": len(cells_today),
-                         "exact_today": exact, "secure_one_real_round": once, "secure": acc})
+            rows.append(
+                {
+                    "seed": seed,
+                    "nonzero_region_cells": len(cells_today),
+                    "exact_today": exact,
+                    "secure_one_real_round": once,
+                    "secure": acc,
+                }
+            )
             today.append(exact)
             secure.append(acc)
     default = NoiseSpec()
@@ -173,9 +190,14 @@ def part_one(draws: int) -> dict[str, object]:
     for v in VARIANCES:
         spec = default.model_copy(update={"variance": v})
         probe = ann.model_copy(update={"noise": spec})
-        curve.append({"variance": v, "epsilon_per_round": round(announced_epsilon(probe), 2),
-                      "released_inner_variance": float(released_variance(probe)),
-                      **accuracy(curve_cells[v])})
+        curve.append(
+            {
+                "variance": v,
+                "epsilon_per_round": round(announced_epsilon(probe), 2),
+                "released_inner_variance": float(released_variance(probe)),
+                **accuracy(curve_cells[v]),
+            }
+        )
     return {
         "countries": list(FIVE),
         "draws_per_seed": draws,
@@ -204,10 +226,7 @@ def http_round(countries: tuple[str, ...]) -> dict[str, object]:
                     box.queue(m.envelope, svc.url, sealed=True)
                     box.flush(max_wait=60)
             started = time.perf_counter()
-            ann_bytes = open_round(trust.registry, trust.coordinator, period="2024",
-                                   participants=[m.participant for m in group.values()],
-                                   tables=regional_tables(DEFAULT_TABLES, CB), codebook=CB,
-                                   now=now, deadline=now + dt.timedelta(hours=1))
+            ann_bytes = announce(trust, group, now=now, seed="http", hours=1)
             with CoordinatorClient(svc.url) as client:
                 assert client.submit(ann_bytes).accepted
             per_node = []
@@ -216,15 +235,28 @@ def http_round(countries: tuple[str, ...]) -> dict[str, object]:
                 with CoordinatorClient(svc.url) as client:
                     (open_,) = client.rounds(status="open")
                     got = client.round_envelope(open_["round_id"])
-                env = contribute(got, registry=trust.registry, codebook=CB, records=m.records,
-                                 signer=trust.nodes[c], agreement=trust.agreements[c],
-                                 ledger=m.ledger, now=now)
+                env = contribute(
+                    got,
+                    registry=trust.registry,
+                    codebook=CB,
+                    records=m.records,
+                    signer=trust.nodes[c],
+                    agreement=trust.agreements[c],
+                    ledger=m.ledger,
+                    now=now,
+                )
                 with Outbox(root / "out" / c, trust.registry) as box:
                     digest = box.queue(env, svc.url, sealed=True)
                     box.flush(max_wait=60)
                     receipt = box.receipt(digest) or b""
-                per_node.append({"country": c, "seconds": round(time.perf_counter() - t0, 3),
-                                 "sent_bytes": len(env), "received_bytes": len(got) + len(receipt)})
+                per_node.append(
+                    {
+                        "country": c,
+                        "seconds": round(time.perf_counter() - t0, 3),
+                        "sent_bytes": len(env),
+                        "received_bytes": len(got) + len(receipt),
+                    }
+                )
             with CoordinatorClient(svc.url) as client:
                 (done,) = client.rounds()
             took = time.perf_counter() - started
@@ -243,8 +275,12 @@ def main(draws: int) -> dict[str, object]:
     one = part_one(draws)
     two = [http_round(FIVE), http_round(TEN)]
     load = os.getloadavg()[0]
-    return {"usefulness": one, "round_cost": two, "load_1min": round(load, 2),
-            "measured_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {
+        "usefulness": one,
+        "round_cost": two,
+        "load_1min": round(load, 2),
+        "measured_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 if __name__ == "__main__":
@@ -253,12 +289,27 @@ if __name__ == "__main__":
     target = HERE / "results" / "regional.json"
     target.write_text(json.dumps(out, indent=2) + "\n")
     u = out["usefulness"]
-    print("exact today", u["exact_today"], "| secure within", u["within_secure"],
-          "p90", u["p90_secure"], "median", u["median_secure"], "| eps/round", u["epsilon_per_round"])
+    print(
+        "exact today",
+        u["exact_today"],
+        "| secure within",
+        u["within_secure"],
+        "p90",
+        u["p90_secure"],
+        "median",
+        u["median_secure"],
+        "| eps/round",
+        u["epsilon_per_round"],
+    )
     for row in u["tradeoff"]:
-        print(f"  variance {row['variance']:>4}: eps {row['epsilon_per_round']:>6} within "
-              f"{row['within']:.3f} median {row['median_rel_error']:.4f} p90 {row['p90_rel_error']:.3f}")
+        print(
+            f"  variance {row['variance']:>4}: eps {row['epsilon_per_round']:>6} within "
+            f"{row['within']:.3f} median {row['median_rel_error']:.4f} "
+            f"p90 {row['p90_rel_error']:.3f}"
+        )
     for r in out["round_cost"]:
-        print(f"{r['nodes']} nodes: round {r['round_seconds']} s, node median "
-              f"{r['node_seconds_median']} s, sent <= {r['sent_bytes_per_node_max']} B, "
-              f"received <= {r['received_bytes_per_node_max']} B")
+        print(
+            f"{r['nodes']} nodes: round {r['round_seconds']} s, node median "
+            f"{r['node_seconds_median']} s, sent <= {r['sent_bytes_per_node_max']} B, "
+            f"received <= {r['received_bytes_per_node_max']} B"
+        )

@@ -9,13 +9,14 @@ through the door's checks in log order) and requires:
 * the round the report names is there, complete, at the announcement and result digests
   and log indices the report states (``result_mismatch``);
 * its result's sums are the sum of its logged contributions modulo 2**32 (a result that is
-  not is left out by the rebuild: ``result_mismatch``), and no contribution in the log
-  breaks the door's rules (each with its own code);
+  not is left out by the rebuild: ``result_mismatch``), and none of its logged envelopes
+  breaks the door's rules (each with its own code; other rounds' broken envelopes are left
+  out and said, as the merge skips a summary that does not verify);
 * its announcement runs under the registry: noise at least the policy's, every
   participant's agreement key the registry's, regional tables of the codebook, the
   registry version the report names (``noise_below_policy``, ``unknown_key``, …);
-* every country's composed ε over the rounds it contributed to, per year group, is within
-  the registry's budget (``budget_exhausted``).
+* every country's composed ε over the rounds it contributed to, per year group, and the
+  number of those rounds, are within the registry's budget (``budget_exhausted``).
 
 Post-processing is recomputed by the replay of the merge (:mod:`vanfed._audit`), which
 takes the same round by the same rule and must give the report's bytes.
@@ -29,7 +30,7 @@ from pathlib import Path
 from vanfed._coordinator import LogView
 from vanfed.errors import ReasonCode
 from vanfed.schema import Codebook, RegionalReport, RoundAnnouncement, TrustRegistry, period_years
-from vanfed.secure import RoundBook, announced_epsilon, announcement_problems, spent_epsilon
+from vanfed.secure import RoundBook, announced_epsilon, announcement_problems, spent
 from vanfed.signing import Reason
 from vanfed.transport import read_rounds
 
@@ -51,7 +52,13 @@ def secure_checks(
     if view is None:
         return [Reason(ReasonCode.RESULT_MISMATCH, "a secure report must be bound to the log")]
     book, problems = read_rounds(inputs, registry, view.log, view.size)
-    reasons = [Reason(code, f"round log: {message}") for code, message in problems]
+    mine = [p for p in problems if p.round_id == record.round_id]
+    reasons = [Reason(p.code, f"round {record.round_id[:12]}…: {p.message}") for p in mine]
+    if len(problems) > len(mine):  # other rounds: not this report's inputs, said and left out
+        checked.append(
+            f"{len(problems) - len(mine)} envelopes of other rounds do not verify under this "
+            "registry or break the door's rules: left out of every round (and of budgets)"
+        )
     r = book.rounds.get(record.round_id)
     if (
         r is None
@@ -89,20 +96,21 @@ def _budgets(book: RoundBook, registry: TrustRegistry) -> list[Reason]:
     policy = registry.policy.secure
     if policy is None:
         return [Reason(ReasonCode.SECURE_NOT_ALLOWED, "the registry's policy has no secure part")]
-    spent: dict[tuple[str, int], list[RoundAnnouncement]] = {}
+    charged: dict[tuple[str, int], list[RoundAnnouncement]] = {}
     for r in book.rounds.values():
         year = period_years(r.announcement.period)[0]
         for country in r.contributions:
-            spent.setdefault((country, year), []).append(r.announcement)
+            charged.setdefault((country, year), []).append(r.announcement)
     out = []
-    for (country, year), anns in sorted(spent.items()):
-        eps = spent_epsilon(anns, policy.delta)
-        if eps > policy.epsilon_budget:
+    for (country, year), anns in sorted(charged.items()):
+        total = spent(anns, policy.delta)
+        if total.epsilon > policy.epsilon_budget or total.rounds > policy.max_rounds:
             out.append(
                 Reason(
                     ReasonCode.BUDGET_EXHAUSTED,
-                    f"{country} {year}: {len(anns)} rounds spend ε = {eps:.1f}, over the "
-                    f"budget {policy.epsilon_budget:g}",
+                    f"{country} {year}: {total.rounds} rounds sum a record and spend "
+                    f"ε = {total.epsilon:.1f}; the budget is {policy.max_rounds} rounds, "
+                    f"ε {policy.epsilon_budget:g}",
                 )
             )
     return out

@@ -11,7 +11,7 @@ from pathlib import Path
 from random import Random
 
 from vanfed._json import atomic_write
-from vanfed.aggregate import merge, select_inputs
+from vanfed.aggregate import Selected, merge, select_inputs
 from vanfed.anonymize import DEFAULT_TABLES, TableSpec
 from vanfed.errors import InputError, ReasonCode, UntrustedKeyError
 from vanfed.report import LANGUAGES, render_csv, render_html, render_pdf, render_xlsx
@@ -219,6 +219,24 @@ class Coordinator:
         self.signer = signer
         self.codebook = codebook or load_codebook()
 
+    def _inputs(
+        self, inbox: str | Path, period: str, now: dt.datetime
+    ) -> tuple[LogView | None, list[Selected], list[Skipped]]:
+        """The inbox's log view and its current valid summaries of ``period`` (what a
+        report of the period is built from, and what a round of it sums)."""
+        require_aware(now)
+        view = LogView.of_inbox(inbox, self.registry)
+        chosen, skipped = select_inputs(
+            inbox,
+            self.registry,
+            period=period,
+            now=now,
+            logged=view.logged if view else None,
+            codebook=self.codebook,
+            received_at=view.received_at if view else None,
+        )
+        return view, chosen, skipped
+
     def merge(
         self,
         inbox: str | Path,
@@ -249,17 +267,7 @@ class Coordinator:
             period_years(period)
         except ValueError as exc:
             raise InputError(str(exc)) from exc
-        require_aware(now)
-        view = LogView.of_inbox(inbox, self.registry)
-        chosen, skipped = select_inputs(
-            inbox,
-            self.registry,
-            period=period,
-            now=now,
-            logged=view.logged if view else None,
-            codebook=self.codebook,
-            received_at=view.received_at if view else None,
-        )
+        view, chosen, skipped = self._inputs(inbox, period, now)
         if not chosen:  # an empty signed report would say the region reported nothing
             raise InputError(
                 f"{inbox}: no valid summary for period {period}"
@@ -307,17 +315,7 @@ class Coordinator:
             InputError: no current summaries, a country without an agreement key, or the
                 registry's policy allows no such round.
         """
-        require_aware(now)
-        view = LogView.of_inbox(inbox, self.registry)
-        chosen, _ = select_inputs(
-            inbox,
-            self.registry,
-            period=period,
-            now=now,
-            logged=view.logged if view else None,
-            codebook=self.codebook,
-            received_at=view.received_at if view else None,
-        )
+        _, chosen, _ = self._inputs(inbox, period, now)
         if not chosen:
             raise InputError(f"{inbox}: no current summary for period {period}; no round to open")
         return open_round(

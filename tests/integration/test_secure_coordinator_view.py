@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from vanfed.anonymize import DEFAULT_TABLES
 from vanfed.schema import (
     ANNOUNCEMENT_TYPE,
     CONTRIBUTION_TYPE,
@@ -32,10 +31,10 @@ from vanfed.schema import (
     RoundResult,
     load_codebook,
 )
-from vanfed.secure import contribute, open_round, regional_tables, round_counts
+from vanfed.secure import contribute, round_counts
 from vanfed.secure._masks import pair_mask
 from vanfed.signing import Envelope, parse_payload
-from vanfed.testing import NOW, Member, Service, Trust, members
+from vanfed.testing import NOW, Member, Service, Trust, announce, members
 from vanfed.transport import CoordinatorClient, Outbox
 
 CB = load_codebook()
@@ -64,12 +63,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Membe
             with Outbox(root / "outbox" / c, trust.registry) as box:
                 box.queue(m.envelope, svc.url, sealed=True)
                 box.flush(max_wait=60)
-        ann = open_round(
-            trust.registry, trust.coordinator, period="2024",
-            participants=[m.participant for m in group.values()],
-            tables=regional_tables(DEFAULT_TABLES, CB), codebook=CB, now=now,
-            deadline=now + dt.timedelta(hours=1),
-        )  # fmt: skip
+        ann = announce(trust, group, now=now, seed="view", hours=1)
         with CoordinatorClient(svc.url) as client:
             assert client.submit(ann).accepted
         for c, m in group.items():

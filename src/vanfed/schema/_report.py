@@ -142,6 +142,9 @@ class SecureRecord(Model):
     participants: tuple[str, ...]
     contributions: tuple[ContributionRef, ...]
     noise: NoiseSpec
+    # The round's ε at noise.delta, to one decimal: the privacy cost of each record of an
+    # honest participant (every table summed in the round counts, withheld ones too).
+    epsilon: str = Field(pattern=r"^[0-9]+\.[0-9]$")
     sums: tuple[NoisySum, ...]
     tables: tuple[str, ...]
     withheld: tuple[Omitted, ...] = ()

@@ -38,15 +38,19 @@ class SecurePolicy(NoiseSpec):
 
     The noise fields are the *least* a node accepts in an announcement. ``epsilon_budget``
     caps, per record, the composed ε (at ``delta``) of every round a country contributes to
-    for the record's year group (a year, its quarters, every revision): each node keeps its
-    own account and refuses a round beyond it, so a coordinator cannot open rounds until the
-    noise averages out. ``min_participants`` below ``collusion + 2`` would let the
-    coordinator and its colluders learn a single honest country's counts.
+    for the record's year group (a year, its quarters, every revision), and ``max_rounds``
+    how many rounds may sum a record at all: a round of one table costs a fraction of the ε
+    of a full one, and thirty of them would average that table's noise away under an ε cap
+    alone. Each node keeps its own account and refuses a round beyond either, so a
+    coordinator cannot open rounds until the noise averages out. ``min_participants`` below
+    ``collusion + 2`` would let the coordinator and its colluders learn a single honest
+    country's counts.
     """
 
     # 75 admits four rounds of the default noise per year group (a year, two revisions,
     # one re-run after a drop-out): ε = 25.7, 40.8, 55.0, 69.2 at δ = 1e-6.
     epsilon_budget: float = Field(default=75.0, gt=0)
+    max_rounds: int = Field(default=4, ge=1, le=64)
     min_participants: int = Field(default=3, ge=2, le=64)
 
     @model_validator(mode="after")

@@ -17,7 +17,7 @@ unmasking; the Skellam mechanism of Agarwal, Kairouz and Liu (NeurIPS 2021); exa
 Bernoulli(exp(−γ)) sampling of Canonne, Kamath and Steinke (NeurIPS 2020).
 """
 
-from vanfed.secure._budget import PrivacyLedger, spent_epsilon
+from vanfed.secure._budget import PrivacyLedger, Spent, spent, spent_epsilon
 from vanfed.secure._contribute import contribute, round_counts, verified_announcement
 from vanfed.secure._noise import announced_epsilon, cell_variances, epsilon, round_rdp, skellam
 from vanfed.secure._post import Estimate, estimate, estimate_variance
@@ -38,6 +38,7 @@ __all__ = [
     "PrivacyLedger",
     "Round",
     "RoundBook",
+    "Spent",
     "announced_epsilon",
     "announcement_problems",
     "apply_round",
@@ -55,6 +56,7 @@ __all__ = [
     "secure_tables",
     "signed_sums",
     "skellam",
+    "spent",
     "spent_epsilon",
     "verified_announcement",
 ]

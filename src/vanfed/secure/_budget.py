@@ -4,7 +4,9 @@ A record of year ``Y`` falls in the rounds of period ``Y`` and of its own quarte
 ``Y-Qn``, in every revision; nothing else touches it (other years hold other records). Its
 privacy loss is the composition (sum of Rényi DP curves) of those rounds, so the worst
 record of a year group is the worst quarter: ``max_q ε(rounds of Y ∪ rounds of Y-Qq)``.
-The registry's ``secure.epsilon_budget`` caps it.
+The registry's ``secure.epsilon_budget`` caps it, and ``secure.max_rounds`` caps the number
+of those rounds (an ε cap alone would admit many cheap rounds of one table, which average
+its noise away).
 
 The node enforces the cap, not the coordinator: a coordinator that could open rounds at
 will would average the noise away, so every node keeps its own account
@@ -16,7 +18,10 @@ colludes with the coordinator could unmask an aborted round.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import fcntl
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,25 +39,40 @@ from vanfed.signing import (
     parse_payload,
 )
 
-__all__ = ["PrivacyLedger", "spent_epsilon"]
+__all__ = ["PrivacyLedger", "Spent", "spent", "spent_epsilon"]
 
 SECURE_FOLDER = "secure-rounds"
 
 
-def spent_epsilon(announcements: Iterable[RoundAnnouncement], delta: float) -> float:
-    """The ε at ``delta`` of the worst record of a year group, over the given rounds (all
-    of one year group; several years give the worst year)."""
+@dataclass(frozen=True)
+class Spent:
+    """What the worst record of a year group has spent: ε at δ, and how many rounds summed
+    it."""
+
+    epsilon: float
+    rounds: int
+
+
+def spent(announcements: Iterable[RoundAnnouncement], delta: float) -> Spent:
+    """What the worst record has spent over the given rounds (of one year group; several
+    years give the worst year): the worst quarter's rounds, the year's included."""
     by_year: dict[int, list[RoundAnnouncement]] = {}
     for ann in announcements:
         by_year.setdefault(period_years(ann.period)[0], []).append(ann)
-    worst = 0.0
+    worst, most = 0.0, 0
     for year, anns in by_year.items():
         for quarter in (1, 2, 3, 4):
             touching = [a for a in anns if a.period in (str(year), f"{year}-Q{quarter}")]
             if touching:
                 rdp = np.sum([round_rdp(a.tables, a.noise) for a in touching], axis=0)
                 worst = max(worst, epsilon(rdp, delta))
-    return worst
+                most = max(most, len(touching))
+    return Spent(worst, most)
+
+
+def spent_epsilon(announcements: Iterable[RoundAnnouncement], delta: float) -> float:
+    """The ε at ``delta`` of the worst record of a year group, over the given rounds."""
+    return spent(announcements, delta).epsilon
 
 
 class PrivacyLedger:
@@ -90,13 +110,25 @@ class PrivacyLedger:
             out.append(parse_payload(env.payload, RoundAnnouncement))
         return out
 
-    def spent(self, period: str, delta: float, extra: RoundAnnouncement | None = None) -> float:
-        """ε at ``delta`` already spent on ``period``'s year group (with ``extra`` added)."""
+    def spent(self, period: str, delta: float, extra: RoundAnnouncement | None = None) -> Spent:
+        """What ``period``'s year group has spent (with ``extra`` added)."""
         group = year_group(period)
         anns = [a for a in self.rounds() if year_group(a.period) == group]
         if extra is not None and all(a.round_id != extra.round_id for a in anns):
             anns.append(extra)
-        return spent_epsilon(anns, delta)
+        return spent(anns, delta)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the ledger alone (another process contributing at the same time waits), so
+        that a round is checked against the budget and charged as one step."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / "lock").open("a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def keep(self, announcement: bytes, contribution: bytes) -> str:
         """Charge a round: keep its announcement, then the contribution; its digest."""

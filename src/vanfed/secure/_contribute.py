@@ -178,45 +178,58 @@ def contribute(
             f"{member.agreement_keyid[:12]}…, this is {agreement.keyid[:12]}…"
         )
     privacy = PrivacyLedger(ledger.folder / SECURE_FOLDER)
-    again = privacy.contribution(ann.round_id)
-    if again is not None:
-        return again
-    if timestamp(now) > ann.deadline:
-        raise _refuse(f"{label}: the deadline was {ann.deadline}", ReasonCode.AFTER_DEADLINE)
-    latest = ledger.latest(country, ann.period)
-    if latest is None or latest.digest != member.summary:
-        have = f"r{latest.summary.revision} ({latest.digest[:19]}…)" if latest else "nothing"
-        raise _refuse(
-            f"{label}: the round names {country} r{member.revision} "
-            f"({member.summary[:19]}…), this ledger's latest is {have}; send the coordinator "
-            "your latest summary and wait for a round that names it",
-            ReasonCode.ANNOUNCEMENT_MISMATCH,
-        )
-    _check_same_records(latest, records, codebook, ledger)
+    with privacy.locked():  # checked against the budget and charged in one step
+        again = privacy.contribution(ann.round_id)
+        if again is not None:
+            return again
+        if timestamp(now) > ann.deadline:
+            raise _refuse(f"{label}: the deadline was {ann.deadline}", ReasonCode.AFTER_DEADLINE)
+        latest = ledger.latest(country, ann.period)
+        if latest is None or latest.digest != member.summary:
+            have = f"r{latest.summary.revision} ({latest.digest[:19]}…)" if latest else "nothing"
+            raise _refuse(
+                f"{label}: the round names {country} r{member.revision} "
+                f"({member.summary[:19]}…), this ledger's latest is {have}; send the "
+                "coordinator your latest summary and wait for a round that names it",
+                ReasonCode.ANNOUNCEMENT_MISMATCH,
+            )
+        _check_same_records(latest, records, codebook, ledger)
+        _check_budget(privacy, ann, registry, label, country)
+        envelope = _masked(
+            ann, envelope_digest(announcement), records, codebook, agreement, registry,
+            signer, member.summary, now, rand,
+        )  # fmt: skip
+        privacy.keep(announcement, envelope)
+    return envelope
+
+
+def _check_budget(
+    privacy: PrivacyLedger,
+    ann: RoundAnnouncement,
+    registry: TrustRegistry,
+    label: str,
+    country: str,
+) -> None:
+    """The round fits the registry's budget for the year group of its period (ε and the
+    number of rounds that may sum a record)."""
     secure = registry.policy.secure
     assert secure is not None  # announcement_problems refuses a registry without it
-    spent = privacy.spent(ann.period, secure.delta, extra=ann)
-    if spent > secure.epsilon_budget:
+    total = privacy.spent(ann.period, secure.delta, extra=ann)
+    year = ann.period[:4]
+    if total.rounds > secure.max_rounds:
         raise _refuse(
-            f"{label}: with this round {country}'s {ann.period[:4]} records would have spent "
-            f"ε = {spent:.1f} (δ = {secure.delta:g}); the registry's budget is "
-            f"{secure.epsilon_budget:g} per year group: no more rounds for {ann.period[:4]}",
+            f"{label}: {country}'s {year} records were already summed in "
+            f"{total.rounds - 1} rounds; the registry allows {secure.max_rounds} per year "
+            f"group: no more rounds for {year}",
             ReasonCode.BUDGET_EXHAUSTED,
         )
-    envelope = _masked(
-        ann,
-        envelope_digest(announcement),
-        records,
-        codebook,
-        agreement,
-        registry,
-        signer,
-        member.summary,
-        now,
-        rand,
-    )
-    privacy.keep(announcement, envelope)
-    return envelope
+    if total.epsilon > secure.epsilon_budget:
+        raise _refuse(
+            f"{label}: with this round {country}'s {year} records would have spent "
+            f"ε = {total.epsilon:.1f} (δ = {secure.delta:g}); the registry's budget is "
+            f"{secure.epsilon_budget:g} per year group: no more rounds for {year}",
+            ReasonCode.BUDGET_EXHAUSTED,
+        )
 
 
 def _masked(

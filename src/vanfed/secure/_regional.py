@@ -36,7 +36,7 @@ from vanfed.schema import (
     RoundTable,
     SecureRecord,
 )
-from vanfed.secure._noise import fraction
+from vanfed.secure._noise import announced_epsilon, fraction
 from vanfed.secure._post import estimate
 from vanfed.secure._round import Round, RoundBook
 
@@ -185,6 +185,7 @@ def apply_round(
         participants=tuple(p.country for p in ann.participants),
         contributions=result.contributions,
         noise=ann.noise,
+        epsilon=f"{announced_epsilon(ann):.1f}",
         sums=result.sums,
         tables=tuple(applied),
         withheld=tuple(withheld),

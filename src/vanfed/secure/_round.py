@@ -174,6 +174,18 @@ def _table_problems(
                 out.append(
                     (ReasonCode.UNKNOWN_CODE, f"table {t.name}: axis {a.dim} is not regional")
                 )
+        for dim, code in t.filter.items():
+            try:
+                known = dim not in NATIONAL_ONLY and codebook.dimension(dim).code(code)
+            except (InputError, KeyError, ValueError):
+                known = False
+            if not known:
+                out.append(
+                    (
+                        ReasonCode.UNKNOWN_CODE,
+                        f"table {t.name}: filter {dim} = {code!r} is not regional",
+                    )
+                )
         work += draws(cell_variances(t, ann.noise).ravel() / (len(ann.participants)))
     if work > MAX_DRAWS:
         out.append((ReasonCode.POLICY_VIOLATION, f"the noise would take {work:,} draws a node"))

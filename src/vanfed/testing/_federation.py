@@ -1,22 +1,26 @@
-"""Synthetic member states that have published their national summaries: the starting point
-of a secure round in tests and benchmarks."""
+"""Synthetic member states that have published their national summaries, and secure rounds
+among them in memory: the starting point of the secure path's tests and benchmarks."""
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
 
 from vanfed._ledger import Ledger
 from vanfed._node import Node
+from vanfed.anonymize import DEFAULT_TABLES
 from vanfed.ingest import CodedRecords
-from vanfed.schema import Summary, load_mapping
-from vanfed.signing import envelope_digest
+from vanfed.schema import RoundAnnouncement, RoundTable, Summary, load_codebook, load_mapping
+from vanfed.secure import RoundBook, contribute, open_round, regional_tables
+from vanfed.signing import ANNOUNCEMENT_PROFILE, CONTRIBUTION_PROFILE, envelope_digest, verify
 from vanfed.synthetic import write_export
 from vanfed.testing._trust import Trust
 
-__all__ = ["Member", "members"]
+__all__ = ["Member", "announce", "members", "run_round"]
 
 
 @dataclass(frozen=True)
@@ -66,3 +70,60 @@ def members(
         envelope = node.sign(summary, trust.nodes[c])
         out[c] = Member(c, node, records, summary, envelope)
     return out
+
+
+def announce(
+    trust: Trust,
+    group: dict[str, Member],
+    *,
+    now: dt.datetime,
+    seed: str = "round",
+    hours: float = 24,
+    tables: Sequence[RoundTable] | None = None,
+    **kw: object,
+) -> bytes:
+    """The coordinator's signed announcement of a round among ``group`` over ``tables``
+    (default: the regional layout of the default tables), its id from ``seed``; ``kw`` goes
+    to :func:`vanfed.secure.open_round`."""
+    cb = load_codebook()
+    return open_round(
+        trust.registry,
+        trust.coordinator,
+        period="2024",
+        participants=[m.participant for m in group.values()],
+        tables=regional_tables(DEFAULT_TABLES, cb) if tables is None else tables,
+        codebook=cb,
+        now=now,
+        deadline=now + dt.timedelta(hours=hours),
+        rng=Random(seed),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def run_round(
+    trust: Trust,
+    group: dict[str, Member],
+    announcement: bytes,
+    *,
+    now: dt.datetime,
+    seed: str | None = None,
+) -> tuple[RoundAnnouncement, RoundBook]:
+    """Every member contributes (noise from ``seed``, else the OS) and a book of the round
+    takes each contribution through the door's checks: the announcement and the book."""
+    cb = load_codebook()
+    ann = verify(announcement, trust.registry, now=now, profile=ANNOUNCEMENT_PROFILE)
+    book = RoundBook()
+    book.announce(ann, envelope_digest(announcement), 0)
+    for i, (c, m) in enumerate(group.items(), 1):
+        rand = secrets.randbelow if seed is None else Random(f"{seed}{c}").randrange
+        env = contribute(
+            announcement, registry=trust.registry, codebook=cb, records=m.records,
+            signer=trust.nodes[c], agreement=trust.agreements[c], ledger=m.ledger, now=now,
+            rand=rand,
+        )  # fmt: skip
+        item = verify(env, trust.registry, now=now, profile=CONTRIBUTION_PROFILE)
+        refusal = book.rounds[ann.round_id].refusal(item, envelope_digest(env), now)
+        if refusal is not None:
+            raise AssertionError(f"the door refuses {c}'s contribution: {refusal}")
+        book.contribute(item, envelope_digest(env), i)
+    return ann, book

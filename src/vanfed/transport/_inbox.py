@@ -30,11 +30,10 @@ from vanfed.schema import (
     RESULT_TYPE,
     SUMMARY_TYPE,
     Codebook,
-    Contribution,
     InboxLayout,
     LogProof,
     Receipt,
-    RoundAnnouncement,
+    RoundResult,
     Summary,
     TrustRegistry,
     load_codebook,
@@ -229,7 +228,8 @@ class Inbox:
         if env.payload_type != SUMMARY_TYPE:
             item: RoundItem = parse_payload(env.payload, PROFILES[env.payload_type].model)
             self.rounds.record(item, digest, index)
-            self._known[digest] = self._round_known(item)
+            country, revision, kind = self.rounds.facts(item)
+            self._known[digest] = _Known(country, item.period, revision, item.round_id, kind)
             return
         obj = loads_strict(env.payload, subject="summary")
         k = _Known(obj["country"], obj["period"], int(obj["revision"]))
@@ -238,13 +238,6 @@ class Inbox:
         cur = self._current.get(key)
         if cur is None or self._known[cur].revision < k.revision:
             self._current[key] = digest
-
-    def _round_known(self, item: RoundItem) -> _Known:
-        if isinstance(item, Contribution):
-            rev = self.rounds.revision(item)
-            return _Known(item.country, item.period, rev, item.round_id, "contribution")
-        kind = "announcement" if isinstance(item, RoundAnnouncement) else "result"
-        return _Known(None, item.period, 0, item.round_id, kind)
 
     # -- the door ------------------------------------------------------------------------
 
@@ -269,15 +262,13 @@ class Inbox:
                 self._check_history(item, digest)
                 self._door(item, digest)
             else:
-                why = self.rounds.refusal(item, digest, self.registry, now)
-                if why is None and isinstance(item, RoundAnnouncement):
-                    why = self._stale(item)
+                why = self.rounds.refusal(item, digest, self.registry, now, self._current_of)
                 if why is not None:
                     raise Rejected(why[1], (why[0],), digest)
             entry = self._store(envelope, digest, now)
             known = self._known[digest]
             receipt = self._receipt_or_unavailable(entry) if known.country else b""
-            self._close_due(now)
+            self.rounds.close_due(now, self._close_with)
         log.info(
             "accepted %s %s %s as entry %d (%s)",
             known.kind,
@@ -288,79 +279,47 @@ class Inbox:
         )
         return Accepted(digest, receipt, True, entry.index)
 
-    def _stale(self, ann: RoundAnnouncement) -> tuple[str, str] | None:
-        """Why a round may not open here: a participant's summary it names is not the
-        current one this inbox holds for the period."""
-        for p in ann.participants:
-            if self._current.get((p.country, ann.period)) != p.summary:
-                return (
-                    ReasonCode.STALE_ROUND,
-                    f"{p.country} {ann.period}: the round names {p.summary[:19]}…, which is "
-                    "not the current summary in this inbox",
-                )
-        return None
+    def _current_of(self, country: str, period: str) -> str | None:
+        """The digest of the country's current summary of the period in this inbox."""
+        return self._current.get((country, period))
 
-    def _close_due(self, now: dt.datetime, abort: str | None = None) -> list[str]:
-        """Sign and log the result of every round that can close now (see RoundDoor.due);
-        their digests. Called under the lock."""
-        out = []
-        for result in self.rounds.due(now, abort=abort):
-            envelope = sign_envelope(result.canonical_bytes(), RESULT_TYPE, [self.coordinator])
-            data = envelope.to_bytes()
-            digest = envelope_digest(data)
-            self._store(data, digest, now)
-            out.append(digest)
-            log.info("round %s %s (%s)", result.round_id[:12], result.status, digest[:19])
-        if out:  # a checkpoint covers the result, so a report can be built on it at once
-            try:
-                self._cp_by_size[self.log.tree.size] = self.log.checkpoint()
-            except LogError as exc:  # as at start-up: the next receipt writes one
-                log.warning("%s", exc)
-        return out
+    def _close_with(self, result: RoundResult, now: dt.datetime) -> str:
+        """Sign a round's result with the coordinator key and log it (under the lock)."""
+        data = sign_envelope(result.canonical_bytes(), RESULT_TYPE, [self.coordinator]).to_bytes()
+        digest = envelope_digest(data)
+        self._store(data, digest, now)
+        try:  # a checkpoint covers the result, so a report can be built on it at once
+            self._cp_by_size[self.log.tree.size] = self.log.checkpoint()
+        except LogError as exc:  # as at start-up: the next receipt writes one
+            log.warning("%s", exc)
+        log.info("round %s %s (%s)", result.round_id[:12], result.status, digest[:19])
+        return digest
 
-    def close_round(self, round_id: str, announcement: str | None = None) -> str:
+    def close_round(self, round_id: str) -> str:
         """Abort an open round now (its missing participants will not come); the result's
-        digest. A round every participant contributed to is already complete.
-
-        Args:
-            announcement: the round's announcement digest, if the caller must prove it
-                knows which round it closes (the HTTP endpoint requires it).
+        digest.
 
         Raises:
-            Rejected: ``round_unknown``, ``announcement_mismatch`` or ``round_closed``.
+            Rejected: ``round_unknown`` or ``round_closed``.
         """
         now = self.clock()
         with self._lock:
-            r = self.rounds.book.round_of(round_id)
-            if r is None:
-                raise Rejected(f"round {round_id[:12]}… is unknown", (ReasonCode.ROUND_UNKNOWN,))
-            if announcement is not None and announcement != r.digest:
-                raise Rejected(
-                    f"round {round_id[:12]}…: that is not its announcement",
-                    (ReasonCode.ANNOUNCEMENT_MISMATCH,),
-                )
-            if r.result is not None:
-                raise Rejected(
-                    f"round {round_id[:12]}… is {r.result.status}", (ReasonCode.ROUND_CLOSED,)
-                )
-            self._close_due(now, abort=round_id)
-            assert r.result_digest is not None
-            return r.result_digest
+            why = self.rounds.abort(round_id, now, self._close_with)
+        if isinstance(why, tuple):
+            raise Rejected(why[1], (why[0],))
+        return why
 
     def round_status(self) -> list[dict[str, Any]]:
         """Every round of the log (closing those whose time has come first)."""
         now = self.clock()
         with self._lock:
-            self._close_due(now)
+            self.rounds.close_due(now, self._close_with)
             return round_status(self.rounds, now)
 
     def round_envelope(self, round_id: str, part: str) -> bytes | None:
         """The logged ``announcement`` or ``result`` envelope of a round, or None."""
         with self._lock:
-            r = self.rounds.book.round_of(round_id)
-            digest = (
-                None if r is None else (r.digest if part == "announcement" else r.result_digest)
-            )
+            digest = self.rounds.digest_of(round_id, part)
         if digest is None:
             return None
         return read_limited(self.path_of(digest), self.registry.policy.max_envelope_bytes)

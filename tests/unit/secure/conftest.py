@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from random import Random
 
 import pytest
 
-from vanfed import Node
-from vanfed.anonymize import DEFAULT_TABLES
-from vanfed.schema import load_codebook
-from vanfed.secure import open_round, regional_tables
+from vanfed import Node, testing
 from vanfed.testing import NOW, Member, Trust, members
 
 COUNTRIES = ("KHM", "LAO", "MMR", "THA", "VNM")
@@ -43,18 +38,7 @@ def fresh(tmp_path: Path, trust: Trust) -> dict[str, Member]:
 
 
 def announce(
-    trust: Trust, group: dict[str, Member], *, seed: str = "round", hours: int = 24, **kw
+    trust: Trust, group: dict[str, Member], *, seed: str = "round", hours: int = 24, **kw: object
 ) -> bytes:
-    """A round among ``group`` over the default regional tables."""
-    return open_round(
-        trust.registry,
-        trust.coordinator,
-        period="2024",
-        participants=[m.participant for m in group.values()],
-        tables=regional_tables(DEFAULT_TABLES, load_codebook()),
-        codebook=load_codebook(),
-        now=NOW,
-        deadline=NOW + dt.timedelta(hours=hours),
-        rng=Random(seed),
-        **kw,
-    )
+    """A round among ``group`` over the default regional tables, announced at NOW."""
+    return testing.announce(trust, group, now=NOW, seed=seed, hours=hours, **kw)

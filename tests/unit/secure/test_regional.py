@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from random import Random
-
 import numpy as np
-
 from tests.unit.secure.conftest import announce
+
 from vanfed.aggregate import Selected, merge
 from vanfed.schema import RegionalReport, load_codebook
-from vanfed.secure import RoundBook, apply_round, contribute, round_counts
-from vanfed.signing import ANNOUNCEMENT_PROFILE, CONTRIBUTION_PROFILE, envelope_digest, verify
-from vanfed.testing import NOW, Member, Trust
+from vanfed.secure import apply_round, round_counts
+from vanfed.signing import envelope_digest
+from vanfed.testing import NOW, Member, Trust, run_round
 
 CB = load_codebook()
 
@@ -32,26 +30,7 @@ def secure_report(
 ) -> RegionalReport:
     who = {c: m for c, m in group.items() if only is None or c in only}
     ann_bytes = announce(trust, who, seed=seed)
-    ann = verify(ann_bytes, trust.registry, now=NOW, profile=ANNOUNCEMENT_PROFILE)
-    book = RoundBook()
-    book.announce(ann, envelope_digest(ann_bytes), None)
-    for c, m in who.items():
-        env = contribute(
-            ann_bytes,
-            registry=trust.registry,
-            codebook=CB,
-            records=m.records,
-            signer=trust.nodes[c],
-            agreement=trust.agreements[c],
-            ledger=m.ledger,
-            now=NOW,
-            rand=Random(f"{seed}{c}").randrange,
-        )
-        book.contribute(
-            verify(env, trust.registry, now=NOW, profile=CONTRIBUTION_PROFILE),
-            envelope_digest(env),
-            None,
-        )
+    ann, book = run_round(trust, who, ann_bytes, now=NOW, seed=seed)
     result = book.rounds[ann.round_id].result_now(NOW)
     assert result is not None
     return apply_round(

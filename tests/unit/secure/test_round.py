@@ -11,10 +11,10 @@ from tests.unit.secure.conftest import announce
 
 from vanfed.errors import ProtectionError, ReasonCode, VerificationError
 from vanfed.schema import Contribution, RoundAnnouncement, load_codebook
-from vanfed.secure import RoundBook, contribute, epsilon, round_counts, round_rdp
+from vanfed.secure import contribute, epsilon, round_counts, round_rdp
 from vanfed.secure._noise import cell_variances, skellam
-from vanfed.signing import ANNOUNCEMENT_PROFILE, CONTRIBUTION_PROFILE, envelope_digest, verify
-from vanfed.testing import NOW, Member, Trust
+from vanfed.signing import ANNOUNCEMENT_PROFILE, CONTRIBUTION_PROFILE, verify
+from vanfed.testing import NOW, Member, Trust, run_round
 
 CB = load_codebook()
 
@@ -33,27 +33,14 @@ def send(trust: Trust, m: Member, ann: bytes, seed: str, now: dt.datetime = NOW)
     )
 
 
-def book_of(trust: Trust, ann: bytes, envelopes: list[bytes]) -> RoundBook:
-    book = RoundBook()
-    a = verify(ann, trust.registry, now=NOW, profile=ANNOUNCEMENT_PROFILE)
-    book.announce(a, envelope_digest(ann), 0)
-    for i, env in enumerate(envelopes, 1):
-        c = verify(env, trust.registry, now=NOW, profile=CONTRIBUTION_PROFILE)
-        refusal = book.rounds[a.round_id].refusal(c, envelope_digest(env), NOW)
-        assert refusal is None, refusal
-        book.contribute(c, envelope_digest(env), i)
-    return book
-
-
 def test_the_sum_is_the_regional_count_plus_the_noise(
     trust: Trust, published: dict[str, Member]
 ) -> None:
     """Masks cancel exactly: the decoded sum is Σ counts + Σ each node's noise share (drawn
     again here from the same seeds), nothing else."""
-    ann_bytes = announce(trust, published, seed="sum")
-    ann = verify(ann_bytes, trust.registry, now=NOW, profile=ANNOUNCEMENT_PROFILE)
-    envs = [send(trust, m, ann_bytes, f"noise-{c}") for c, m in published.items()]
-    book = book_of(trust, ann_bytes, envs)
+    ann, book = run_round(
+        trust, published, announce(trust, published, seed="sum"), now=NOW, seed="noise-"
+    )
     result = book.rounds[ann.round_id].result_now(NOW)
     assert result is not None and result.status == "complete"
     honest = len(ann.participants) - ann.noise.collusion
@@ -191,3 +178,43 @@ def test_quarters_spend_their_own_records_budget_and_the_year_spends_all() -> No
     assert spent_epsilon([ann("2024-Q1"), ann("2024-Q2")], 1e-6) == pytest.approx(e1)
     assert spent_epsilon([ann("2024-Q1"), ann("2024")], 1e-6) == pytest.approx(e2)
     assert spent_epsilon([ann("2023"), ann("2024")], 1e-6) == pytest.approx(e1)
+
+
+def test_rounds_of_one_table_are_capped_like_full_ones(
+    trust: Trust, fresh: dict[str, Member]
+) -> None:
+    """A round of one table costs a fraction of a full round's ε, so an ε cap alone would
+    admit many of them and their noise would average away: the registry's max_rounds caps
+    how many rounds may sum a record, whatever their tables."""
+    from vanfed.anonymize import DEFAULT_TABLES
+    from vanfed.secure import regional_tables
+
+    policy = trust.registry.policy.secure
+    assert policy is not None
+    sex_age = [t for t in regional_tables(DEFAULT_TABLES, CB) if t.name == "casualties_by_sex_age"]
+    sent = 0
+    with pytest.raises(ProtectionError) as err:
+        for i in range(policy.max_rounds + 1):
+            ann = announce(trust, fresh, seed=f"one{i}", tables=sex_age)
+            send(trust, fresh["KHM"], ann, f"o{i}")
+            sent += 1
+    assert sent == policy.max_rounds
+    a = verify(ann, trust.registry, now=NOW, profile=ANNOUNCEMENT_PROFILE)
+    assert epsilon(policy.max_rounds * round_rdp(a.tables, a.noise), 1e-6) < policy.epsilon_budget
+    assert err.value.reason == ReasonCode.BUDGET_EXHAUSTED
+    assert f"already summed in {policy.max_rounds} rounds" in str(err.value)
+
+
+def test_a_round_table_filtered_on_a_national_dimension_is_refused(
+    trust: Trust, fresh: dict[str, Member]
+) -> None:
+    from vanfed.errors import InputError
+    from vanfed.schema import PublishedAxis, RoundTable
+
+    table = RoundTable(
+        name="t",
+        filter={"admin1": "KH-1"},
+        axes=(PublishedAxis(dim="sex", codes=("f", "m", "_U", "_T")),),
+    )
+    with pytest.raises(InputError, match="filter admin1 = 'KH-1' is not regional"):
+        announce(trust, fresh, seed="filtered", tables=[table])

@@ -9,20 +9,18 @@ from random import Random
 
 import pytest
 
-from vanfed.anonymize import DEFAULT_TABLES
 from vanfed.errors import ReasonCode
 from vanfed.schema import CONTRIBUTION_TYPE, Contribution, RoundResult, load_codebook
-from vanfed.secure import contribute, open_round, regional_tables
+from vanfed.secure import contribute
 from vanfed.signing import (
     ANNOUNCEMENT_PROFILE,
-    CONTRIBUTION_PROFILE,
     RESULT_PROFILE,
     Envelope,
     parse_payload,
     sign_envelope,
     verify,
 )
-from vanfed.testing import NOW, Member, Trust, members
+from vanfed.testing import NOW, Member, Trust, announce, members
 from vanfed.tlog import verify_receipt
 from vanfed.transport import Inbox, Rejected, http_status
 
@@ -60,17 +58,7 @@ def door(trust: Trust, tmp_path: Path, group: dict[str, Member]) -> tuple[Inbox,
 
 
 def announcement(trust: Trust, group: dict[str, Member], seed: str, hours: int = 24) -> bytes:
-    return open_round(
-        trust.registry,
-        trust.coordinator,
-        period="2024",
-        participants=[m.participant for m in group.values()],
-        tables=regional_tables(DEFAULT_TABLES, CB),
-        codebook=CB,
-        now=NOW,
-        deadline=NOW + dt.timedelta(hours=hours),
-        rng=Random(seed),
-    )
+    return announce(trust, group, now=NOW, seed=seed, hours=hours)
 
 
 def contribution(trust: Trust, m: Member, ann: bytes, tmp: Path) -> bytes:
@@ -141,7 +129,7 @@ def test_a_round_runs_through_the_door_and_completes_itself(
 def test_bad_round_inputs_are_refused_and_the_round_goes_on(
     trust: Trust, door: tuple[Inbox, Clock], group: dict[str, Member], tmp_path: Path
 ) -> None:
-    inbox, clock = door
+    inbox, _ = door
     ann = announcement(trust, group, "bad")
     inbox.accept(ann)
     khm = contribution(trust, group["KHM"], ann, tmp_path)
