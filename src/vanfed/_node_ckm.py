@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from random import Random
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
+from vanfed._ledger import Ledger
 from vanfed.aggregate._year_group import YearGroupRefusal, check_year_group
-from vanfed.anonymize import RecordKeys, build_cube, build_ptable, cell_keys, perturb
+from vanfed.anonymize import RecordKeys, TableSpec, build_cube, build_ptable, cell_keys, perturb
 from vanfed.anonymize import published_cubes as rebuild_cubes
 from vanfed.anonymize._ckm_audit import protect_changes
 from vanfed.anonymize._ckm_revisions import CKM_CELLS_FOLDER, CkmCells, CkmState, summary_digest
@@ -33,10 +35,47 @@ from vanfed.anonymize._ptable import PTable
 from vanfed.anonymize._tables import published_table, select_period
 from vanfed.errors import InputError, ProtectionError, ReasonCode
 from vanfed.ingest import CodedRecords
-from vanfed.schema import Protection, Summary, period_years
+from vanfed.schema import (
+    CkmParams,
+    CkmRecord,
+    Codebook,
+    Protection,
+    PublishedTable,
+    Summary,
+    period_years,
+)
 
-if TYPE_CHECKING:
-    from vanfed._node import Node
+
+class Node(Protocol):
+    """What this module reads of a :class:`vanfed.Node` (its settings, ledger and record
+    keys; how it numbers revisions and builds a summary): a protocol, so that the node
+    delegates here without the two importing each other."""
+
+    country: str
+    codebook: Codebook
+    k: int
+    method: str
+    tables: tuple[TableSpec, ...]
+    ckm: CkmParams
+    agreed: CkmRecord | None
+    ledger: Ledger | None
+    record_keys: Path | None
+
+    def _revision(
+        self, period: str, revision: int | None, supersedes: str | None, n: int
+    ) -> tuple[int, str | None]: ...
+
+    def _summary(
+        self,
+        protection: Protection,
+        tables: tuple[PublishedTable, ...],
+        period: str,
+        revision: int,
+        supersedes: str | None,
+        created: str,
+        rng: Random | None,
+    ) -> Summary: ...
+
 
 __all__ = ["check_method", "check_signing", "ckm_summaries"]
 
