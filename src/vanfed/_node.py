@@ -12,6 +12,7 @@ from typing import Literal
 
 from vanfed._json import loads_strict, read_limited
 from vanfed._ledger import Ledger
+from vanfed._run import Refused, Run
 from vanfed._version import __version__
 from vanfed.aggregate import Refusal, check_history
 from vanfed.anonymize import (
@@ -19,6 +20,7 @@ from vanfed.anonymize import (
     Perturbed,
     Protected,
     ProtectionSettings,
+    Publication,
     RecordKeys,
     TableSpec,
     build_ptable,
@@ -258,7 +260,7 @@ class Node:
             ProtectionError: no safe publication exists (``reason`` says why, e.g.
                 ``history_disclosure`` when the change since the last revision is too small).
         """
-        return self.summarize_many(
+        run = self.summarize_many(
             records,
             periods=[period],
             now=now,
@@ -267,7 +269,9 @@ class Node:
             rng=rng,
             allow_empty=allow_empty,
             on_protected=on_protected,
-        )[0]
+        )
+        run.raise_refused()
+        return run[0]
 
     def summarize_many(
         self,
@@ -280,16 +284,22 @@ class Node:
         rng: Random | None = None,
         allow_empty: bool = False,
         on_protected: Callable[[Protected], None] | None = None,
-    ) -> list[Summary]:
-        """One summary per period, protected jointly with each other and the ledger.
+    ) -> Run:
+        """One summary per period, each period its own unit, protected jointly with the
+        ledger and with the periods of the run protected before it.
 
         Periods counted in one run share their snapshot (``created_at``), so a year and its
-        quarters are exactly linked; quarters are protected first, then their year. With
-        ``method="ckm"`` each period is perturbed instead (new records get keys from ``rng``);
-        a CKM revision is refused (``history_disclosure``) if a cell changed by 1..k-1
-        records since the period's latest CKM publication in the ledger, whose true counts
-        and cell keys the node keeps privately in ``LEDGER/ckm-cells``. A year beside its
-        quarters is not compared this way.
+        quarters are exactly linked; quarters are protected first, then their year. A period
+        that cannot be published (``history_disclosure``, ``outside_window``) is listed in
+        :attr:`Run.refused` with the error saying why and what to do next; the others are
+        published as if it had not been asked for. With ``method="ckm"`` each period is
+        perturbed instead (new records get keys from ``rng``); a CKM revision is refused
+        (``history_disclosure``) if a cell changed by 1..k-1 records since the period's
+        latest CKM publication in the ledger, whose true counts and cell keys the node keeps
+        privately in ``LEDGER/ckm-cells``. A year beside its quarters is not compared this way.
+
+        Raises:
+            InputError: a bad period or revision, no records in a period (nothing is made).
         """
         require_aware(now)
         for period in periods:
@@ -297,39 +307,65 @@ class Node:
                 period_years(period)
             except ValueError as exc:
                 raise InputError(str(exc)) from exc
+        if len(periods) > 1 and (revision is not None or supersedes is not None):
+            raise InputError("revision/supersedes: give them for one period at a time")
         created = timestamp(now)
         ordered = sorted(periods, key=lambda p: (period_years(p)[0], -len(p), p))
-        if self.method == "ckm":
-            return self._ckm_summaries(records, ordered, revision, supersedes, created, rng)
         history = self.ledger.history(self.country, self.codebook) if self.ledger else []
-        out = []
+        out: list[Summary] = []
+        refused: list[Refused] = []
         for period in ordered:
-            rev, parent = self._revision(period, revision, supersedes, len(periods))
-            protected = protect(
-                records,
-                self.codebook,
-                period=period,
-                tables=self.tables,
-                history=history,
-                snapshot=created,
-                revision=rev,
-                allow_empty=allow_empty,
-                settings=self.settings,
-            )
-            if on_protected is not None:
-                on_protected(protected)
-            summary = self._summary(
-                protected.protection(self.protect_zeros),
-                protected.published(),
-                period,
-                rev,
-                parent,
-                created,
-                rng,
-            )
+            rev, parent = self._revision(period, revision, supersedes, 1)
+            try:
+                if self.method == "ckm":
+                    made = self._ckm_summaries(records, [period], rev, parent, created, rng)
+                    out += made
+                    continue
+                summary = self._suppressed(
+                    records, period, rev, parent, history, created, rng, allow_empty, on_protected
+                )
+            except ProtectionError as exc:
+                refused.append(Refused(period, rev, exc))
+                continue
             history.append(from_summary(summary, self.codebook))
             out.append(summary)
-        return out
+        return Run(tuple(out), tuple(refused))
+
+    def _suppressed(
+        self,
+        records: CodedRecords,
+        period: str,
+        rev: int,
+        parent: str | None,
+        history: list[Publication],
+        created: str,
+        rng: Random | None,
+        allow_empty: bool,
+        on_protected: Callable[[Protected], None] | None,
+    ) -> Summary:
+        """One period protected by suppression jointly with ``history``."""
+        protected = protect(
+            records,
+            self.codebook,
+            period=period,
+            tables=self.tables,
+            history=history,
+            snapshot=created,
+            revision=rev,
+            allow_empty=allow_empty,
+            settings=self.settings,
+        )
+        if on_protected is not None:
+            on_protected(protected)
+        return self._summary(
+            protected.protection(self.protect_zeros),
+            protected.published(),
+            period,
+            rev,
+            parent,
+            created,
+            rng,
+        )
 
     def _revision(
         self, period: str, revision: int | None, supersedes: str | None, n: int

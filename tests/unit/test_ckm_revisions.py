@@ -84,13 +84,16 @@ def test_a_revision_adding_one_late_record_is_refused_and_leaves_the_ledger(khm,
     assert "publish once at least k = 5 records changed in every changed cell" in msg
     # Not even the late record's new key is kept: nothing was published.
     assert _snapshot(tmp_path / "ledger") == before
-    # Periods summarized together are refused together: 2023 alone would be a first
-    # publication, but nothing of the run is kept.
-    with pytest.raises(ProtectionError, match="KHM 2024 r2: cell "):
-        node.summarize_many(
-            _join(base, _take(khm, np.array([late]))), periods=["2023", "2024"], now=LATER
-        )
-    assert _snapshot(tmp_path / "ledger") == before
+    # Each period of a run is its own unit: 2023 (a first publication) is made, 2024 is
+    # refused with the same reason, and the refusal keeps nothing of 2024.
+    run = node.summarize_many(
+        _join(base, _take(khm, np.array([late]))), periods=["2023", "2024"], now=LATER
+    )
+    assert [s.period for s in run] == ["2023"]
+    assert [(r.period, r.revision, r.reason) for r in run.refused] == [
+        ("2024", 2, ReasonCode.HISTORY_DISCLOSURE)
+    ]
+    assert "KHM 2024 r2: cell " in str(run.refused[0].error)
 
 
 def test_records_swapped_with_counts_unchanged_are_refused(khm, tmp_path) -> None:

@@ -35,6 +35,7 @@ import numpy as np
 
 from vanfed.anonymize import judge
 from vanfed.anonymize._history import _complete, audit_history, from_summary, year_group
+from vanfed.anonymize._order import node_order
 from vanfed.anonymize._tables import published_system
 from vanfed.errors import InputError, ProtectionError, ReasonCode
 from vanfed.schema import Codebook, Policy, Summary
@@ -139,6 +140,9 @@ def check_history(summary: Summary, earlier: Sequence[Summary], codebook: Codebo
     """The new summary attacked together with the country's earlier publications.
 
     Only publications of the same year group matter (other years hold other records).
+    They are attacked in the order the node made them (:func:`node_order`), whatever the
+    order they arrived in: a replay in another order attacks sets of publications that
+    never existed.
 
     Raises:
         Refusal: ``history_disclosure`` with the first cell that comes out.
@@ -151,14 +155,21 @@ def check_history(summary: Summary, earlier: Sequence[Summary], codebook: Codebo
         if s.country == summary.country
         and year_group(s.period) == year_group(summary.period)
         and not s.protection.perturbed
+        and s != summary
     ]
     if not group:
         return
-    pubs = [from_summary(s, codebook) for s in (*group, summary)]
-    findings = audit_history(pubs, k=summary.protection.k, s=summary.protection.s, new=len(group))
+    ordered = sorted((*group, summary), key=_order)
+    pubs = [from_summary(s, codebook) for s in ordered]
+    at = ordered.index(summary)
+    findings = audit_history(pubs, k=summary.protection.k, s=summary.protection.s, new=at)
     if findings:
         raise Refusal(
             ReasonCode.HISTORY_DISCLOSURE,
             f"{summary.country} {summary.period} r{summary.revision} with the earlier "
             f"publications: {findings[0]} ({len(findings)} cells in all)",
         )
+
+
+def _order(summary: Summary) -> tuple[str, int, int, str, int]:
+    return node_order(summary.period, summary.created_at, summary.revision)
