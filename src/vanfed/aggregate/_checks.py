@@ -36,7 +36,7 @@ import numpy as np
 from vanfed.anonymize import judge
 from vanfed.anonymize._history import _complete, audit_history, from_summary, year_group
 from vanfed.anonymize._order import node_order
-from vanfed.anonymize._tables import published_system
+from vanfed.anonymize._tables import published_bounded
 from vanfed.errors import InputError, ProtectionError, ReasonCode
 from vanfed.schema import Codebook, Policy, Summary
 
@@ -106,14 +106,17 @@ def check_summary(summary: Summary, codebook: Codebook, policy: Policy) -> None:
     _caps(summary, policy)
     _filters(summary, codebook)
     try:
-        system, values = published_system(summary.tables, codebook, summary.country)
+        b = published_bounded(
+            summary.tables, codebook, summary.country, summary.protection.total_within
+        )
     except (InputError, KeyError, ValueError) as exc:
         raise Refusal(ReasonCode.UNKNOWN_CODE, str(exc)) from exc
     except ProtectionError as exc:  # a cell shared by two tables with two values
         raise Refusal(ReasonCode.LINKED_MISMATCH, str(exc)) from exc
     if summary.protection.perturbed:
         return  # cell key method: noisy, not additive, nothing suppressed (see above)
-    known = values >= 0
+    system, values = b.system, b.values
+    known = ~b.unknown  # a stated range's constants are known, its slacks are not
     rows = system.matrix
     whole = np.asarray(abs(rows) @ (~known).astype(float)).ravel() == 0
     residual = rows @ np.where(known, values, 0).astype(float)
@@ -124,9 +127,12 @@ def check_summary(summary: Summary, codebook: Codebook, policy: Policy) -> None:
         raise Refusal(ReasonCode.NOT_ADDITIVE, f"published values do not add up: {cells} …")
     if _complete(system, values, ~known) is None:
         raise Refusal(
-            ReasonCode.INFEASIBLE, "no non-negative table agrees with the published values"
+            ReasonCode.INFEASIBLE,
+            "no non-negative table agrees with the published values"
+            + (" and the hidden total's stated range" if b.aux.any() else ""),
         )
-    verdict = judge(system, values, ~known, k=summary.protection.k, s=summary.protection.s)
+    p = summary.protection
+    verdict = judge(system, values, ~known, k=p.k, s=p.s, targets=~b.aux)
     if not verdict.passed:
         cell = dict(system.keys[verdict.failing[0]]) or "total"
         raise Refusal(

@@ -7,6 +7,7 @@ auditors run: rebuild the joint system from the *published* tables alone and att
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,13 @@ from vanfed.anonymize._audit import AuditResult, interval_attack, judge
 from vanfed.anonymize._cube import AxisSpec, Cube, TableSpec, build_cube, published_cubes
 from vanfed.anonymize._history import Publication, protect_with_history
 from vanfed.anonymize._optimal import optimal_suppress
+from vanfed.anonymize._revision_rule import (
+    Bounded,
+    bounded,
+    grand_total,
+    revision_public,
+    total_bounds,
+)
 from vanfed.anonymize._settings import ProtectionSettings, loss_weights, public_cells
 from vanfed.anonymize._suppress import primary_cells, suppress
 from vanfed.anonymize._system import LinkedSystem, build_system
@@ -28,6 +36,7 @@ from vanfed.schema import (
     Protection,
     PublishedAxis,
     PublishedTable,
+    TotalWithin,
     period_years,
 )
 
@@ -138,6 +147,7 @@ class Protected:
     suppressed: np.ndarray
     audit: AuditResult
     solve: Solve | None = None
+    total_within: TotalWithin | None = None  # a revision's hidden grand total, its range
 
     def published(self) -> tuple[PublishedTable, ...]:
         """The protected tables as published (suppressed cells are None)."""
@@ -163,6 +173,7 @@ class Protected:
                 published_cells=int((~self.suppressed).sum()),
                 suppressed_cells=int(self.suppressed.sum()),
             ),
+            total_within=self.total_within,
         )
 
 
@@ -289,6 +300,12 @@ def protect_cubes(
     public = public_cells(
         system, values, settings.policy, k=k, s=s, protect_zeros=settings.protect_zeros
     )
+    within_rule = None
+    if history and publication is not None:  # a revision: design B (see _revision_rule)
+        earlier = [(p.revision, p.cubes) for p in history if p.period == publication.period]
+        public, within_rule = revision_public(
+            system, values, public, settings.policy, earlier, k=k, s=s
+        )
     z = settings.protect_zeros
     suppressed, audit = suppress(
         system, values, k=k, s=s, protect_zeros=z, weights=weights, fixed=public
@@ -308,8 +325,13 @@ def protect_cubes(
         )
         suppressed, audit = opt.suppressed, opt.audit
         method, lower, proven = opt.method, opt.lower_bound, opt.proven
+    within = None
     if history:
         new = publication or Publication("", 1, "", cubes)
+        if within_rule is not None:
+            suppressed[grand_total(system)] = True  # the rule hides it (stated in the summary)
+            within = within_rule
+        new = dataclasses.replace(new, total_within=within)
         _, _, suppressed, audit = protect_with_history(
             new, history, k=k, s=s, protect_zeros=z, fixed=public, initial=suppressed
         )
@@ -317,7 +339,7 @@ def protect_cubes(
     solve = Solve(
         method, settings, primary, public, weights, loss, lower, proven, time.monotonic() - t0
     )
-    return Protected(cubes, system, suppressed, audit, solve)
+    return Protected(cubes, system, suppressed, audit, solve, within)
 
 
 def published_system(
@@ -329,18 +351,41 @@ def published_system(
     return system, system.gather(cubes)
 
 
-def reaudit(
-    tables: Sequence[PublishedTable], codebook: Codebook, country: str, *, k: int, s: int
-) -> tuple[LinkedSystem, np.ndarray, AuditResult]:
-    """The interval attack on a publication, from the published numbers only."""
+def published_bounded(
+    tables: Sequence[PublishedTable],
+    codebook: Codebook,
+    country: str,
+    within: TotalWithin | None = None,
+) -> Bounded:
+    """The joint system of a publication as the attacker holds it: with the range its
+    summary states for a hidden grand total (``protection.total_within``) as bound rows."""
     system, values = published_system(tables, codebook, country)
-    return system, values, judge(system, values, values < 0, k=k, s=s)
+    return bounded(system, values, values < 0, total_bounds(system, within))
+
+
+def reaudit(
+    tables: Sequence[PublishedTable],
+    codebook: Codebook,
+    country: str,
+    *,
+    k: int,
+    s: int,
+    within: TotalWithin | None = None,
+) -> tuple[LinkedSystem, np.ndarray, AuditResult]:
+    """The interval attack on a publication, from the published numbers only (and the range
+    of a hidden revised total, when the summary states one)."""
+    b = published_bounded(tables, codebook, country, within)
+    verdict = judge(b.system, b.values, b.unknown, k=k, s=s, targets=~b.aux)
+    return b.system, b.values, verdict
 
 
 def intervals(
-    tables: Sequence[PublishedTable], codebook: Codebook, country: str
+    tables: Sequence[PublishedTable],
+    codebook: Codebook,
+    country: str,
+    within: TotalWithin | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per table, the attacker's [lo, hi] for every cell (published: lo = hi = value)."""
-    system, values = published_system(tables, codebook, country)
-    lo, hi = interval_attack(system, values, values < 0)
-    return [(lo[ids], hi[ids]) for ids in system.cell_var]
+    b = published_bounded(tables, codebook, country, within)
+    lo, hi = interval_attack(b.system, b.values, b.unknown, ~b.aux)
+    return [(lo[ids], hi[ids]) for ids in b.system.cell_var]

@@ -1,0 +1,210 @@
+"""What a revision may keep public: headline numbers hidden instead of a refusal (design B).
+
+The grand total and the policy's public margins are public in a first publication (see
+:func:`vanfed.anonymize.public_cells`). In a *revision* their change since they were last
+published is public too, so a total that moved by 1 … k − 1 records would publish a small
+change table exactly and leave the node nothing to do but refuse (the history research
+measured 40 % of KHM's scheduled revisions refused for that reason alone). Here, as in
+Statistics Norway's incremental time suppression, the revision hides them instead:
+
+- a public margin stays public in a revision only when each of its cells moved by 0 or by
+  at least :func:`public_change` records since the latest publication of the period that
+  published it; otherwise its cells are ordinary cells secondary suppression may hide;
+- the grand total is then published exactly when it moved by 0 or by at least
+  ``M = public_change(k, s)``, and otherwise always hidden; the summary states where it
+  lies (:class:`~vanfed.schema.TotalWithin`): 1 … M − 1 above that earlier total, or
+  1 … M − 1 below it.
+
+**The rule is public, so what it implies is given to the attacker.** A hidden revised total
+says its change is 1 … M − 1 (with its sign: the sign is what the attacker's ``added`` and
+``removed`` assumptions guess anyway, and stating it leaves no disjunction an LP could not
+hold). With ``M = max(k, s + 2)`` that range is ``s`` wide, so the rule alone never pins
+the change; the interval attack at the node, at the door and in the regional merge holds
+the range as bounds on the hidden total, and the merge never shows an unbounded interval
+because of it. A margin the rule stops publishing says only that *one of* its cells moved
+by 1 … M − 1, a disjunction the LP cannot state; like the first publication's rule (a
+margin with a cell below k is not public) it is not modelled.
+
+The bounds enter the LP as auxiliary variables (``x - a - lo = 0``, ``x + b - hi = 0``,
+``a, b >= 0``, the constants ``lo``, ``hi`` published), so every LP of the package (attack,
+completion, secondary suppression) handles them unchanged; they are never targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from vanfed.anonymize._cube import Cube
+from vanfed.anonymize._system import LinkedSystem, build_system
+from vanfed.schema import ProtectionPolicy, TotalWithin
+
+__all__ = ["Bounded", "bounded", "grand_total", "public_change", "revision_public"]
+
+Key = tuple[tuple[str, str], ...]
+
+
+def public_change(k: int, s: int) -> int:
+    """The smallest change a revision publishes a headline number after: ``max(k, s + 2)``.
+
+    A change of ``k`` or more is safe to publish; ``s + 2`` makes the range a hidden total
+    is known to lie in (``1 … M - 1`` records of change) at least ``s`` wide.
+    """
+    return max(k, s + 2)
+
+
+def grand_total(system: LinkedSystem) -> int | None:
+    """The variable of the grand total (the all-``_T`` cell of an unfiltered table)."""
+    return next((i for i, key in enumerate(system.keys) if not key), None)
+
+
+@dataclass(frozen=True)
+class _Earlier:
+    """One earlier publication of the period: its revision and published values by key."""
+
+    revision: int
+    values: dict[Key, int]
+
+
+def _earlier(cubes_of: Sequence[tuple[int, tuple[Cube, ...]]]) -> list[_Earlier]:
+    out = []
+    for revision, cubes in cubes_of:
+        local = build_system(cubes)
+        vals = local.gather(cubes)
+        out.append(_Earlier(revision, dict(zip(local.keys, vals.tolist(), strict=True))))
+    return out
+
+
+def _reference(earlier: Sequence[_Earlier], key: Key) -> tuple[int, int] | None:
+    """(revision, value) of the latest earlier publication that published the cell."""
+    for pub in reversed(earlier):
+        v = pub.values.get(key, -1)
+        if v >= 0:
+            return pub.revision, v
+    return None
+
+
+def revision_public(
+    system: LinkedSystem,
+    values: np.ndarray,
+    public: np.ndarray,
+    policy: ProtectionPolicy,
+    earlier: Sequence[tuple[int, tuple[Cube, ...]]],
+    *,
+    k: int,
+    s: int,
+) -> tuple[np.ndarray, TotalWithin | None]:
+    """The public cells of a revision, and the range of a grand total the rule hides.
+
+    Args:
+        system, values: the revision's joint system and true counts.
+        public: what the policy makes public in a first publication.
+        earlier: (revision, published cubes) of the period's earlier publications, oldest
+            first; empty for a first publication (then ``public`` is returned as it is).
+
+    Returns:
+        The revision's public mask, and :class:`TotalWithin` when the grand total must be
+        hidden (it moved by 1 … M − 1 since it was last published); None otherwise.
+    """
+    if not earlier or not public.any():
+        return public, None
+    past = _earlier(earlier)
+    m = public_change(k, s)
+    out = public.copy()
+    dims = [frozenset(d for d, _ in key) for key in system.keys]
+    groups = [np.flatnonzero([d == margin for d in dims]) for margin in policy.margin_sets()]
+    g = grand_total(system)
+    if g is not None:
+        groups.append(np.array([g]))
+    within = None
+    for cells in groups:
+        if not cells.size or not public[cells].all():
+            continue
+        for c in map(int, cells):
+            ref = _reference(past, system.keys[c])
+            moved = 0 if ref is None else abs(int(values[c]) - ref[1])
+            if 0 < moved < m:
+                out[cells] = False
+                if c == g and ref is not None:
+                    within = _range(ref[0], ref[1], int(values[c]), m)
+                break
+    return out, within
+
+
+def _range(revision: int, earlier: int, now: int, m: int) -> TotalWithin:
+    """1 … m − 1 above the earlier total, or below it: the side of the change is stated
+    (it is what the attacker's ``added``/``removed`` assumptions guess anyway), so the
+    range is one interval every LP can hold exactly."""
+    if now > earlier:
+        return TotalWithin(revision=revision, low=earlier + 1, high=earlier + m - 1)
+    return TotalWithin(revision=revision, low=max(0, earlier - m + 1), high=earlier - 1)
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """A system with bound rows appended: its values, unknown mask and auxiliary mask."""
+
+    system: LinkedSystem
+    values: np.ndarray
+    unknown: np.ndarray
+    aux: np.ndarray  # the appended variables: never targets, never reported
+
+
+def bounded(
+    system: LinkedSystem,
+    values: np.ndarray,
+    unknown: np.ndarray,
+    bounds: Sequence[tuple[int, int, int]],
+) -> Bounded:
+    """``system`` with ``lo <= x[var] <= hi`` for each ``(var, lo, hi)`` of ``bounds``.
+
+    Each bound adds four variables: the published constants ``lo`` and ``hi`` and two
+    unknown slacks (``x - a - lo = 0``, ``x + b - hi = 0``). They sit beside the bounded
+    cell (same codes), so searches that look near a cell see its bound. ``values`` holds
+    the slacks' values when ``x`` is known (the node's true table), else -1.
+    """
+    n = system.size
+    if not bounds:
+        return Bounded(system, values, unknown, np.zeros(n, bool))
+    rows, cols, vals = [], [], []
+    extra_values, extra_unknown, near = [], [], []
+    for b, (var, lo, hi) in enumerate(bounds):
+        a_lo, a_hi, c_lo, c_hi = (n + 4 * b + j for j in range(4))
+        for r, (slack, const, sign) in enumerate(((a_lo, c_lo, -1.0), (a_hi, c_hi, 1.0))):
+            row = 2 * b + r
+            rows += [row, row, row]
+            cols += [var, slack, const]
+            vals += [1.0, sign, -1.0]
+        x = int(values[var])
+        known = x >= 0 and not unknown[var]
+        extra_values += [x - lo if known else -1, hi - x if known else -1, lo, hi]
+        extra_unknown += [True, True, False, False]
+        near += [var] * 4
+    m = sp.csr_matrix((vals, (rows, cols)), shape=(2 * len(bounds), n + 4 * len(bounds)))
+    body = sp.hstack([system.matrix, sp.csr_matrix((system.matrix.shape[0], 4 * len(bounds)))])
+    matrix = sp.vstack([body, m], format="csr")
+    grown = LinkedSystem(
+        system.keys + tuple(system.keys[v] for v in near),
+        system.cell_var,
+        matrix,
+        np.vstack([system.key_codes, system.key_codes[near]]),
+        system.ancestors,
+    )
+    aux = np.concatenate([np.zeros(n, bool), np.ones(len(near), bool)])
+    return Bounded(
+        grown,
+        np.concatenate([values, np.array(extra_values, values.dtype)]),
+        np.concatenate([unknown, np.array(extra_unknown, bool)]),
+        aux,
+    )
+
+
+def total_bounds(system: LinkedSystem, within: TotalWithin | None) -> list[tuple[int, int, int]]:
+    """The bound a stated range puts on a publication's grand total (none without one)."""
+    g = grand_total(system)
+    if within is None or g is None:
+        return []
+    return [(g, within.low, within.high)]
