@@ -14,7 +14,8 @@ from vanfed._json import loads_strict, read_limited
 from vanfed._ledger import Ledger
 from vanfed._run import Refused, Run
 from vanfed._version import __version__
-from vanfed.aggregate import Refusal, check_history
+from vanfed.aggregate import Refusal, check_history, check_window
+from vanfed.aggregate._checks import window_refusal
 from vanfed.anonymize import (
     DEFAULT_TABLES,
     Perturbed,
@@ -46,6 +47,7 @@ from vanfed.schema import (
     Mapping,
     Protection,
     PublishedTable,
+    RevisionCalendar,
     Summary,
     load_codebook,
     load_mapping,
@@ -98,6 +100,9 @@ class Node:
             (a ptable this machine builds differently is refused).
         record_keys: the folder of the node's secret record keys (default: ``record-keys``
             inside the ledger; one of the two is needed for ``"ckm"``).
+        calendar: the registry policy's revision calendar (``policy.revisions``): a period
+            is published at most once per window; outside the windows it is refused
+            (``outside_window``) and its late records wait for the next window.
     """
 
     def __init__(
@@ -115,7 +120,9 @@ class Node:
         ckm: CkmParams | None = None,
         agreed: CkmRecord | None = None,
         record_keys: str | Path | None = None,
+        calendar: RevisionCalendar | None = None,
     ) -> None:
+        self.calendar = calendar
         self.codebook = codebook or load_codebook()
         self.codebook.country(country)
         self.country = country
@@ -317,6 +324,7 @@ class Node:
         for period in ordered:
             rev, parent = self._revision(period, revision, supersedes, 1)
             try:
+                self._check_window(period, rev, created)
                 if self.method == "ckm":
                     made = self._ckm_summaries(records, [period], rev, parent, created, rng)
                     out += made
@@ -330,6 +338,18 @@ class Node:
             history.append(from_summary(summary, self.codebook))
             out.append(summary)
         return Run(tuple(out), tuple(refused))
+
+    def _check_window(self, period: str, revision: int, created: str) -> None:
+        """Refuse (``outside_window``) a publication the revision calendar does not allow."""
+        if self.calendar is None:
+            return
+        earlier = [e.summary for e in self.ledger.entries(self.country)] if self.ledger else []
+        why = window_refusal(self.country, period, revision, created, earlier, self.calendar)
+        if why is not None:
+            raise ProtectionError(
+                f"{why} (the late records wait in the export until then)",
+                reason=ReasonCode.OUTSIDE_WINDOW,
+            )
 
     def _suppressed(
         self,
@@ -544,6 +564,11 @@ class Node:
             summary = load_summary(summary)
         if self.ledger is not None:
             self._check_same_method(summary)
+            earlier = [e.summary for e in self.ledger.entries(summary.country)]
+            try:
+                check_window(summary, earlier, self.calendar)
+            except Refusal as exc:
+                raise ProtectionError(str(exc), reason=exc.reason) from exc
             check_against(summary, self.ledger, self.codebook)
             if summary.protection.perturbed:
                 self._check_ckm_revision(summary, None)

@@ -92,6 +92,7 @@ class ReasonCode(StrEnum):
     INFEASIBLE = "infeasible"
     PROTECTION_FAILED = "protection_failed"
     HISTORY_DISCLOSURE = "history_disclosure"
+    OUTSIDE_WINDOW = "outside_window"
     # the transparency log, its checkpoints and receipts
     MALFORMED_CHECKPOINT = "malformed_checkpoint"
     WRONG_ORIGIN = "wrong_origin"

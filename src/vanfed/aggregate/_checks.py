@@ -16,7 +16,11 @@ Checks, in order (each failure has a stable reason code, HTTP 422 at the door):
 ``infeasible``       no non-negative table agrees with what is published;
 ``protection_failed``  the interval attack on the summary alone;
 ``history_disclosure``  the interval attack on the country's whole publication history
-    (revisions, years and quarters) together with the new summary.
+    (revisions, years and quarters) together with the new summary;
+``outside_window``   the registry's revision calendar (:class:`~vanfed.schema.RevisionCalendar`)
+    allows one publication of a period per window and none before the first opens
+    (checked by the door and the node when they are given, not by the merge: a window is
+    about when a summary may be accepted).
 
 A cell key method summary (``protection.ckm``) passes the caps, the codes and the linked
 cells (the same records give the same noisy count in every table), then stops: its tables
@@ -38,9 +42,10 @@ from vanfed.anonymize._history import _complete, audit_history, from_summary, ye
 from vanfed.anonymize._order import node_order
 from vanfed.anonymize._tables import published_bounded
 from vanfed.errors import InputError, ProtectionError, ReasonCode
-from vanfed.schema import Codebook, Policy, Summary
+from vanfed.schema import Codebook, Policy, RevisionCalendar, Summary
+from vanfed.schema._calendar import instant
 
-__all__ = ["DOOR_REASONS", "Refusal", "check_history", "check_summary"]
+__all__ = ["DOOR_REASONS", "Refusal", "check_history", "check_summary", "check_window"]
 
 DOOR_REASONS = (
     ReasonCode.TOO_MANY_TABLES,
@@ -51,6 +56,7 @@ DOOR_REASONS = (
     ReasonCode.INFEASIBLE,
     ReasonCode.PROTECTION_FAILED,
     ReasonCode.HISTORY_DISCLOSURE,
+    ReasonCode.OUTSIDE_WINDOW,
 )
 
 
@@ -179,3 +185,65 @@ def check_history(summary: Summary, earlier: Sequence[Summary], codebook: Codebo
 
 def _order(summary: Summary) -> tuple[str, int, int, str, int]:
     return node_order(summary.period, summary.created_at, summary.revision)
+
+
+def check_window(
+    summary: Summary, earlier: Sequence[Summary], calendar: RevisionCalendar | None
+) -> None:
+    """The revision calendar: one publication of a period per window, none before the first.
+
+    Args:
+        summary: the new publication (its time is its ``created_at``).
+        earlier: the country's publications already accepted (any periods; the period's
+            own are picked out).
+        calendar: the registry policy's calendar; None allows any time.
+
+    Raises:
+        Refusal: ``outside_window``, saying when the period may be published next.
+    """
+    others = [s for s in earlier if s != summary]
+    why = window_refusal(
+        summary.country, summary.period, summary.revision, summary.created_at, others, calendar
+    )
+    if why is not None:
+        raise Refusal(ReasonCode.OUTSIDE_WINDOW, why)
+
+
+def window_refusal(
+    country: str,
+    period: str,
+    revision: int,
+    created_at: str,
+    earlier: Sequence[Summary],
+    calendar: RevisionCalendar | None,
+) -> str | None:
+    """Why the calendar refuses a publication made at ``created_at`` (None: it allows it)."""
+    if calendar is None:
+        return None
+    name = f"{country} {period} r{revision}"
+    window = calendar.window(period, instant(created_at))
+    if window is None:
+        opens = calendar.opens(period, 0)
+        return (
+            f"{name}: made {created_at[:10]}, before the revision calendar's first window "
+            f"for {period} opens ({opens:%Y-%m-%d}); publish it from then"
+        )
+    taken = [
+        s
+        for s in earlier
+        if s.country == country
+        and s.period == period
+        and calendar.window(period, instant(s.created_at)) == window
+    ]
+    if not taken:
+        return None
+    since = f"{calendar.opens(period, window):%Y-%m-%d}"
+    nxt = (
+        f"{period} is final (its last window); nothing more is published for it"
+        if calendar.is_final(period, window)
+        else f"the next opens {calendar.opens(period, window + 1):%Y-%m-%d}"
+    )
+    return (
+        f"{name}: the revision calendar's window for {period} open since {since} already "
+        f"holds r{taken[0].revision}; {nxt}"
+    )

@@ -106,7 +106,11 @@ def summarize(
         typer.Option(help="ckm: folder of the node's secret record keys (default: in the ledger)"),
     ] = None,
     registry: Annotated[
-        Path | None, typer.Option(help="ckm: take the noise the registry's policy agrees on")
+        Path | None,
+        typer.Option(
+            help="The registry: its policy's revision calendar (periods outside their "
+            "windows are refused) and, for ckm, the noise it agrees on"
+        ),
     ] = None,
     ckm_max_noise: Annotated[int, typer.Option(help="ckm: maximum noise D")] = 5,
     ckm_variance: Annotated[float, typer.Option(help="ckm: noise variance V")] = 3.0,
@@ -136,6 +140,7 @@ def summarize(
         settings=settings,
         method=method if ckm else None,
         record_keys=record_keys,
+        calendar=None if registry is None else load_registry(registry).policy.revisions,
         **_ckm_options(method, registry, ckm_max_noise, ckm_variance, ckm_js),
     )
     protections: list[Protected] = []

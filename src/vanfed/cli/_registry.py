@@ -31,7 +31,14 @@ from vanfed.cli._trust import (
     write_trust_root,
 )
 from vanfed.errors import InputError
-from vanfed.schema import MAX_REGISTRY_BYTES, CkmParams, CkmRecord, Policy, TrustRegistry
+from vanfed.schema import (
+    MAX_REGISTRY_BYTES,
+    CkmParams,
+    CkmRecord,
+    Policy,
+    RevisionCalendar,
+    TrustRegistry,
+)
 from vanfed.signing import (
     MAX_SIGNATURE_BYTES,
     add_keys,
@@ -87,15 +94,28 @@ def init(
         str | None,
         typer.Option(help="Agree on cell-key noise D,V,js (e.g. 5,3,4): its ptable digest"),
     ] = None,
+    calendar: Annotated[
+        str | None,
+        typer.Option(
+            help="Revision windows, months after a period ends: 'quarter=0;year=0,12' "
+            "(quarters once, a year and its final revision a year later)"
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create version 1 (signed by a threshold of its roots, or a draft) and pin its roots."""
+    policy = Policy(
+        min_k=min_k,
+        min_s=min_s,
+        ckm=None if ckm is None else _agreed(ckm),
+        revisions=None if calendar is None else _calendar(calendar),
+    )
     reg = init_registry(
         [load_public(p) for p in root_pub],
         threshold=threshold,
         now=now(),
         days=days,
-        policy=Policy(min_k=min_k, min_s=min_s, ckm=None if ckm is None else _agreed(ckm)),
+        policy=policy,
     )
     what = _emit(reg, root_key, out_path)
     pinned = _pin_new(reg)
@@ -134,6 +154,23 @@ def _agreed(text: str) -> CkmRecord:
     except ValueError as exc:  # a pydantic ValidationError is a ValueError too
         raise InputError(f"--ckm {text!r}: expected D,V,js such as 5,3,4 ({exc})") from exc
     return build_ptable(params).record()
+
+
+def _calendar(text: str) -> RevisionCalendar:
+    """``quarter=0;year=0,12`` as a revision calendar (a kind left out keeps its default)."""
+    fields: dict[str, tuple[int, ...]] = {}
+    try:
+        for part in filter(None, (p.strip() for p in text.split(";"))):
+            kind, _, months = part.partition("=")
+            if kind.strip() not in ("quarter", "year") or kind.strip() in fields:
+                raise ValueError(f"{kind.strip()!r} is not quarter or year, once each")
+            fields[kind.strip()] = tuple(int(m) for m in months.split(","))
+        return RevisionCalendar.model_validate(fields)
+    except ValueError as exc:  # a pydantic ValidationError is a ValueError too
+        raise InputError(
+            f"--calendar {text!r}: expected e.g. 'quarter=0;year=0,12' (increasing months "
+            f"after the period ends) ({exc})"
+        ) from exc
 
 
 @app.command("add-key")

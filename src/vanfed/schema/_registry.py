@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from vanfed.schema._base import Model
+from vanfed.schema._calendar import RevisionCalendar
 from vanfed.schema._ckm import CkmRecord
 from vanfed.schema._protection import ProtectionPolicy
 from vanfed.schema._summary import TIMESTAMP
@@ -82,6 +83,10 @@ class Policy(Model):
     # bytes when absent so registries written before them keep their exact bytes.
     protection: ProtectionPolicy | None = None
     ckm: CkmRecord | None = None
+    # The revision calendar (issue 21): windows in which each period may be published; the
+    # door refuses a publication outside them (``outside_window``). Optional, omitted when
+    # absent like the two above.
+    revisions: RevisionCalendar | None = None
 
     @model_serializer(mode="wrap")
     def _omit_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
@@ -90,6 +95,8 @@ class Policy(Model):
             out.pop("protection", None)
         if self.ckm is None:
             out.pop("ckm", None)
+        if self.revisions is None:
+            out.pop("revisions", None)
         return out
 
 
