@@ -38,6 +38,7 @@ import scipy.sparse as sp
 from vanfed.anonymize._audit import AuditResult, _components, judge
 from vanfed.anonymize._cube import Cube, published_cubes
 from vanfed.anonymize._lp import Polytope
+from vanfed.anonymize._no_safe import Finding, NoSafePublication, widest
 from vanfed.anonymize._relations import Relation, relations
 from vanfed.anonymize._revision_rule import bounded, total_bounds
 from vanfed.anonymize._suppress import reinforce, suppress
@@ -49,6 +50,7 @@ __all__ = [
     "MODELS",
     "Finding",
     "HistorySystem",
+    "NoSafePublication",
     "Publication",
     "audit_history",
     "build_history",
@@ -135,20 +137,6 @@ class HistorySystem:
 
     def publication_vars(self, index: int) -> slice:
         return slice(self.offsets[index], self.offsets[index] + self.locals_[index].size)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A cell the attacker narrows into ``(0, k)`` under one assumption."""
-
-    model: str
-    where: str
-    lo: float
-    hi: float
-
-    def __str__(self) -> str:
-        hi = "∞" if not np.isfinite(self.hi) else f"{self.hi:g}"
-        return f"{self.where} lies in [{self.lo:g}, {hi}] (assuming records {self.model})"
 
 
 def year_group(period: str) -> int:
@@ -421,6 +409,7 @@ def _reinforce_history(
             truth_unknown = unknown[: hs.members.shape[1]].copy()
             truth_unknown[own] = False  # the node knows its own cells
             x = _complete(hs.system, *hs.state(view, truth_unknown))
+            truth = x is not None
             if x is None:  # the truth breaks this assumption; any table the attacker
                 x = _complete(hs.system, view, unknown)  # cannot rule out will do
             assert x is not None
@@ -438,13 +427,7 @@ def _reinforce_history(
             try:
                 reinforce(hs.system, x, unknown, np.array(result.failing), s=s, fixed=frozen)
             except ProtectionError as exc:
-                i = result.failing[0]
-                worst = Finding(model, hs.describe(i), float(result.lo[i]), float(result.hi[i]))
-                raise ProtectionError(
-                    f"{new.label}: no safe publication given the earlier ones: {worst}. "
-                    "Publish once more changes have accumulated, or a coarser period",
-                    reason=ReasonCode.HISTORY_DISCLOSURE,
-                ) from exc
+                raise _blocked(new, hs, model, x, unknown, frozen, result, truth, k=k) from exc
             if (unknown[own] == before).all():
                 raise ProtectionError(
                     f"{new.label}: history protection made no progress",
@@ -457,6 +440,46 @@ def _reinforce_history(
     raise ProtectionError(
         f"{new.label}: history protection did not converge after {MAX_ROUNDS} rounds",
         reason=ReasonCode.HISTORY_DISCLOSURE,
+    )
+
+
+def _blocked(
+    new: Publication,
+    hs: HistorySystem,
+    model: str,
+    x: np.ndarray,
+    unknown: np.ndarray,
+    frozen: np.ndarray,
+    result: AuditResult,
+    truth: bool,
+    *,
+    k: int,
+) -> NoSafePublication:
+    """The refusal when no more hiding protects a failing cell: the cell that stays narrow
+    with everything hideable hidden (proven when its widest interval lies in (0, k) and the
+    truth satisfies ``model``), else the first failing cell (the search gave up)."""
+    s = result.s
+    n_pub = hs.members.shape[1]
+    at = hs.publications.index(new)
+    everything = unknown[:n_pub].copy()
+    own = hs.publication_vars(at)
+    everything[own] |= ~frozen[own]
+    _, all_unknown = hs.state(x, everything)
+    failing = np.array(result.failing)
+    lo, hi = widest(hs.system, x, all_unknown, failing)
+    narrow = [i for i in result.failing if hi[i] - lo[i] < s - 1e-6]
+    proven = [i for i in narrow if truth and lo[i] > 1e-6 and hi[i] < k - 1e-6]
+    i = (proven or narrow or list(result.failing))[0]
+    found = Finding(model, hs.describe(i), float(result.lo[i]), float(result.hi[i]))
+    return NoSafePublication(
+        new.label,
+        found,
+        (float(lo[i]), float(hi[i])),
+        proven=bool(proven),
+        key=dict(hs.system.keys[i]),
+        change=int(hs.owner[i]) < 0,
+        contradicted=not truth,
+        k=k,
     )
 
 

@@ -9,7 +9,9 @@ Statistics Norway's incremental time suppression, the revision hides them instea
 
 - a public margin stays public in a revision only when each of its cells moved by 0 or by
   at least :func:`public_change` records since the latest publication of the period that
-  published it; otherwise its cells are ordinary cells secondary suppression may hide;
+  published it (for a year not yet published whose four quarters are: since the sum of
+  their latest published values, as a year is the sum of its quarters); otherwise its cells
+  are ordinary cells secondary suppression may hide;
 - the grand total is then published exactly when it moved by 0 or by at least
   ``M = public_change(k, s)``, and otherwise always hidden; the summary states where it
   lies (:class:`~vanfed.schema.TotalWithin`): 1 … M − 1 above that earlier total, or
@@ -34,15 +36,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
 from vanfed.anonymize._cube import Cube
 from vanfed.anonymize._system import LinkedSystem, build_system
-from vanfed.schema import ProtectionPolicy, TotalWithin
+from vanfed.schema import ProtectionPolicy, TotalWithin, period_years
 
-__all__ = ["Bounded", "bounded", "grand_total", "public_change", "revision_public"]
+__all__ = [
+    "Bounded",
+    "RuleResult",
+    "bounded",
+    "grand_total",
+    "public_change",
+    "revision_public",
+    "same_run",
+]
 
 Key = tuple[tuple[str, str], ...]
 
@@ -61,15 +72,18 @@ def grand_total(system: LinkedSystem) -> int | None:
     return next((i for i, key in enumerate(system.keys) if not key), None)
 
 
+Earlier = Sequence[tuple[int, tuple[Cube, ...]]]  # (revision, published cubes), oldest first
+
+
 @dataclass(frozen=True)
 class _Earlier:
-    """One earlier publication of the period: its revision and published values by key."""
+    """One earlier publication: its revision and published values by key."""
 
     revision: int
     values: dict[Key, int]
 
 
-def _earlier(cubes_of: Sequence[tuple[int, tuple[Cube, ...]]]) -> list[_Earlier]:
+def _earlier(cubes_of: Earlier) -> list[_Earlier]:
     out = []
     for revision, cubes in cubes_of:
         local = build_system(cubes)
@@ -78,7 +92,7 @@ def _earlier(cubes_of: Sequence[tuple[int, tuple[Cube, ...]]]) -> list[_Earlier]
     return out
 
 
-def _reference(earlier: Sequence[_Earlier], key: Key) -> tuple[int, int] | None:
+def _latest(earlier: Sequence[_Earlier], key: Key) -> tuple[int, int] | None:
     """(revision, value) of the latest earlier publication that published the cell."""
     for pub in reversed(earlier):
         v = pub.values.get(key, -1)
@@ -87,31 +101,51 @@ def _reference(earlier: Sequence[_Earlier], key: Key) -> tuple[int, int] | None:
     return None
 
 
+def _reference(
+    same: Sequence[_Earlier], quarters: Sequence[Sequence[_Earlier]], key: Key
+) -> tuple[str, int] | None:
+    """What a cell is compared with: its latest published value in the period (``rN``),
+    else, for a year, the sum of its four quarters' latest published values."""
+    own = _latest(same, key)
+    if own is not None:
+        return f"r{own[0]}", own[1]
+    if len(quarters) != 4:
+        return None
+    parts = [_latest(q, key) for q in quarters]
+    if any(p is None for p in parts):
+        return None
+    return "quarters", sum(p[1] for p in parts if p is not None)
+
+
 def revision_public(
     system: LinkedSystem,
     values: np.ndarray,
     public: np.ndarray,
     policy: ProtectionPolicy,
-    earlier: Sequence[tuple[int, tuple[Cube, ...]]],
+    earlier: Earlier,
+    quarters: Sequence[Earlier] = (),
     *,
     k: int,
     s: int,
-) -> tuple[np.ndarray, TotalWithin | None]:
+) -> RuleResult:
     """The public cells of a revision, and the range of a grand total the rule hides.
 
     Args:
-        system, values: the revision's joint system and true counts.
+        system, values: the publication's joint system and true counts.
         public: what the policy makes public in a first publication.
-        earlier: (revision, published cubes) of the period's earlier publications, oldest
-            first; empty for a first publication (then ``public`` is returned as it is).
+        earlier: the period's earlier publications, oldest first.
+        quarters: for a year, each of its four quarters' earlier publications (a year whose
+            quarters are all published compares its headline numbers with their sums).
 
     Returns:
-        The revision's public mask, and :class:`TotalWithin` when the grand total must be
-        hidden (it moved by 1 … M − 1 since it was last published); None otherwise.
+        The public mask; :class:`TotalWithin` when the grand total must be hidden (it moved
+        by 1 … M − 1 since it was last published); and the range to state should a total
+        that moved more be hidden as a last resort (see :func:`protect_cubes`). With
+        nothing to compare with (a first publication), ``public`` as it is.
     """
-    if not earlier or not public.any():
-        return public, None
-    past = _earlier(earlier)
+    if not (earlier or len(quarters) == 4) or not public.any():
+        return RuleResult(public)
+    same, parts = _earlier(earlier), [_earlier(q) for q in quarters]
     m = public_change(k, s)
     out = public.copy()
     dims = [frozenset(d for d, _ in key) for key in system.keys]
@@ -119,28 +153,90 @@ def revision_public(
     g = grand_total(system)
     if g is not None:
         groups.append(np.array([g]))
-    within = None
+    within = fallback = None
     for cells in groups:
         if not cells.size or not public[cells].all():
             continue
         for c in map(int, cells):
-            ref = _reference(past, system.keys[c])
+            ref = _reference(same, parts, system.keys[c])
             moved = 0 if ref is None else abs(int(values[c]) - ref[1])
+            if c == g and ref is not None and moved:
+                fallback = _range(ref[0], ref[1], int(values[c]), m)
             if 0 < moved < m:
                 out[cells] = False
-                if c == g and ref is not None:
-                    within = _range(ref[0], ref[1], int(values[c]), m)
+                within = fallback if c == g else within
                 break
-    return out, within
+    return RuleResult(out, within, None if within is not None else fallback)
 
 
-def _range(revision: int, earlier: int, now: int, m: int) -> TotalWithin:
-    """1 … m − 1 above the earlier total, or below it: the side of the change is stated
-    (it is what the attacker's ``added``/``removed`` assumptions guess anyway), so the
-    range is one interval every LP can hold exactly."""
-    if now > earlier:
-        return TotalWithin(revision=revision, low=earlier + 1, high=earlier + m - 1)
-    return TotalWithin(revision=revision, low=max(0, earlier - m + 1), high=earlier - 1)
+def _range(since: str, earlier: int, now: int, m: int) -> TotalWithin:
+    """The stated range of a hidden total: ``m - 1`` wide steps from the earlier total, the
+    step holding ``now`` (1 … m − 1 above or below it when the rule hides the total; a
+    further step when a total that moved more is hidden as a last resort). The side of the
+    change is stated (what the attacker's ``added``/``removed`` assumptions guess anyway),
+    so the range is one interval every LP can hold exactly, ``m - 2 >= s`` wide."""
+    moved, step = abs(now - earlier), m - 1
+    near = earlier + 1 + (moved - 1) // step * step if now > earlier else None
+    if near is not None:
+        return TotalWithin(since=since, low=near, high=near + step - 1)
+    high = earlier - 1 - (moved - 1) // step * step
+    return TotalWithin(since=since, low=max(0, high - step + 1), high=high)
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """The revision rule's verdict on a publication's headline numbers."""
+
+    public: np.ndarray  # the public cells
+    within: TotalWithin | None = None  # the grand total must be hidden, in this range
+    fallback: TotalWithin | None = None  # its range, should it be hidden as a last resort
+    implied: TotalWithin | None = None  # what its same-run quarters already say of it
+
+
+class Quarterly(Protocol):
+    """What the same-run rule needs of a publication."""
+
+    @property
+    def period(self) -> str: ...
+    @property
+    def snapshot(self) -> str: ...
+    @property
+    def cubes(self) -> tuple[Cube, ...]: ...
+    @property
+    def total_within(self) -> TotalWithin | None: ...
+
+
+def same_run(
+    period: str, snapshot: str, history: Sequence[Quarterly], public: np.ndarray, g: int | None
+) -> RuleResult | None:
+    """A year counted in the same run as its four quarters (one snapshot) *is* their sum,
+    so its grand total says nothing they do not: it is an ordinary cell, and hidden, it
+    lies in the sum of what the quarters publish of theirs (their totals, or their stated
+    ranges). None when the rule does not apply (not a year, or a quarter missing)."""
+    year, quarter = period_years(period)
+    if quarter is not None or g is None:
+        return None
+    parts = [
+        next((p for p in history if p.period == f"{year}-Q{q}" and p.snapshot == snapshot), None)
+        for q in (1, 2, 3, 4)
+    ]
+    if any(p is None for p in parts):
+        return None
+    low = high = 0
+    for p in parts:
+        assert p is not None
+        local = build_system(p.cubes)
+        total = grand_total(local)
+        v = -1 if total is None else int(local.gather(p.cubes)[total])
+        if v < 0 and p.total_within is None:
+            low, high = -1, -1
+            break
+        low += v if v >= 0 else p.total_within.low  # type: ignore[union-attr]
+        high += v if v >= 0 else p.total_within.high  # type: ignore[union-attr]
+    out = public.copy()
+    out[g] = False
+    implied = None if low < 0 else TotalWithin(since="quarters", low=low, high=high)
+    return RuleResult(out, implied=implied)
 
 
 @dataclass(frozen=True)

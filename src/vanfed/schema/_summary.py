@@ -108,16 +108,18 @@ class AuditRecord(Model):
 
 
 class TotalWithin(Model):
-    """Where a revision's hidden grand total lies, as the revision rule states it.
+    """Where a hidden grand total lies, as the revision rule states it.
 
-    A revision publishes its grand total only when it moved by 0 or by at least
-    ``M = max(k, s + 2)`` records since revision ``revision`` published it; otherwise the
-    total is hidden and the summary states ``[low, high]``: 1 … M − 1 above that earlier
-    total, or 1 … M − 1 below it. The range is at least ``s`` wide unless it reaches 0, the
-    audit gives it to the attacker, and the regional merge bounds the hidden total with it.
+    A period already published (or a year whose quarters are) publishes its grand total
+    only when it moved by 0 or by at least ``M = max(k, s + 2)`` records since the last
+    published total it is compared with: ``since`` names it (``r1``: revision 1 of the
+    period; ``quarters``: the sum of its quarters' latest published totals). Otherwise the
+    total is hidden and the summary states ``[low, high]``: 1 … M − 1 above that total, or
+    1 … M − 1 below it. The audit gives the range to the attacker, and the regional merge
+    bounds the hidden total with it.
     """
 
-    revision: int = Field(ge=1)
+    since: str = Field(pattern=r"^(r[1-9][0-9]{0,5}|quarters)$")
     low: int = Field(ge=0)
     high: int = Field(ge=0)
 
@@ -194,7 +196,9 @@ class Summary(Model):
             raise ValueError("revision 1 supersedes nothing; later revisions name their parent")
         within = self.protection.total_within
         if within is not None:
-            if within.revision >= self.revision:
+            if within.since == "quarters" and period_years(self.period)[1] is not None:
+                raise ValueError("total_within: only a year is compared with its quarters")
+            if within.since != "quarters" and int(within.since[1:]) >= self.revision:
                 raise ValueError("total_within names an earlier revision of the period")
             if any(not t.filter and t.values[-1] is not None for t in self.tables):
                 raise ValueError("total_within: the grand total is published, not hidden")
