@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import secrets
@@ -12,6 +13,7 @@ from typing import Literal
 
 from vanfed._json import loads_strict, read_limited
 from vanfed._ledger import Ledger
+from vanfed._plan import Plan, default_periods, next_step, plan
 from vanfed._run import Refused, Run
 from vanfed._version import __version__
 from vanfed.aggregate import Refusal, check_history, check_window
@@ -308,6 +310,63 @@ class Node:
         Raises:
             InputError: a bad period or revision, no records in a period (nothing is made).
         """
+        run = self._run(records, periods, now, revision, supersedes, rng, allow_empty, on_protected)
+        for refused in run.refused:  # every refusal names the plan's next safe step
+            step, _ = next_step(self, records, refused, now=now)
+            refused.error.add_next_step(step)
+        return run
+
+    def dry_run(
+        self,
+        records: CodedRecords,
+        periods: Sequence[str],
+        now: dt.datetime,
+        *,
+        on_protected: Callable[[Protected], None] | None = None,
+    ) -> Run:
+        """:meth:`summarize_many` as it would go now, without next steps (what the plan
+        runs; suppression writes nothing before :meth:`sign`)."""
+        return self._run(records, periods, now, None, None, None, True, on_protected)
+
+    def with_tables(self, tables: Sequence[TableSpec]) -> Node:
+        """The same node (country, settings, ledger, calendar) publishing other tables."""
+        other = copy.copy(self)
+        other.tables = tuple(tables)
+        return other
+
+    def plan(
+        self,
+        records: CodedRecords,
+        *,
+        now: dt.datetime,
+        periods: Sequence[str] | None = None,
+    ) -> Plan:
+        """What publishing each period now would give, and the next safe step of each one
+        that would be refused (see :mod:`vanfed._plan`). Writes nothing.
+
+        Args:
+            periods: default every period in the ledger and every year of the export.
+
+        Raises:
+            InputError: a bad period.
+        """
+        require_aware(now)
+        if self.method == "ckm":
+            raise InputError("plan: the cell key method is not planned yet; use suppression")
+        chosen = list(periods) if periods is not None else default_periods(self, records)
+        return plan(self, records, periods=chosen, now=now)
+
+    def _run(
+        self,
+        records: CodedRecords,
+        periods: Sequence[str],
+        now: dt.datetime,
+        revision: int | None,
+        supersedes: str | None,
+        rng: Random | None,
+        allow_empty: bool,
+        on_protected: Callable[[Protected], None] | None,
+    ) -> Run:
         require_aware(now)
         for period in periods:
             try:
@@ -346,10 +405,7 @@ class Node:
         earlier = [e.summary for e in self.ledger.entries(self.country)] if self.ledger else []
         why = window_refusal(self.country, period, revision, created, earlier, self.calendar)
         if why is not None:
-            raise ProtectionError(
-                f"{why} (the late records wait in the export until then)",
-                reason=ReasonCode.OUTSIDE_WINDOW,
-            )
+            raise ProtectionError(why, reason=ReasonCode.OUTSIDE_WINDOW)
 
     def _suppressed(
         self,

@@ -241,7 +241,8 @@ def window_refusal(
     nxt = (
         f"{period} is final (its last window); nothing more is published for it"
         if calendar.is_final(period, window)
-        else f"the next opens {calendar.opens(period, window + 1):%Y-%m-%d}"
+        else f"the next opens {calendar.opens(period, window + 1):%Y-%m-%d} (late records "
+        "wait until then)"
     )
     return (
         f"{name}: the revision calendar's window for {period} open since {since} already "

@@ -17,6 +17,7 @@ from vanfed.cli import (
     _mapping,
     _merge,
     _node_cmds,
+    _plan,
     _registry,
     _schema,
     _transport_cmds,
@@ -57,7 +58,17 @@ def _root(
         sys.stdout.write(ctx.get_help() + "\n")
 
 
-for module in (_demo, _keys, _node_cmds, _transport_cmds, _merge, _audit_cmd, _schema, _codebook):
+for module in (
+    _demo,
+    _keys,
+    _node_cmds,
+    _plan,
+    _transport_cmds,
+    _merge,
+    _audit_cmd,
+    _schema,
+    _codebook,
+):
     module.register(app)
 app.add_typer(_registry.app, name="registry")
 app.add_typer(_mapping.app, name="mapping")

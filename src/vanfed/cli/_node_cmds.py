@@ -23,6 +23,7 @@ from vanfed.cli._common import (
     require_output,
     signing_key,
 )
+from vanfed.cli._plan import tables_without
 from vanfed.cli._protection import protection_settings, write_protection_report
 from vanfed.errors import InputError
 from vanfed.schema import (
@@ -115,6 +116,10 @@ def summarize(
     ckm_max_noise: Annotated[int, typer.Option(help="ckm: maximum noise D")] = 5,
     ckm_variance: Annotated[float, typer.Option(help="ckm: noise variance V")] = 3.0,
     ckm_js: Annotated[int, typer.Option(help="ckm: counts 1..js are never published")] = 4,
+    drop_table: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave a default table out (repeat; vanfed plan suggests one)"),
+    ] = None,
     max_reject_rate: MaxRejectRate = DEFAULT_MAX_REJECT_RATE,
     accept_quality: AcceptQuality = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -141,6 +146,7 @@ def summarize(
         method=method if ckm else None,
         record_keys=record_keys,
         calendar=None if registry is None else load_registry(registry).policy.revisions,
+        tables=tables_without(drop_table),
         **_ckm_options(method, registry, ckm_max_noise, ckm_variance, ckm_js),
     )
     protections: list[Protected] = []
