@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import re
 import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from random import Random
-from typing import Literal
 
-from vanfed._json import loads_strict, read_limited
 from vanfed._ledger import Ledger
+from vanfed._node_checks import METHODS, check_against, node_settings
+from vanfed._parent import parent_digest
 from vanfed._plan import Plan, default_periods, next_step, plan
 from vanfed._run import Refused, Run
 from vanfed._version import __version__
-from vanfed.aggregate import Refusal, check_history, check_window
+from vanfed.aggregate import Refusal, check_window
 from vanfed.aggregate._checks import window_refusal
 from vanfed.anonymize import (
     DEFAULT_TABLES,
@@ -38,7 +37,7 @@ from vanfed.anonymize._ckm_revisions import (
     check_revision,
     summary_digest,
 )
-from vanfed.errors import InputError, ProtectionError, ReasonCode, VerificationError
+from vanfed.errors import InputError, ProtectionError, ReasonCode
 from vanfed.ingest import CodedRecords, ingest
 from vanfed.schema import (
     SUMMARY_TYPE,
@@ -57,10 +56,7 @@ from vanfed.schema import (
     period_years,
 )
 from vanfed.signing import (
-    MAX_ENVELOPE_BYTES,
-    Envelope,
     Signer,
-    envelope_digest,
     require_aware,
     sign_envelope,
     timestamp,
@@ -68,12 +64,9 @@ from vanfed.signing import (
 
 __all__ = ["DEFAULT_CKM", "METHODS", "Node", "check_against"]
 
-METHODS = ("heuristic", "optimal", "ckm")
 # Default noise: |noise| <= 5, variance 3, no count 1 … 4 (the k = 5 of suppression).
 DEFAULT_CKM = CkmParams(max_noise=5, variance=3.0, js=4)
 RECORD_KEYS_FOLDER = "record-keys"
-
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class Node:
@@ -128,7 +121,7 @@ class Node:
         self.codebook = codebook or load_codebook()
         self.codebook.country(country)
         self.country = country
-        settings = _settings(settings, k, s, protect_zeros, method)
+        settings = node_settings(settings, k, s, protect_zeros, method)
         self.settings = settings
         self.k, self.s, self.protect_zeros = settings.k, settings.level, settings.protect_zeros
         self.tables = tuple(tables)
@@ -195,56 +188,7 @@ class Node:
             InputError: revision 1 names a parent, a later revision names none, or the
                 parent is neither a digest nor a readable earlier summary envelope.
         """
-        if revision is None:
-            if supersedes is not None:
-                raise InputError("--supersedes: give --revision too (the number of this one)")
-            return None
-        if revision < 1:
-            raise InputError(f"--revision {revision}: revisions count from 1")
-        if revision == 1:
-            if supersedes is not None:
-                raise InputError("--supersedes: revision 1 supersedes nothing; drop it")
-            return None
-        if supersedes is None:
-            raise InputError(
-                f"--revision {revision}: a revision names the envelope it supersedes: "
-                "--supersedes sha256:<64 hex> or --supersedes PATH/TO/ENVELOPE"
-            )
-        text = str(supersedes)
-        if _DIGEST.fullmatch(text):
-            return text
-        path = Path(supersedes)
-        if not path.is_file():
-            raise InputError(
-                f"--supersedes {text!r}: neither sha256:<64 lowercase hex> (the superseded "
-                "envelope's digest) nor an envelope file"
-            )
-        return self._parent_digest(path, period, revision)
-
-    def _parent_digest(self, path: Path, period: str, revision: int) -> str:
-        data = read_limited(path, MAX_ENVELOPE_BYTES)
-        try:
-            env = Envelope.from_bytes(data)
-            if env.payload_type != SUMMARY_TYPE:
-                raise InputError(f"{path}: a {env.payload_type} envelope, not a summary")
-            unverified = loads_strict(env.payload, subject=str(path))
-        except (VerificationError, InputError) as exc:
-            raise InputError(f"--supersedes {path}: not a summary envelope ({exc})") from exc
-        parent = (
-            (unverified.get("country"), unverified.get("period"), unverified.get("revision"))
-            if isinstance(unverified, dict)
-            else None
-        )
-        if (
-            parent is None
-            or parent[:2] != (self.country, period)
-            or not (isinstance(parent[2], int) and parent[2] < revision)
-        ):
-            raise InputError(
-                f"--supersedes {path}: revision {revision} of {self.country} {period} can only "
-                f"supersede an earlier revision of it, this envelope holds {parent}"
-            )
-        return envelope_digest(data)
+        return parent_digest(self.country, period, revision, supersedes)
 
     def summarize(
         self,
@@ -632,41 +576,3 @@ class Node:
         if self.ledger is not None:
             self.ledger.add(envelope)
         return envelope
-
-
-def _settings(
-    settings: ProtectionSettings | None,
-    k: int,
-    s: int | None,
-    protect_zeros: bool,
-    method: str | None,
-) -> ProtectionSettings:
-    """The suppression settings: ``settings`` as given, or built from ``k``, ``s``,
-    ``protect_zeros`` and a suppression ``method``."""
-    if method is not None and method not in METHODS:
-        raise InputError(f"method {method!r}: use one of {', '.join(METHODS)}")
-    if settings is not None:
-        if method in ("heuristic", "optimal") and method != settings.method:
-            raise InputError(
-                f"method {method!r}: the settings say {settings.method!r}; give one of the two"
-            )
-        return settings
-    if k < 2:
-        raise InputError(f"k = {k}: the threshold must be at least 2")
-    if s is not None and s < 1:
-        raise InputError(f"s = {s}: the protection level must be at least 1")
-    suppression: Literal["heuristic", "optimal"] = "optimal" if method == "optimal" else "heuristic"
-    return ProtectionSettings(k=k, s=s, protect_zeros=protect_zeros, method=suppression)
-
-
-def check_against(summary: Summary, ledger: Ledger, codebook: Codebook) -> None:
-    """Refuse a summary that the ledger's publications would expose.
-
-    Raises:
-        ProtectionError: reason ``history_disclosure``.
-    """
-    earlier = [e.summary for e in ledger.entries(summary.country) if e.summary != summary]
-    try:
-        check_history(summary, earlier, codebook)
-    except Refusal as exc:
-        raise ProtectionError(str(exc), reason=exc.reason) from exc

@@ -181,14 +181,14 @@ def summarize(
     if protection_report is not None:
         for summary, protected in zip(summaries, protections, strict=True):
             target = protection_report
-            if len(summaries) > 1:
+            if len(periods) > 1:
                 name = f"{target.stem}-{summary.period}{target.suffix}"
                 target = target.with_name(name)
             write_protection_report(protected, target)
     written = []
     for summary in summaries:
         target = out_path
-        if len(summaries) > 1:
+        if len(periods) > 1:
             target = out_path / f"{country.lower()}-{summary.period}-r{summary.revision}.json"
         atomic_write(target, summary.canonical_bytes())
         written.append(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from vanfed._json import atomic_write, read_limited
 from vanfed.anonymize import build_ptable
@@ -166,10 +167,13 @@ def _calendar(text: str) -> RevisionCalendar:
                 raise ValueError(f"{kind.strip()!r} is not quarter or year, once each")
             fields[kind.strip()] = tuple(int(m) for m in months.split(","))
         return RevisionCalendar.model_validate(fields)
-    except ValueError as exc:  # a pydantic ValidationError is a ValueError too
+    except ValidationError as exc:
+        why = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise InputError(f"--calendar {text!r}: {why} (e.g. 'quarter=0;year=0,12')") from exc
+    except ValueError as exc:
         raise InputError(
-            f"--calendar {text!r}: expected e.g. 'quarter=0;year=0,12' (increasing months "
-            f"after the period ends) ({exc})"
+            f"--calendar {text!r}: expected e.g. 'quarter=0;year=0,12', months after the "
+            f"period ends ({exc})"
         ) from exc
 
 
