@@ -17,6 +17,7 @@ import pytest
 from tests.attacker import Attacker
 
 from vanfed import Node
+from vanfed.aggregate import merge, select_inputs
 from vanfed.anonymize import AxisSpec, TableSpec, intervals
 from vanfed.errors import ReasonCode
 from vanfed.ingest import CodedRecords
@@ -101,10 +102,22 @@ def test_revisions_with_a_few_late_records_are_published(khm, trust, tmp_path: P
         now=lambda: NOW,
     )
     try:
-        for summary in published:
+        for summary in published[:2]:
             assert inbox.accept(sign_summary(summary, trust.nodes["KHM"])).new
     finally:
         inbox.close()
+    chosen, skipped = select_inputs(tmp_path / "inbox", trust.registry, period="2024", now=NOW)
+    assert [c.summary.revision for c in chosen] == [2] and [s.reason for s in skipped] == [
+        "superseded"
+    ]
+    report = merge(
+        chosen,
+        period="2024",
+        report_id="0" * 32,
+        created_at="2026-11-22T12:00:00Z",
+        codebook=node.codebook,
+    )
+    assert all(hi is not None for t in report.tables for hi in t.hi)  # nothing unbounded
 
 
 def test_quarters_revised_with_their_year(khm, trust, tmp_path: Path) -> None:
