@@ -212,7 +212,9 @@ def same_run(
     """A year counted in the same run as its four quarters (one snapshot) *is* their sum,
     so its grand total says nothing they do not: it is an ordinary cell, and hidden, it
     lies in the sum of what the quarters publish of theirs (their totals, or their stated
-    ranges). None when the rule does not apply (not a year, or a quarter missing)."""
+    ranges). None when the rule does not apply: not a year, a quarter missing, or a quarter
+    hiding its total with no range (a total below s), which would leave a hidden year
+    total unbounded."""
     year, quarter = period_years(period)
     if quarter is not None or g is None:
         return None
@@ -228,15 +230,15 @@ def same_run(
         local = build_system(p.cubes)
         total = grand_total(local)
         v = -1 if total is None else int(local.gather(p.cubes)[total])
-        if v < 0 and p.total_within is None:
-            low, high = -1, -1
-            break
-        low += v if v >= 0 else p.total_within.low  # type: ignore[union-attr]
-        high += v if v >= 0 else p.total_within.high  # type: ignore[union-attr]
+        if v >= 0:
+            low, high = low + v, high + v
+        elif p.total_within is not None:
+            low, high = low + p.total_within.low, high + p.total_within.high
+        else:
+            return None
     out = public.copy()
     out[g] = False
-    implied = None if low < 0 else TotalWithin(since="quarters", low=low, high=high)
-    return RuleResult(out, implied=implied)
+    return RuleResult(out, implied=TotalWithin(since="quarters", low=low, high=high))
 
 
 @dataclass(frozen=True)
