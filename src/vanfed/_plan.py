@@ -169,7 +169,7 @@ def next_step(
 ) -> tuple[str, list[Alternative]]:
     """The nearest safe alternative to a refused period (dry runs, nothing written), and
     every alternative tried (all of them with ``exhaustive``, else up to the first safe)."""
-    err, period = refused.error, refused.period
+    err = refused.error
     tried: list[Alternative] = []
     if err.reason == ReasonCode.OUTSIDE_WINDOW:
         return _window(node, records, refused, now), tried
@@ -182,7 +182,7 @@ def next_step(
     wait = _wait(node, refused, now)
     tried.append(wait)
     safe = [a for a in tried if a.safe]
-    return (safe[0] if safe else wait).description if tried else f"publish {period} later", tried
+    return (safe[0] if safe else wait).description, tried
 
 
 def _year_instead(
