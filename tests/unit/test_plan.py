@@ -37,6 +37,7 @@ def blocked(period: str, cell: dict[str, str], lo: float = 1, hi: float = 3) -> 
         change=True,
         contradicted=False,
         k=5,
+        s=5,
     )
     return Refused(period, 2, error)
 

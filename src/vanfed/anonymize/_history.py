@@ -480,6 +480,7 @@ def _blocked(
         change=int(hs.owner[i]) < 0,
         contradicted=not truth,
         k=k,
+        s=s,
     )
 
 

@@ -60,6 +60,7 @@ class NoSafePublication(ProtectionError):
         change: bool,
         contradicted: bool,
         k: int,
+        s: int,
     ) -> None:
         self.label, self.finding, self.widest, self.proven = label, finding, widest, proven
         self.key, self.change, self.k = key, change, k
@@ -79,7 +80,7 @@ class NoSafePublication(ProtectionError):
                     "the records contradict that assumption, so publishing more cells might "
                     "rule it out, which the search does not try"
                 )
-            elif hi - lo < finding.hi - finding.lo + TOL or hi - lo < 5 * TOL:
+            elif hi - lo < s - TOL:
                 why += (
                     f"hiding every cell it may hide leaves it in [{lo:g}, {top}]; only "
                     "publishing more (pinning it to 0, or to k or more) could help, which the "
