@@ -36,6 +36,7 @@ from vanfed._audit_checks import (
     stale_checkpoint,
     verified_report,
 )
+from vanfed._audit_secure import secure_checks
 from vanfed._coordinator import (
     ARTIFACTS,
     LogView,
@@ -43,6 +44,7 @@ from vanfed._coordinator import (
     build_report,
     languages_of,
     logged_below,
+    with_round,
 )
 from vanfed._json import loads_strict, read_limited
 from vanfed.aggregate import Selected, merge, select_inputs
@@ -139,8 +141,10 @@ def audit(
     reasons += input_reasons
     checked.append(f"{len(chosen)} input envelopes verified and re-audited")
     reasons += _dropped(report, current)
+    reasons += secure_checks(report, Path(inputs), registry, view, cb, checked)
     if not reasons:
-        reasons += _replay(report, chosen, rebuilt_skipped, view, cb, path.parent, checked)
+        replay = _Replay(Path(inputs), registry, view, cb)
+        reasons += replay.check(report, chosen, rebuilt_skipped, path.parent, checked)
     return AuditVerdict(report, reasons, checked)
 
 
@@ -219,49 +223,64 @@ def _dropped(report: RegionalReport, current: list[Selected]) -> list[Reason]:
     ]
 
 
-def _replay(
-    report: RegionalReport,
-    chosen: list[Selected],
-    skipped: tuple[Skipped, ...],
-    view: LogView | None,
-    cb: Codebook,
-    folder: Path,
-    checked: list[str],
-) -> list[Reason]:
-    """Merge the inputs again and rebuild the report: its canonical bytes must be the
-    signed ones, and its artifacts must match the files beside it."""
-    replay = merge(
-        chosen,
-        period=report.period,
-        report_id=report.report_id,
-        created_at=report.created_at,
-        codebook=cb,
-        skipped=skipped,  # rebuilt, never the report's own claim
-    )
-    replay = replay.model_copy(update={"registry": report.registry})  # checked above
-    rebuilt, files = build_report(
-        bind_to_log(replay, view),
-        cb,
-        summaries=[sel.summary for sel in chosen],
-        langs=languages_of(report.artifacts),
-        printed={n: d for n, d in report.artifacts.items() if n.endswith(".pdf")},
-    )
-    # Artifact digests are held to the files and re-renders by _artifacts (a workbook by
-    # content: its bytes depend on the openpyxl build); here the same names must be signed.
-    same = rebuilt.model_copy(update={"artifacts": report.artifacts})
-    reasons = []
-    if set(rebuilt.artifacts) != set(report.artifacts) or (
-        same.canonical_bytes() != report.canonical_bytes()
-    ):
-        reasons.append(
-            Reason(
-                ReasonCode.REPLAY_MISMATCH,
-                "the merge of the inputs does not give the report's bytes",
-            )
+@dataclass(frozen=True)
+class _Replay:
+    """Where the replay reads from: the inbox, its registry, its log, the codebook."""
+
+    inputs: Path
+    registry: TrustRegistry
+    view: LogView | None
+    cb: Codebook
+
+    def check(
+        self,
+        report: RegionalReport,
+        chosen: list[Selected],
+        skipped: tuple[Skipped, ...],
+        folder: Path,
+        checked: list[str],
+    ) -> list[Reason]:
+        """Merge the inputs again (and take the same secure round by the same rule) and
+        rebuild the report: its canonical bytes must be the signed ones, and its artifacts
+        must match the files beside it."""
+        replay = merge(
+            chosen,
+            period=report.period,
+            report_id=report.report_id,
+            created_at=report.created_at,
+            codebook=self.cb,
+            skipped=skipped,  # rebuilt, never the report's own claim
         )
-    else:
-        checked.append("merge replayed byte for byte")
-    return reasons + _artifacts(folder, report, files)
+        replay = replay.model_copy(update={"registry": report.registry})  # checked above
+        replay = with_round(
+            replay, self.inputs, self.registry, self.view, secure=report.secure is not None
+        )
+        rebuilt, files = build_report(
+            bind_to_log(replay, self.view),
+            self.cb,
+            summaries=[sel.summary for sel in chosen],
+            langs=languages_of(report.artifacts),
+            printed={n: d for n, d in report.artifacts.items() if n.endswith(".pdf")},
+        )
+        # Artifact digests are held to the files and re-renders by _artifacts (a workbook by
+        # content: its bytes depend on the openpyxl build); here the same names must be signed.
+        same = rebuilt.model_copy(update={"artifacts": report.artifacts})
+        reasons = []
+        if set(rebuilt.artifacts) != set(report.artifacts) or (
+            same.canonical_bytes() != report.canonical_bytes()
+        ):
+            reasons.append(
+                Reason(
+                    ReasonCode.REPLAY_MISMATCH,
+                    "the merge of the inputs does not give the report's bytes",
+                )
+            )
+        else:
+            checked.append(
+                "merge replayed byte for byte"
+                + (" (with the secure round's post-processing)" if report.secure else "")
+            )
+        return reasons + _artifacts(folder, report, files)
 
 
 def _reaudit(sel: Selected, cb: Codebook, registry: TrustRegistry) -> list[Reason]:
@@ -320,7 +339,7 @@ def _log_view(
     view = LogView(note, cp.size, logged_below(log, cp.size), log)
     reasons = []
     for digest, index in sorted(view.logged.items(), key=lambda kv: kv[1]):
-        if not InboxLayout(inputs).envelope(digest).is_file():
+        if not InboxLayout(inputs).find(digest).is_file():
             reasons.append(
                 Reason(
                     ReasonCode.LOG_ENTRY_MISSING,
@@ -349,7 +368,7 @@ def _receipts(
         try:
             payload = loads_strict(Envelope.from_bytes(receipt_bytes).payload)
             digest = str(payload["envelope_sha256"])
-            envelope = read_limited(InboxLayout(inputs).envelope(digest), limit)
+            envelope = read_limited(InboxLayout(inputs).find(digest), limit)
         except (VanfedError, KeyError, TypeError) as exc:
             reasons.append(
                 Reason(ReasonCode.LOG_ENTRY_MISSING, f"{f.name}: receipted envelope: {exc}")

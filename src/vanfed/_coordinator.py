@@ -11,7 +11,8 @@ from pathlib import Path
 from random import Random
 
 from vanfed._json import atomic_write
-from vanfed.aggregate import merge, select_inputs
+from vanfed.aggregate import Selected, merge, select_inputs
+from vanfed.anonymize import DEFAULT_TABLES, TableSpec
 from vanfed.errors import InputError, ReasonCode, UntrustedKeyError
 from vanfed.report import LANGUAGES, render_csv, render_html, render_pdf, render_xlsx
 from vanfed.schema import (
@@ -24,8 +25,9 @@ from vanfed.schema import (
     load_codebook,
     period_years,
 )
+from vanfed.secure import apply_round, choose_round, open_round, regional_tables
 from vanfed.signing import Signer, require_aware, sign_envelope, timestamp
-from vanfed.transport import TransparencyLog, log_folder, log_keys
+from vanfed.transport import TransparencyLog, log_folder, log_keys, read_rounds
 
 __all__ = [
     "ARTIFACTS",
@@ -38,6 +40,7 @@ __all__ = [
     "languages_of",
     "logged_below",
     "report_skipped",
+    "with_round",
 ]
 
 # Written by every merge; report.<lang>.html per extra language and report[.<lang>].pdf with
@@ -129,6 +132,33 @@ def bind_to_log(body: RegionalReport, view: LogView | None) -> RegionalReport:
     return body.model_copy(update={"inputs": inputs, "log_checkpoint": view.checkpoint.decode()})
 
 
+def with_round(
+    body: RegionalReport,
+    inbox: str | Path,
+    registry: TrustRegistry,
+    view: LogView | None,
+    *,
+    secure: bool = True,
+) -> RegionalReport:
+    """The merged body with the region rows of the newest complete secure round that
+    matches its inputs (:func:`vanfed.secure.choose_round`), if any; a round needs the log.
+    The merge and the audit's replay both come here, so they make the same choice."""
+    if not secure or view is None:
+        return body
+    book, _ = read_rounds(inbox, registry, view.log, view.size)  # what fails is left out
+    pick = choose_round(book, body.period, {i.country: i.envelope_sha256 for i in body.inputs})
+    if pick is None or pick.result is None or pick.result_digest is None:
+        return body
+    return apply_round(
+        body,
+        pick.announcement,
+        pick.result,
+        announcement_digest=pick.digest,
+        result_digest=pick.result_digest,
+        result_log_index=pick.result_index,
+    )
+
+
 def build_report(
     body: RegionalReport,
     codebook: Codebook,
@@ -189,33 +219,11 @@ class Coordinator:
         self.signer = signer
         self.codebook = codebook or load_codebook()
 
-    def merge(
-        self,
-        inbox: str | Path,
-        *,
-        period: str,
-        now: dt.datetime,
-        rng: Random | None = None,
-        langs: Sequence[str] = ("en",),
-        pdf: bool = False,
-    ) -> RegionalOutput:
-        """Select each country's current summary in ``inbox``, merge them and sign the report.
-
-        Args:
-            inbox: the folder of received envelopes (with its transparency log, if any).
-            period: ``YYYY`` or ``YYYY-Qn``.
-            now: an aware datetime (key validity, ``created_at``).
-            rng: source of the random report id (default: the OS's).
-            langs: languages of the HTML report (``report.html`` is always English).
-            pdf: also print each language to PDF with headless Chromium.
-
-        Raises:
-            InputError: a malformed period or a naive ``now``.
-        """
-        try:
-            period_years(period)
-        except ValueError as exc:
-            raise InputError(str(exc)) from exc
+    def _inputs(
+        self, inbox: str | Path, period: str, now: dt.datetime
+    ) -> tuple[LogView | None, list[Selected], list[Skipped]]:
+        """The inbox's log view and its current valid summaries of ``period`` (what a
+        report of the period is built from, and what a round of it sums)."""
         require_aware(now)
         view = LogView.of_inbox(inbox, self.registry)
         chosen, skipped = select_inputs(
@@ -227,6 +235,39 @@ class Coordinator:
             codebook=self.codebook,
             received_at=view.received_at if view else None,
         )
+        return view, chosen, skipped
+
+    def merge(
+        self,
+        inbox: str | Path,
+        *,
+        period: str,
+        now: dt.datetime,
+        rng: Random | None = None,
+        langs: Sequence[str] = ("en",),
+        pdf: bool = False,
+        secure: bool = True,
+    ) -> RegionalOutput:
+        """Select each country's current summary in ``inbox``, merge them and sign the report.
+
+        Args:
+            inbox: the folder of received envelopes (with its transparency log, if any).
+            period: ``YYYY`` or ``YYYY-Qn``.
+            now: an aware datetime (key validity, ``created_at``).
+            rng: source of the random report id (default: the OS's).
+            langs: languages of the HTML report (``report.html`` is always English).
+            pdf: also print each language to PDF with headless Chromium.
+            secure: take the region rows from the newest complete secure round of the
+                period that matches the inputs, where there is one.
+
+        Raises:
+            InputError: a malformed period or a naive ``now``.
+        """
+        try:
+            period_years(period)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+        view, chosen, skipped = self._inputs(inbox, period, now)
         if not chosen:  # an empty signed report would say the region reported nothing
             raise InputError(
                 f"{inbox}: no valid summary for period {period}"
@@ -243,6 +284,7 @@ class Coordinator:
             skipped=report_skipped(skipped, view),
         )
         body = body.model_copy(update={"registry": self.registry.ref})
+        body = with_round(body, inbox, self.registry, view, secure=secure)
         report, files = build_report(
             bind_to_log(body, view),
             self.codebook,
@@ -253,3 +295,37 @@ class Coordinator:
         envelope = sign_envelope(report.canonical_bytes(), REPORT_TYPE, [self.signer]).to_bytes()
         kept = set(report.skipped)
         return RegionalOutput(report, envelope, files, tuple(s for s in skipped if s not in kept))
+
+    def open_round(
+        self,
+        inbox: str | Path,
+        *,
+        period: str,
+        now: dt.datetime,
+        deadline: dt.datetime | None = None,
+        tables: Sequence[TableSpec] = DEFAULT_TABLES,
+        rng: Random | None = None,
+    ) -> bytes:
+        """The signed announcement of a secure round of ``period`` among the countries whose
+        current summaries ``inbox`` holds (the merge's own choice), over the regional layout
+        of ``tables``. Put it through the door (``Inbox.accept`` or ``vanfed submit``) to
+        open the round.
+
+        Raises:
+            InputError: no current summaries, a country without an agreement key, or the
+                registry's policy allows no such round.
+        """
+        _, chosen, _ = self._inputs(inbox, period, now)
+        if not chosen:
+            raise InputError(f"{inbox}: no current summary for period {period}; no round to open")
+        return open_round(
+            self.registry,
+            self.signer,
+            period=period,
+            participants=[(s.summary.country, s.digest, s.summary.revision) for s in chosen],
+            tables=regional_tables(tables, self.codebook),
+            codebook=self.codebook,
+            now=now,
+            deadline=deadline or now + dt.timedelta(days=7),
+            rng=rng,
+        )

@@ -6,6 +6,11 @@ coordinator's inbox and transparency log, by file drop or (``http=True``) throug
 ``vanfed serve`` process on 127.0.0.1 and each node's outbox, sealed with HPKE → the
 coordinator merges what the log holds and signs the regional report → the audit replays it
 and holds the log to every node's receipt.
+
+With ``secure=True`` the coordinator also opens a secure round among the five nodes: each
+contributes its true counts, masked and with its share of the noise, through the same door
+(by file or sealed over HTTP); the round completes at the last contribution, and the
+report's region rows come from it.
 """
 
 from __future__ import annotations
@@ -15,20 +20,23 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 
 from vanfed._audit import AuditVerdict, audit
 from vanfed._coordinator import Coordinator, RegionalOutput
-from vanfed._json import atomic_write
+from vanfed._json import atomic_write, loads_strict
 from vanfed._node import Node
 from vanfed.errors import InputError, TransportError
+from vanfed.ingest import CodedRecords
 from vanfed.report import LANGUAGES
-from vanfed.schema import TrustRegistry, load_mapping
+from vanfed.schema import Policy, SecurePolicy, TrustRegistry, load_mapping
 from vanfed.signing import (
     EncryptionKeyPair,
+    Envelope,
     KeyPair,
     init_registry,
     key_entry,
@@ -38,7 +46,7 @@ from vanfed.signing import (
     verify_registry,
 )
 from vanfed.synthetic import PROFILES, write_export
-from vanfed.transport import Inbox, Outbox, import_path
+from vanfed.transport import CoordinatorClient, Inbox, Outbox
 
 __all__ = ["DEMO_PASSPHRASE", "DemoResult", "run_demo"]
 
@@ -53,6 +61,7 @@ class DemoResult:
     regional: RegionalOutput | None = None
     verdict: AuditVerdict | None = None
     delivery: str = "file drop"
+    round_id: str | None = None  # the secure round, with secure=True
 
 
 def _seeded_key(rng: Random) -> KeyPair:
@@ -70,8 +79,10 @@ def run_demo(
     serve_command: Sequence[str] = (),
     langs: tuple[str, ...] = LANGUAGES,
     pdf: bool = False,
+    secure: bool = False,
 ) -> DemoResult:
-    """Run the whole federation into ``out``; deterministic for a given seed and time.
+    """Run the whole federation into ``out``; deterministic for a given seed and time
+    (the secure round's noise, drawn from the operating system, is not).
 
     Args:
         http: deliver through a real service on 127.0.0.1 and each node's outbox.
@@ -79,6 +90,7 @@ def run_demo(
             says which; the library starts no interpreter of its own).
         langs: languages of the HTML report (all five by default).
         pdf: also print the report to PDF with headless Chromium.
+        secure: also run a secure round among the nodes; the region rows come from it.
     """
     if http and not serve_command:
         raise InputError("demo over HTTP: give the command that runs `vanfed` (serve_command)")
@@ -87,19 +99,23 @@ def run_demo(
     result = DemoResult(root, period)
     keys = _Keys.seeded(rng, countries)
     registry = keys.write(root, now)
-    envelopes = {c: _run_node(root, c, keys, period, now, rng, seed, result) for c in countries}
+    nodes = {c: _run_node(root, c, keys, period, now, rng, seed, result) for c in countries}
     inbox = root / "inbox"
-    if http:
-        result.delivery = _deliver_http(root, envelopes, registry, serve_command)
-    else:
-        _deliver_file_drop(root, envelopes, registry, keys, now)
+    coord = Coordinator(registry, keys.coordinator)
+    with _door(root, registry, keys, now, http, serve_command) as door:
+        result.delivery = door.name
+        for c, (path, _, _) in nodes.items():
+            atomic_write(
+                root / "nodes" / c / "receipt.dsse.json", door.deliver(c, path.read_bytes())
+            )
+        if secure:
+            result.round_id = _secure_round(root, door, coord, registry, keys, nodes, period, now)
     receipts = root / "receipts"
     for c in countries:
         atomic_write(
             receipts / f"{c.lower()}.dsse.json",
             (root / "nodes" / c / "receipt.dsse.json").read_bytes(),
         )
-    coord = Coordinator(registry, keys.coordinator)
     result.regional = coord.merge(inbox, period=period, now=now, rng=rng, langs=langs, pdf=pdf)
     result.regional.write(root / "regional")
     result.verdict = audit(
@@ -110,6 +126,35 @@ def run_demo(
         receipts=receipts,
     )
     return result
+
+
+def _secure_round(
+    root: Path,
+    door: _Door,
+    coord: Coordinator,
+    registry: TrustRegistry,
+    keys: _Keys,
+    nodes: dict[str, tuple[Path, Node, CodedRecords]],
+    period: str,
+    now: dt.datetime,
+) -> str:
+    """Open a round among the nodes, have each contribute through the door; its id."""
+    announcement = coord.open_round(root / "inbox", period=period, now=now)
+    door.announce(announcement)
+    for c, (_, node, records) in nodes.items():
+        contribution = node.contribute(
+            announcement,
+            records,
+            signer=keys.nodes[c],
+            agreement=keys.agreements[c],
+            registry=registry,
+            now=now,
+        )
+        atomic_write(root / "nodes" / c / "contribution.dsse.json", contribution)
+        atomic_write(
+            root / "nodes" / c / "contribution.receipt.dsse.json", door.deliver(c, contribution)
+        )
+    return str(loads_strict(Envelope.from_bytes(announcement).payload)["round_id"])
 
 
 def _write_registry(root: Path, reg_bytes: bytes, now: dt.datetime) -> TrustRegistry:
@@ -129,6 +174,7 @@ class _Keys:
     nodes: dict[str, KeyPair]
     log: KeyPair
     sealing: EncryptionKeyPair
+    agreements: dict[str, EncryptionKeyPair]
 
     @classmethod
     def seeded(cls, rng: Random, countries: tuple[str, ...]) -> _Keys:
@@ -136,9 +182,9 @@ class _Keys:
         coordinator = _seeded_key(rng)
         nodes = {c: _seeded_key(rng) for c in countries}
         log_key = _seeded_key(rng)
-        return cls(
-            roots, coordinator, nodes, log_key, EncryptionKeyPair.from_seed(rng.randbytes(32))
-        )
+        sealing = EncryptionKeyPair.from_seed(rng.randbytes(32))
+        agreements = {c: EncryptionKeyPair.from_seed(rng.randbytes(32)) for c in countries}
+        return cls(roots, coordinator, nodes, log_key, sealing, agreements)
 
     def write(self, root: Path, now: dt.datetime) -> TrustRegistry:
         """Save every key (encrypted) and the 2-of-3 root-signed registry; the registry."""
@@ -150,13 +196,24 @@ class _Keys:
         save_keypair(self.sealing, keys / "encryption", DEMO_PASSPHRASE)
         for c, k in self.nodes.items():
             save_keypair(k, keys / f"node-{c.lower()}", DEMO_PASSPHRASE)
+        for c, a in self.agreements.items():
+            save_keypair(a, keys / f"agreement-{c.lower()}", DEMO_PASSPHRASE)
         entries = [
             key_entry(self.coordinator.public, "coordinator", now=now),
             key_entry(self.log.public, "log", now=now),
             key_entry(self.sealing.public, "encryption", now=now),
         ]
         entries += [key_entry(k.public, "node", now=now, country=c) for c, k in self.nodes.items()]
-        registry = init_registry([k.public for k in self.roots], threshold=2, now=now, keys=entries)
+        entries += [
+            key_entry(a.public, "agreement", now=now, country=c) for c, a in self.agreements.items()
+        ]
+        registry = init_registry(
+            [k.public for k in self.roots],
+            threshold=2,
+            now=now,
+            keys=entries,
+            policy=Policy(secure=SecurePolicy()),
+        )
         return _write_registry(root, sign_registry(registry, self.roots[:2]), now)
 
 
@@ -169,8 +226,9 @@ def _run_node(
     rng: Random,
     seed: int,
     result: DemoResult,
-) -> Path:
-    """One member state: export → ingest → protect → sign; its signed summary's path."""
+) -> tuple[Path, Node, CodedRecords]:
+    """One member state: export → ingest → protect → sign; its signed summary's path, its
+    node and records (a secure round counts them again)."""
     year = int(period[:4])
     export = write_export(c, root / "exports", years=range(year - 2, year + 1), seed=seed)
     node = Node(c, ledger=root / "nodes" / c / "ledger")
@@ -194,30 +252,88 @@ def _run_node(
             "suppressed": summary.protection.audit.suppressed_cells,
         }
     )
-    return atomic_write(root / "nodes" / c / "summary.dsse.json", node.sign(summary, keys.nodes[c]))
+    path = atomic_write(root / "nodes" / c / "summary.dsse.json", node.sign(summary, keys.nodes[c]))
+    return path, node, records
 
 
-def _deliver_file_drop(
-    root: Path, envelopes: dict[str, Path], registry: TrustRegistry, keys: _Keys, now: dt.datetime
-) -> None:
-    box = Inbox(
-        root / "inbox", registry, coordinator=keys.coordinator, log_key=keys.log, now=lambda: now
-    )
-    try:
-        for c, path in envelopes.items():
-            (item,) = import_path(box, path)
-            if item.accepted is None:
-                raise TransportError(f"{path}: the coordinator refused it: {item.rejected}")
-            atomic_write(root / "nodes" / c / "receipt.dsse.json", item.accepted.receipt)
-    finally:
-        box.close()
+class _Door:
+    """How the demo reaches the coordinator's door: ``deliver`` a node's envelope (its
+    receipt back), ``announce`` the coordinator's round."""
+
+    name = "file drop"
+
+    def deliver(self, country: str, envelope: bytes) -> bytes:
+        raise NotImplementedError
+
+    def announce(self, envelope: bytes) -> None:
+        raise NotImplementedError
 
 
-def _deliver_http(
-    root: Path, envelopes: dict[str, Path], registry: TrustRegistry, command: Sequence[str]
-) -> str:
-    """Start ``<command> serve`` on 127.0.0.1 and deliver each envelope through its node's
-    outbox, sealed to the coordinator's encryption key."""
+class _FileDoor(_Door):
+    def __init__(self, box: Inbox) -> None:
+        self.box = box
+
+    def deliver(self, country: str, envelope: bytes) -> bytes:
+        accepted = self.box.accept(envelope)
+        return accepted.receipt
+
+    def announce(self, envelope: bytes) -> None:
+        self.box.accept(envelope)
+
+
+class _HttpDoor(_Door):
+    def __init__(self, root: Path, url: str, registry: TrustRegistry) -> None:
+        self.root, self.url, self.registry = root, url, registry
+        self.name = f"HTTP to {url}, sealed (HPKE)"
+
+    def deliver(self, country: str, envelope: bytes) -> bytes:
+        with Outbox(
+            self.root / "nodes" / country / "outbox", self.registry, max_backoff=1.0
+        ) as box:
+            digest = box.queue(envelope, self.url, sealed=True)
+            box.flush(max_wait=60)
+            receipt = box.receipt(digest)
+        if receipt is None:
+            raise TransportError(f"{country}: no receipt from {self.url}")
+        return receipt
+
+    def announce(self, envelope: bytes) -> None:
+        with CoordinatorClient(self.url) as client:
+            answer = client.submit(envelope)
+        if not answer.accepted:
+            raise TransportError(f"{self.url}: the round was refused: {answer.error_text()}")
+
+
+@contextmanager
+def _door(
+    root: Path,
+    registry: TrustRegistry,
+    keys: _Keys,
+    now: dt.datetime,
+    http: bool,
+    command: Sequence[str],
+) -> Iterator[_Door]:
+    """The inbox itself (file drop), or a real ``<command> serve`` on 127.0.0.1."""
+    if not http:
+        box = Inbox(
+            root / "inbox",
+            registry,
+            coordinator=keys.coordinator,
+            log_key=keys.log,
+            now=lambda: now,
+        )
+        try:
+            yield _FileDoor(box)
+        finally:
+            box.close()
+        return
+    with _served(root, command) as url:
+        yield _HttpDoor(root, url, registry)
+
+
+@contextmanager
+def _served(root: Path, command: Sequence[str]) -> Iterator[str]:
+    """``<command> serve`` on 127.0.0.1 around the demo's inbox, for as long as needed."""
     ready = root / "serve.url"
     ready.unlink(missing_ok=True)
     env = {
@@ -249,16 +365,7 @@ def _deliver_http(
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise TransportError(f"vanfed serve did not start; see {root / 'serve.log'}")
             time.sleep(0.05)
-        url = ready.read_text().strip()
-        for c, path in envelopes.items():
-            with Outbox(root / "nodes" / c / "outbox", registry, max_backoff=1.0) as box:
-                digest = box.queue(path.read_bytes(), url, sealed=True)
-                box.flush(max_wait=60)
-                receipt = box.receipt(digest)
-                if receipt is None:
-                    raise TransportError(f"{c}: no receipt from {url}")
-                atomic_write(root / "nodes" / c / "receipt.dsse.json", receipt)
-        return f"HTTP to {url}, sealed (HPKE)"
+        yield ready.read_text().strip()
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

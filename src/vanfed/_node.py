@@ -9,8 +9,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from random import Random
 
+from vanfed import secure
 from vanfed._ledger import Ledger
 from vanfed._node_checks import METHODS, check_against, node_settings
+from vanfed._node_ckm import check_method, check_signing, ckm_summaries
 from vanfed._parent import parent_digest
 from vanfed._plan import Plan, default_periods, next_step, plan
 from vanfed._run import Refused, Run
@@ -19,23 +21,12 @@ from vanfed.aggregate import Refusal, check_window
 from vanfed.aggregate._checks import window_refusal
 from vanfed.anonymize import (
     DEFAULT_TABLES,
-    Perturbed,
     Protected,
     ProtectionSettings,
     Publication,
-    RecordKeys,
     TableSpec,
-    build_ptable,
     from_summary,
-    perturb,
     protect,
-)
-from vanfed.anonymize._ckm_revisions import (
-    CKM_CELLS_FOLDER,
-    CellState,
-    CkmCells,
-    check_revision,
-    summary_digest,
 )
 from vanfed.errors import InputError, ProtectionError, ReasonCode
 from vanfed.ingest import CodedRecords, ingest
@@ -50,12 +41,14 @@ from vanfed.schema import (
     PublishedTable,
     RevisionCalendar,
     Summary,
+    TrustRegistry,
     load_codebook,
     load_mapping,
     load_summary,
     period_years,
 )
 from vanfed.signing import (
+    EncryptionKeyPair,
     Signer,
     require_aware,
     sign_envelope,
@@ -321,17 +314,42 @@ class Node:
             raise InputError("revision/supersedes: give them for one period at a time")
         created = timestamp(now)
         ordered = sorted(periods, key=lambda p: (period_years(p)[0], -len(p), p))
-        history = self.ledger.history(self.country, self.codebook) if self.ledger else []
-        out: list[Summary] = []
         refused: list[Refused] = []
+        ready: list[tuple[str, int, str | None]] = []
         for period in ordered:
-            rev, parent = self._revision(period, revision, supersedes, 1)
+            try:
+                rev, parent = self._revision(period, revision, supersedes, 1)
+            except ProtectionError as exc:  # one method per year group (the CKM half)
+                refused.append(Refused(period, self._next_revision(period), exc))
+                continue
             try:
                 self._check_window(period, rev, created)
-                if self.method == "ckm":
-                    made = self._ckm_summaries(records, [period], rev, parent, created, rng)
-                    out += made
-                    continue
+            except ProtectionError as exc:
+                refused.append(Refused(period, rev, exc))
+                continue
+            ready.append((period, rev, parent))
+        if self.method == "ckm":
+            # The cell key method keeps a run whole: a year's noise is anchored to the
+            # quarters of its run, so a refusal refuses every period of it.
+            periods_ok = [p for p, _, _ in ready]
+            try:
+                made = self._ckm_summaries(
+                    records,
+                    periods_ok,
+                    revision,
+                    supersedes,
+                    created,
+                    rng,
+                    allow_empty=allow_empty,
+                )
+            except ProtectionError as exc:
+                refused += [Refused(p, rev, exc) for p, rev, _ in ready]
+                made = []
+            return Run(tuple(made), tuple(refused))
+        history = self.ledger.history(self.country, self.codebook) if self.ledger else []
+        out: list[Summary] = []
+        for period, rev, parent in ready:
+            try:
                 summary = self._suppressed(
                     records, period, rev, parent, history, created, rng, allow_empty, on_protected
                 )
@@ -341,6 +359,10 @@ class Node:
             history.append(from_summary(summary, self.codebook))
             out.append(summary)
         return Run(tuple(out), tuple(refused))
+
+    def _next_revision(self, period: str) -> int:
+        latest = self.ledger.latest(self.country, period) if self.ledger else None
+        return 1 if latest is None else latest.summary.revision + 1
 
     def _check_window(self, period: str, revision: int, created: str) -> None:
         """Refuse (``outside_window``) a publication the revision calendar does not allow."""
@@ -390,6 +412,7 @@ class Node:
     def _revision(
         self, period: str, revision: int | None, supersedes: str | None, n: int
     ) -> tuple[int, str | None]:
+        check_method(self, period)
         latest = self.ledger.latest(self.country, period) if self.ledger else None
         if revision is None and supersedes is None:
             if latest is None:
@@ -413,115 +436,24 @@ class Node:
         supersedes: str | None,
         created: str,
         rng: Random | None,
+        *,
+        allow_empty: bool = False,
     ) -> list[Summary]:
-        """CKM summaries, all refused if the change of one since its period's last CKM
-        publication has a cell changed by 1..k-1 records; otherwise their new record keys
-        and true cells are kept (a refusal leaves the ledger folder as it was)."""
-        if records.ids is None:
-            raise InputError(
-                f"{records.source or 'records'}: the cell key method needs a record id "
-                "(map [fields.record_id] and ingest with this node): keys follow records "
-                "across revisions"
-            )
-        assert self.record_keys is not None
-        store = RecordKeys(self.record_keys)  # one for all periods: a record has one key
-        out: list[tuple[Summary, tuple[CellState, ...]]] = []
-        for period in periods:
-            rev, parent = self._revision(period, revision, supersedes, len(periods))
-            done = self._perturb(records, store, period, rng)
-            summary = self._summary(
-                done.protection(), done.published(), period, rev, parent, created, rng
-            )
-            states = tuple(
-                CellState(c.spec.name, c.dims, c.codes, c.values.ravel(), ck.ravel())
-                for c, ck in zip(done.cubes, done.keys, strict=True)
-            )
-            if self.ledger is not None:
-                self._check_ckm_revision(summary, states)
-            out.append((summary, states))
-        store.save()
-        if self.ledger is not None:
-            cells = CkmCells(self.ledger.folder / CKM_CELLS_FOLDER)
-            for summary, states in out:
-                cells.save(summary, states, k=self.k)
-        return [summary for summary, _ in out]
+        """CKM summaries with sticky noise over the ledger (see :mod:`vanfed._node_ckm`);
+        their new record keys and private cells are kept only if every period passes."""
+        return ckm_summaries(
+            self, records, periods, revision, supersedes, created, rng, allow_empty
+        )
 
     def _check_same_method(self, summary: Summary) -> None:
-        """A period keeps the method it was first published with: exact cells beside noisy
-        ones of the same records reveal the noise, and noisy cells narrow suppressed ones."""
-        assert self.ledger is not None
-        mixed = [
-            e.summary
-            for e in self.ledger.entries(summary.country)
-            if e.summary.period == summary.period
-            and e.summary.protection.perturbed != summary.protection.perturbed
-        ]
-        if mixed:
-            method = {True: "the cell key method", False: "suppression"}
-            raise ProtectionError(
-                f"{summary.country} {summary.period} r{summary.revision}: the period was "
-                f"published with {method[mixed[0].protection.perturbed]} (r{mixed[0].revision}); "
-                f"a revision with {method[summary.protection.perturbed]} would let the two be "
-                "compared cell by cell; publish it with the period's method",
-                reason=ReasonCode.HISTORY_DISCLOSURE,
-            )
+        """A year and its quarters keep the method they were first published with: exact
+        cells beside noisy ones of the same records reveal the noise, and noisy cells narrow
+        suppressed ones."""
+        check_method(self, summary.period, noisy=summary.protection.perturbed)
 
-    def _check_ckm_revision(self, summary: Summary, states: Sequence[CellState] | None) -> None:
-        """The threshold rule on the change since the period's latest CKM publication in
-        the ledger (none: a first publication, nothing to check). Every publication in the
-        ledger is earlier than this one, whatever its revision number: two summaries made
-        before either was signed are compared when the second is signed."""
-        assert self.ledger is not None
-        own = summary_digest(summary)
-        earlier = [
-            e
-            for e in self.ledger.entries(summary.country)
-            if e.summary.period == summary.period
-            and e.summary.protection.perturbed
-            and summary_digest(e.summary) != own
-        ]
-        if not earlier:
-            return
-        prev = max(earlier, key=lambda e: (e.summary.revision, e.summary.created_at)).summary
-        cells = CkmCells(self.ledger.folder / CKM_CELLS_FOLDER)
-        label = f"{summary.country} {summary.period} r{summary.revision}"
-        k = self.k
-        if states is None:
-            kept = cells.load(own)
-            if kept is None:
-                raise ProtectionError(
-                    f"{label}: its true counts and cell keys are not kept in this ledger "
-                    f"(made by another node or without --ledger), so its change since "
-                    f"r{prev.revision} cannot be checked against the threshold rule; "
-                    "summarize it again with this ledger",
-                    reason=ReasonCode.HISTORY_DISCLOSURE,
-                )
-            k = max(k, kept[0])  # signing checks with the stricter of the two thresholds
-            states = kept[1]
-        old = cells.load(summary_digest(prev))
-        check_revision(
-            label,
-            states,
-            None if old is None else old[1],
-            old_label=f"r{prev.revision}",
-            k=k,
-        )
-
-    def _perturb(
-        self, records: CodedRecords, store: RecordKeys, period: str, rng: Random | None
-    ) -> Perturbed:
-        ptable = build_ptable(self.ckm)
-        if self.agreed is not None and ptable.record() != self.agreed:
-            raise InputError(
-                f"ckm: this machine's ptable for D={self.ckm.max_noise}, "
-                f"V={self.ckm.variance:g}, js={self.ckm.js} ({ptable.digest[:19]}…) is not the "
-                f"one the registry names ({self.agreed.ptable_digest[:19]}…)"
-            )
-        assert records.ids is not None
-        keys = store.keys_for(records.ids, rng=rng, save=False)
-        return perturb(
-            records, self.codebook, period=period, keys=keys, ptable=ptable, tables=self.tables
-        )
+    def _check_ckm_revision(self, summary: Summary) -> None:
+        """A CKM summary is signed only onto the publications it was anchored to."""
+        check_signing(self, summary)
 
     def _summary(
         self,
@@ -571,8 +503,44 @@ class Node:
                 raise ProtectionError(str(exc), reason=exc.reason) from exc
             check_against(summary, self.ledger, self.codebook)
             if summary.protection.perturbed:
-                self._check_ckm_revision(summary, None)
+                self._check_ckm_revision(summary)
         envelope = sign_envelope(summary.canonical_bytes(), SUMMARY_TYPE, [signer]).to_bytes()
         if self.ledger is not None:
             self.ledger.add(envelope)
         return envelope
+
+    def contribute(
+        self,
+        announcement: bytes,
+        records: CodedRecords,
+        *,
+        signer: Signer,
+        agreement: EncryptionKeyPair,
+        registry: TrustRegistry,
+        now: dt.datetime,
+    ) -> bytes:
+        """This node's signed contribution to a secure round: its true counts of the round's
+        tables, its share of the noise and its pairwise masks (:func:`vanfed.secure.contribute`
+        says every check made first). The round is charged to the node's privacy budget,
+        kept in the ledger; contributing again to the same round returns the same bytes.
+
+        Raises:
+            InputError: the node has no ledger (its budget and its publications live there).
+            ProtectionError: a rule refuses the round (reason code and what to do).
+            VerificationError: the announcement is not the registry's coordinator's.
+        """
+        if self.ledger is None:
+            raise InputError(
+                "a secure round needs the node's ledger (--ledger): it holds the national "
+                "summary the round names and the node's privacy budget"
+            )
+        return secure.contribute(
+            announcement,
+            registry=registry,
+            codebook=self.codebook,
+            records=records,
+            signer=signer,
+            agreement=agreement,
+            ledger=self.ledger,
+            now=now,
+        )

@@ -11,6 +11,8 @@ records that cell needs, and the nearest safe alternative, each one tried by a d
 3. waiting: the calendar's next window, or the records the blocked cell still needs.
 
 Every refusal of ``summarize`` ends with the first of these that works (``… Next: …``).
+With the cell key method no dry run is made (it would keep new record keys): the step is
+the next window, or waiting.
 """
 
 from __future__ import annotations
@@ -173,7 +175,9 @@ def next_step(
     tried: list[Alternative] = []
     if err.reason == ReasonCode.OUTSIDE_WINDOW:
         return _window(node, records, refused, now), tried
-    for attempt in (_year_instead, _coarser):
+    # A dry run of the cell key method would keep new record keys: no alternatives tried.
+    attempts = () if node.method == "ckm" else (_year_instead, _coarser)
+    for attempt in attempts:
         alt = attempt(node, records, refused, now)
         if alt is not None:
             tried.append(alt)
@@ -266,6 +270,8 @@ def _window(node: Node, records: CodedRecords, refused: Refused, now: dt.datetim
     if nxt >= len(cal.offsets(period)):
         return f"none: {period} is final (its last window holds a publication)"
     opens = cal.opens(period, nxt)
+    if node.method == "ckm":  # a dry run would keep new record keys
+        return f"publish {period} in the window opening {opens:%Y-%m-%d}"
     run = node.dry_run(records, [period], max(opens, now))
     verdict = "safe with today's records" if len(run) else "refused with today's records"
     return f"publish {period} in the window opening {opens:%Y-%m-%d} ({verdict})"

@@ -129,6 +129,22 @@ class ReasonCode(StrEnum):
     OTHER_PERIOD = "other_period"
     TABLE_MISSING = "table_missing"
     LAYOUT_DIFFERS = "layout_differs"
+    # the secure regional path: rounds, contributions, results, budgets
+    SECURE_NOT_ALLOWED = "secure_not_allowed"
+    ROUND_UNKNOWN = "round_unknown"
+    ROUND_CLOSED = "round_closed"
+    DUPLICATE_ROUND = "duplicate_round"
+    NOT_PARTICIPANT = "not_participant"
+    AFTER_DEADLINE = "after_deadline"
+    WRONG_SHAPE = "wrong_shape"
+    CODEBOOK_MISMATCH = "codebook_mismatch"
+    ANNOUNCEMENT_MISMATCH = "announcement_mismatch"
+    CONFLICTING_CONTRIBUTION = "conflicting_contribution"
+    NOISE_BELOW_POLICY = "noise_below_policy"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    RECORDS_CHANGED = "records_changed"
+    RESULT_MISMATCH = "result_mismatch"
+    STALE_ROUND = "stale_round"
 
 
 class VanfedError(Exception):

@@ -16,7 +16,9 @@ Checks, in order (each failure has a stable reason code, HTTP 422 at the door):
 ``infeasible``       no non-negative table agrees with what is published;
 ``protection_failed``  the interval attack on the summary alone;
 ``history_disclosure``  the interval attack on the country's whole publication history
-    (revisions, years and quarters) together with the new summary;
+    (revisions, years and quarters) together with the new summary; before it, the year
+    group's rules (:mod:`._year_group`: one method per year and its quarters; with the cell
+    key method no quarter after its year and no table first published in a revision);
 ``outside_window``   the registry's revision calendar (:class:`~vanfed.schema.RevisionCalendar`)
     allows one publication of a period per window and none before the first opens
     (checked by the door and the node when they are given, not by the merge: a window is
@@ -27,7 +29,8 @@ cells (the same records give the same noisy count in every table), then stops: i
 are not additive by design and nothing is suppressed, so the additivity, feasibility and
 interval-attack checks do not apply. Its noise is checked against the registry's agreed
 parameters and ptable digest by verification (``policy_violation``), and noisy
-publications take no part in the history attack (they are not exact equations).
+publications take no part in the history attack (they are not exact equations); the year
+group's rules apply to them all the same.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vanfed.aggregate._year_group import YearGroupRefusal, check_year_group
 from vanfed.anonymize import judge
 from vanfed.anonymize._history import _complete, audit_history, from_summary, year_group
 from vanfed.anonymize._order import node_order
@@ -157,8 +161,13 @@ def check_history(summary: Summary, earlier: Sequence[Summary], codebook: Codebo
     never existed.
 
     Raises:
-        Refusal: ``history_disclosure`` with the first cell that comes out.
+        Refusal: ``history_disclosure`` with the first cell that comes out, or the year
+            group's rule the summary breaks.
     """
+    try:
+        check_year_group(summary, earlier)
+    except YearGroupRefusal as exc:
+        raise Refusal(ReasonCode.HISTORY_DISCLOSURE, str(exc)) from exc
     if summary.protection.perturbed:
         return
     group = [

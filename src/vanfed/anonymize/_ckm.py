@@ -89,19 +89,21 @@ def perturb(
     keys: np.ndarray,
     ptable: PTable,
     tables: Sequence[TableSpec],
+    allow_empty: bool = False,
 ) -> Perturbed:
     """Count the period's tables and publish every cell with its cell-key noise.
 
     Args:
         keys: each record's key (``RecordKeys.keys_for(records.ids)``), aligned with
             ``records``.
+        allow_empty: a period without records is published (all zeros: a zero return).
 
     Raises:
         InputError: keys do not match the records, or no records in the period.
     """
     if len(keys) != len(records):
         raise InputError(f"cell key method: {len(keys)} record keys for {len(records)} records")
-    mask = select_period(records, period)
+    mask = select_period(records, period, allow_empty=allow_empty)
     cubes = tuple(build_cube(records, spec, codebook, mask) for spec in tables)
     ckeys = tuple(cell_keys(records, cube.spec, codebook, keys, mask) for cube in cubes)
     published = tuple(

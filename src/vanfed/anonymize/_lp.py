@@ -139,6 +139,10 @@ class Polytope:
         """Restart the next solve from ``basis`` (one of :meth:`basis`)."""
         self._h.setBasis(basis)
 
+    def col_duals(self) -> np.ndarray:
+        """Reduced costs of the last optimal solve: non-zero where a column's bound binds."""
+        return np.asarray(self._h.getSolution().col_dual)
+
     def row_duals(self) -> np.ndarray:
         """Row duals of the last optimal solve (HiGHS: col_dual = cost - A^T row_dual)."""
         return np.asarray(self._h.getSolution().row_dual)

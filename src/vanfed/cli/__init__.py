@@ -19,6 +19,7 @@ from vanfed.cli import (
     _node_cmds,
     _plan,
     _registry,
+    _round,
     _schema,
     _transport_cmds,
 )
@@ -64,6 +65,7 @@ for module in (
     _node_cmds,
     _plan,
     _transport_cmds,
+    _round,
     _merge,
     _audit_cmd,
     _schema,

@@ -28,6 +28,14 @@ def demo(
     pdf: Annotated[
         bool, typer.Option("--pdf", help="Also print report.pdf with headless Chromium")
     ] = False,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="Also run a secure round among the nodes (masked counts, distributed noise); "
+            "the region rows come from it",
+        ),
+    ] = False,
 ) -> None:
     """Run a synthetic ASEAN federation end to end: nodes → coordinator → audit."""
     langs = languages(lang, LANGUAGES)
@@ -41,6 +49,7 @@ def demo(
         serve_command=command,
         langs=langs,
         pdf=pdf,
+        secure=secure,
     )
     table = Table(title=f"vanfed demo — period {period}")
     for col in (
@@ -65,6 +74,15 @@ def demo(
         )
     out.print(table)
     out.print(f"Delivery: {result.delivery}; every submission logged and receipted.")
+    rec = result.regional.report.secure if result.regional else None
+    if rec is not None:
+        out.print(
+            f"Secure round {rec.round_id}: {len(rec.contributions)} masked contributions "
+            f"({', '.join(rec.participants)}); no one saw another country's counts. Region rows "
+            f"of {len(rec.tables)} tables are noisy sums (Skellam, variance {rec.noise.variance:g} "
+            f"per inner cell), post-processed into integers that add up.",
+            markup=False,
+        )
     verdict = result.verdict
     assert verdict is not None and result.regional is not None
     cov = result.regional.report.coverage

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from vanfed._json import loads_strict, read_limited
 from vanfed.errors import InputError
-from vanfed.schema import KeyEntry
+from vanfed.schema import COUNTRY_ROLES, KeyEntry
 from vanfed.signing import key_entry, load_public
 
 MAX_BATCH_BYTES = 1024 * 1024
@@ -30,8 +30,10 @@ MAX_BATCH_BYTES = 1024 * 1024
 def _entry(
     pub: Path, role: str, country: str | None, *, now: dt.datetime, days: int | None, where: str
 ) -> KeyEntry:
-    if (role == "node") != (country is not None):
-        raise InputError(f"{where}: a node key needs a country, and only a node key has one")
+    if (role in COUNTRY_ROLES) != (country is not None):
+        raise InputError(
+            f"{where}: a node or agreement key needs a country, and only those keys have one"
+        )
     until = now + dt.timedelta(days=days) if days else None
     try:
         return key_entry(load_public(pub), role, now=now, country=country, valid_until=until)

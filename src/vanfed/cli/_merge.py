@@ -35,6 +35,13 @@ def merge(
     pdf: Annotated[
         bool, typer.Option("--pdf", help="Also print report.pdf with headless Chromium")
     ] = False,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            help="Take the region rows from the newest complete secure round of the period "
+            "that matches the inputs (--no-secure: the national publications alone)"
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Merge the inbox's current summaries into a signed regional report.
@@ -44,10 +51,11 @@ def merge(
     """
     langs = languages(lang, ("en",))
     coord = Coordinator(load_registry(registry), signing_key(key))
-    result = coord.merge(inbox, period=period, now=now(), langs=langs, pdf=pdf)
+    result = coord.merge(inbox, period=period, now=now(), langs=langs, pdf=pdf, secure=secure)
     result.write(out_dir)
     cov = result.report.coverage
     skipped = (*result.report.skipped, *result.outside_log)
+    rec = result.report.secure
     emit(
         as_json,
         {
@@ -55,10 +63,20 @@ def merge(
             "out": str(out_dir),
             "coverage": cov.to_json_obj(),
             "skipped": [s.to_json_obj() for s in skipped],
+            "secure": None if rec is None else rec.to_json_obj(),
         },
         f"regional report {period}: {', '.join(cov.countries) or 'no countries'}; "
         f"missing: {', '.join(cov.missing)} -> {out_dir}",
         *(f"  skipped {s.file}: {s.reason}: {s.message}" for s in skipped),
+        *(
+            []
+            if rec is None
+            else [
+                f"  region rows of {len(rec.tables)} tables from secure round {rec.round_id} "
+                f"({', '.join(rec.participants)})",
+                *(f"  national path for {w.table}: {w.reason}: {w.message}" for w in rec.withheld),
+            ]
+        ),
     )
 
 

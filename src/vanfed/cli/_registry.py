@@ -38,6 +38,7 @@ from vanfed.schema import (
     CkmRecord,
     Policy,
     RevisionCalendar,
+    SecurePolicy,
     TrustRegistry,
 )
 from vanfed.signing import (
@@ -49,6 +50,7 @@ from vanfed.signing import (
     pin_trust_root,
     read_draft,
     revoke_key,
+    set_policy,
     sign_draft,
     sign_registry,
     verify_pinned,
@@ -102,6 +104,9 @@ def init(
             "(quarters once, a year and its final revision a year later)"
         ),
     ] = None,
+    secure: Annotated[
+        bool, typer.Option("--secure", help="Allow secure rounds, with the default noise")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create version 1 (signed by a threshold of its roots, or a draft) and pin its roots."""
@@ -110,6 +115,7 @@ def init(
         min_s=min_s,
         ckm=None if ckm is None else _agreed(ckm),
         revisions=None if calendar is None else _calendar(calendar),
+        secure=SecurePolicy() if secure else None,
     )
     reg = init_registry(
         [load_public(p) for p in root_pub],
@@ -197,7 +203,8 @@ def add(
     valid_days: Annotated[int | None, typer.Option(help="Key validity in days")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add one or several keys (coordinator, node, root, log, encryption) as version N+1."""
+    """Add one or several keys (coordinator, node, root, log, encryption, agreement) as
+    version N+1."""
     reg = load_registry(registry)
     t = now()
     entries = key_entries(pub or [], role or [], country or [], batch, now=t, days=valid_days)
@@ -216,6 +223,65 @@ def add(
             for e in entries
         ),
         f"-> {out_path}",
+    )
+
+
+@app.command("secure")
+def secure_policy(
+    registry: Annotated[Path, typer.Argument()],
+    out_path: Annotated[Path, typer.Option("--out")],
+    variance: Annotated[
+        float, typer.Option(help="Skellam variance of an inner cell, from the honest nodes")
+    ] = 2.5,
+    margin_factor: Annotated[int, typer.Option(help="Variance × this per total axis")] = 2,
+    collusion: Annotated[
+        int, typer.Option(help="Nodes that may collude with the coordinator, noise intact")
+    ] = 1,
+    delta: Annotated[float, typer.Option(help="The δ of the stated (ε, δ)")] = 1e-6,
+    budget: Annotated[
+        float, typer.Option(help="Largest ε per record and year group, over all rounds")
+    ] = 75.0,
+    min_participants: Annotated[int, typer.Option(help="Fewest countries in a round")] = 3,
+    off: Annotated[bool, typer.Option("--off", help="Stop allowing secure rounds")] = False,
+    root_key: Roots = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the secure path's policy (the least noise a node accepts, the budget) as N+1."""
+    reg = load_registry(registry)
+    try:
+        rule = (
+            None
+            if off
+            else SecurePolicy(
+                variance=variance,
+                margin_factor=margin_factor,
+                collusion=collusion,
+                delta=delta,
+                epsilon_budget=budget,
+                min_participants=min_participants,
+            )
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "policy"
+        raise InputError(f"secure policy: {where}: {err['msg']}") from exc
+    new = set_policy(reg, reg.policy.model_copy(update={"secure": rule}), now=now())
+    what = _emit(new, root_key, out_path)
+    emit(
+        as_json,
+        {
+            "version": new.version,
+            "signed": bool(root_key),
+            "secure": None if rule is None else rule.to_json_obj(),
+            "out": str(out_path),
+        },
+        f"{what}: secure rounds "
+        + (
+            "not allowed"
+            if rule is None
+            else (f"allowed, variance >= {variance:g}, collusion {collusion}, budget ε {budget:g}")
+        )
+        + f" -> {out_path}",
     )
 
 

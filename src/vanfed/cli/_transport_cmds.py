@@ -56,7 +56,7 @@ CaCert = Annotated[
 ]
 
 
-def _open_inbox(
+def open_inbox(
     inbox: Path, registry: Path, key: Path, log_key: Path, encryption_key: Path | None, origin: str
 ) -> Inbox:
     enc = []
@@ -100,7 +100,7 @@ def serve_cmd(
     body_deadline: Annotated[float, typer.Option(help="Seconds allowed to send a body")] = 30.0,
 ) -> None:
     """Run the coordinator's HTTP service (POST /v1/submissions; see /v1/openapi.json)."""
-    box = _open_inbox(inbox, registry, key, log_key, encryption_key, origin)
+    box = open_inbox(inbox, registry, key, log_key, encryption_key, origin)
     serve(
         box,
         host=host,
@@ -157,7 +157,7 @@ def submit(
                 if "receipt_file" in r
             ),
         )
-    _raise_undelivered(results, outbox)
+    raise_undelivered(results, outbox)
 
 
 def _progress(d: Delivery) -> None:
@@ -165,7 +165,7 @@ def _progress(d: Delivery) -> None:
     out.print(f"{d.digest[:19]}… {d.state}" + (f": {d.detail}" if d.detail else ""), markup=False)
 
 
-def _raise_undelivered(results: list[Delivery], outbox: Path) -> None:
+def raise_undelivered(results: list[Delivery], outbox: Path) -> None:
     """A refusal is final (fix the summary, send a new revision); only what is still
     queued is worth `vanfed outbox flush` later."""
     err = deliver_error(results)
@@ -229,7 +229,7 @@ def outbox_flush(
         [{"digest": d.digest, "state": d.state, "detail": d.detail} for d in results],
         f"{sum(d.state == 'delivered' for d in results)} delivered",
     )
-    _raise_undelivered(results, outbox)
+    raise_undelivered(results, outbox)
 
 
 inbox_app = typer.Typer(no_args_is_help=True, help="The coordinator's inbox.")
@@ -264,7 +264,7 @@ def inbox_import(
         if key is None or log_key is None:
             raise InputError("--inbox needs --key and --log-key")
         assert inbox is not None
-        box = _open_inbox(inbox, registry, key, log_key, encryption_key, origin)
+        box = open_inbox(inbox, registry, key, log_key, encryption_key, origin)
         try:
             for p in paths:
                 items += import_path(box, p)

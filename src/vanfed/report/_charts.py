@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vanfed.report._grid import cell_at
 from vanfed.report._labels import Labels
 from vanfed.report._svg import Bar, bar_chart, colour
 from vanfed.schema import TOTAL, RegionalReport, RegionalTable
@@ -17,6 +18,7 @@ def chart_labels(lab: Labels) -> dict[str, str]:
         "exact": lab.ui("legend_exact"),
         "interval": lab.ui("legend_interval"),
         "unbounded": lab.ui("legend_unbounded"),
+        "estimate": lab.ui("legend_estimate"),
     }
 
 
@@ -29,9 +31,13 @@ def index_of(table: RegionalTable, codes: dict[str, str]) -> int:
 
 
 def bar_for(table: RegionalTable, i: int, group: int, series: int, period: str = "") -> Bar:
-    v = table.values[i]
-    if v is not None:
-        return Bar(group, series, v, v, True, table.name, i, period)
+    """The mark of cell ``i``: a bar, a range, or an estimate with its error bar."""
+    c = cell_at(table, i, ())
+    if c.status == "estimate":
+        lo, hi = c.error_bar
+        return Bar(group, series, lo, hi, False, table.name, i, period, c.value, c.margin)
+    if c.value is not None:
+        return Bar(group, series, c.value, c.value, True, table.name, i, period)
     return Bar(group, series, table.lo[i], table.hi[i], False, table.name, i, period)
 
 

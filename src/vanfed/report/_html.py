@@ -1,9 +1,12 @@
 """``report.html``: one self-contained page (inline SVG and CSS, no script, no fetch).
 
-Sections: coverage, charts (exact values as bars, intervals as hatched ranges), the regional
-tables with human labels, one section per reporting country with the tables that only the
-national summary carries (admin-1), and provenance an auditor can follow to each signed
-envelope and the transparency log. The same page prints (``@page`` A4, blocks never cut).
+Sections: coverage, the secure round when the report has one (who took part, the noise, the
+privacy statement, the tables left on the national path: :mod:`vanfed.report._secure`),
+charts (exact values as bars, intervals as hatched ranges, estimates as bars with error
+bars), the regional tables with human labels, one section per reporting country with the
+tables that only the national summary carries (admin-1), and provenance an auditor can
+follow to each signed envelope (and the round's contributions) and the transparency log.
+The same page prints (``@page`` A4, blocks never cut).
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from collections.abc import Sequence
 from vanfed.report._charts import regional_charts
 from vanfed.report._grid import national_only
 from vanfed.report._labels import Labels
+from vanfed.report._secure import provenance as secure_provenance
+from vanfed.report._secure import section as secure_section
+from vanfed.report._secure import table_note
 from vanfed.report._tables_html import table_blocks
 from vanfed.schema import Codebook, RegionalReport, Summary
 
@@ -44,17 +50,25 @@ CSS = (
     "div.group{font-size:9px;line-height:1.15;text-align:center;overflow:hidden;height:100%}"
 )
 
+# Only in a page with secure-path estimates: a page without them keeps the bytes it was
+# signed with (the audit re-renders it).
+SECURE_CSS = (
+    "td.estimate{background:#e3f1e6;white-space:nowrap}td.estimate small{color:#46604b}"
+    ".secure{font-size:9.5pt}.secure p{margin:.35rem 0}"
+)
+
 
 def _e(text: object) -> str:
     return html.escape(str(text))
 
 
-def page(title: str, body: str, lang: str) -> bytes:
-    """The HTML document around ``body`` (deterministic bytes)."""
+def page(title: str, body: str, lang: str, *, secure: bool = False) -> bytes:
+    """The HTML document around ``body`` (deterministic bytes); ``secure`` adds the style
+    of estimates."""
     return (
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width">'
-        f"<title>{_e(title)}</title><style>{CSS}</style></head>"
+        f"<title>{_e(title)}</title><style>{CSS}{SECURE_CSS if secure else ''}</style></head>"
         f"<body>{body}</body></html>\n"
     ).encode()
 
@@ -175,14 +189,22 @@ def _provenance(report: RegionalReport, lab: Labels) -> str:
         f'<h2 id="provenance">{_e(lab.ui("provenance"))}</h2>'
         f'<p class="note">{_e(lab.ui("provenance_note"))}</p>'
         f'<table class="provenance"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
-        f"{checkpoint}<h3>{_e(lab.ui('not_used'))}</h3><ul>{skipped}</ul>"
+        f"{checkpoint}{secure_provenance(report, lab)}"
+        f"<h3>{_e(lab.ui('not_used'))}</h3><ul>{skipped}</ul>"
         f"<h3>{_e(lab.ui('omitted'))}</h3><ul>{omitted}</ul>"
     )
 
 
-def _nav(lab: Labels, national: bool, languages: Sequence[str]) -> str:
+def _nav(lab: Labels, national: bool, languages: Sequence[str], secure: bool = False) -> str:
     """Contents (in-page anchors) and the sibling pages in other languages."""
-    parts = ["coverage", "charts", "tables", *(["national"] if national else []), "provenance"]
+    parts = [
+        "coverage",
+        *(["secure"] if secure else []),
+        "charts",
+        "tables",
+        *(["national"] if national else []),
+        "provenance",
+    ]
     contents = " · ".join(f'<a href="#{p}">{_e(lab.ui(p))}</a>' for p in parts)
     others = [
         f'<a href="{"report.html" if code == "en" else f"report.{code}.html"}" '
@@ -214,8 +236,9 @@ def render_html(
     lab = Labels(codebook, lang)
     number = 1
     blocks = []
+    note = table_note(report, lab)
     for t in report.tables:
-        more, number = table_blocks(t, lab, number=number)
+        more, number = table_blocks(t, lab, number=number, note=note)
         blocks += more
     national, number = _national(summaries, lab, number) if summaries else ("", number)
     body = (
@@ -223,10 +246,10 @@ def render_html(
         f'<p class="note">{_e(lab.ui("period"))}: <b>{_e(report.period)}</b> · '
         f"{_e(lab.ui('report_id'))} <code>{_e(report.report_id)}</code> · "
         f"{_e(lab.ui('created'))} {_e(report.created_at)}</p>"
-        f"{_nav(lab, bool(summaries), languages)}{_noise_note(report)}"
-        f"{_coverage(report, summaries, lab)}"
+        f"{_nav(lab, bool(summaries), languages, report.secure is not None)}"
+        f"{_noise_note(report)}{_coverage(report, summaries, lab)}{secure_section(report, lab)}"
         f'<h2 id="charts">{_e(lab.ui("charts"))}</h2>{regional_charts(report, lab)}'
         f'<h2 id="tables">{_e(lab.ui("tables"))}</h2>{"".join(blocks)}'
         f"{national}{_provenance(report, lab)}"
     )
-    return page(f"{lab.ui('title')} {report.period}", body, lang)
+    return page(f"{lab.ui('title')} {report.period}", body, lang, secure=report.secure is not None)

@@ -3,7 +3,9 @@
 An exact cell is a solid bar from zero to its value. An interval cell (a national count was
 suppressed) is a hatched range from its lower to its upper bound with whisker caps, or an
 arrow to the top of the plot when no upper bound is published; it is labelled ``lo–hi``,
-never with one number. Every mark carries ``data-*`` attributes naming its table cell and
+never with one number. An estimate of the secure path is a lighter bar of the same colour to
+its value with a dark error bar over ``value ± margin`` (kept inside the national bounds),
+labelled ``value±margin``. Every mark carries ``data-*`` attributes naming its table cell and
 what it draws, so a test can read the chart back out of the rendered page.
 
 Colours keep one meaning across all charts (:data:`COLOURS`): the same code is always the
@@ -37,6 +39,8 @@ COLOURS = {
     ("age", "adult"): "#542788",
 }
 UNKNOWN_GREY = "#969696"
+ERROR_BAR = "#111"
+ESTIMATE_OPACITY = ".6"
 PERIOD_COLOURS = ("#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b")
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 700, 300, 56, 10, 22, 58
 
@@ -61,7 +65,11 @@ def _e(text: object) -> str:
 
 @dataclass(frozen=True)
 class Bar:
-    """One drawn cell: ``hi is None`` = unbounded; ``exact`` means lo = hi = the value."""
+    """One drawn cell: ``hi is None`` = unbounded; ``exact`` means lo = hi = the value.
+
+    An estimate has its ``value`` and ``margin``; ``lo`` and ``hi`` are then the ends of
+    its error bar.
+    """
 
     group: int
     series: int
@@ -71,6 +79,12 @@ class Bar:
     table: str
     cell: int
     period: str = ""
+    value: int | None = None
+    margin: int | None = None
+
+    @property
+    def estimate(self) -> bool:
+        return self.margin is not None
 
 
 def nice_ticks(top: float) -> list[int]:
@@ -108,6 +122,8 @@ def _mark(
 ) -> str:
     base = HEIGHT - BOTTOM
     attrs = f'data-table="{_e(bar.table)}" data-cell="{bar.cell}" data-period="{_e(bar.period)}"'
+    if bar.estimate:
+        return _estimate(bar, x, w, y, fill, attrs)
     if bar.exact:
         top = y(bar.lo)
         return (
@@ -146,7 +162,35 @@ def _mark(
     )
 
 
-def _legend(series: Sequence[tuple[str, str]], labels: dict[str, str], chart_id: str) -> str:
+def _estimate(bar: Bar, x: float, w: float, y: Callable[[float], float], fill: str, a: str) -> str:
+    """A lighter bar to the estimate and a dark error bar from ``lo`` to ``hi`` with caps."""
+    assert bar.value is not None and bar.hi is not None
+    base = HEIGHT - BOTTOM
+    top, y_lo, y_hi = y(bar.value), y(bar.lo), y(bar.hi)
+    cx, cap = x + w / 2, min(w / 2, 8.0) / 2
+    whisker = "".join(
+        f'<line x1="{cx - cap:.1f}" y1="{yy:.1f}" x2="{cx + cap:.1f}" y2="{yy:.1f}" '
+        f'stroke="{ERROR_BAR}" stroke-width="1.2"/>'
+        for yy in (y_lo, y_hi)
+    )
+    return (
+        f'<g class="bar" data-kind="estimate" data-value="{bar.value}" '
+        f'data-margin="{bar.margin}" data-lo="{bar.lo}" data-hi="{bar.hi}" {a}>'
+        f'<rect x="{x:.1f}" y="{top:.1f}" width="{w:.1f}" height="{base - top:.1f}" '
+        f'fill="{fill}" fill-opacity="{ESTIMATE_OPACITY}"/>'
+        f'<line class="error" x1="{cx:.1f}" y1="{y_hi:.1f}" x2="{cx:.1f}" y2="{y_lo:.1f}" '
+        f'stroke="{ERROR_BAR}" stroke-width="1.2"/>{whisker}'
+        f'<text class="value" x="{cx:.1f}" y="{y_hi - 3:.1f}" font-size="9" '
+        f'text-anchor="middle">{bar.value}±{bar.margin}</text></g>'
+    )
+
+
+def _legend(
+    series: Sequence[tuple[str, str]],
+    labels: dict[str, str],
+    chart_id: str,
+    estimates: bool = False,
+) -> str:
     items = [
         f'<span class="key"><svg width="12" height="12"><rect width="12" height="12" '
         f'fill="{fill}"/></svg> {_e(name)}</span>'
@@ -162,6 +206,14 @@ def _legend(series: Sequence[tuple[str, str]], labels: dict[str, str], chart_id:
         "</span>"
     )
     items.append(f'<span class="key">↑ {_e(labels["unbounded"])}</span>')
+    if estimates:
+        items.append(
+            f'<span class="key"><svg width="12" height="12"><rect y="4" width="12" height="8" '
+            f'fill="#404040" fill-opacity="{ESTIMATE_OPACITY}"/><line x1="6" y1="0" x2="6" '
+            f'y2="9" stroke="{ERROR_BAR}" stroke-width="1.2"/><line x1="3" y1="0.6" x2="9" '
+            f'y2="0.6" stroke="{ERROR_BAR}" stroke-width="1.2"/></svg> '
+            f"{_e(labels['estimate'])}</span>"
+        )
     return f'<div class="legend">{"".join(items)}</div>'
 
 
@@ -186,9 +238,10 @@ def bar_chart(
     Args:
         groups: the x-axis labels.
         series: (label, colour) per series; bars within a group are side by side.
-        labels: ``axis``, ``exact``, ``interval`` and ``unbounded`` legend texts.
+        labels: ``axis``, ``exact``, ``interval``, ``unbounded`` and ``estimate`` legend
+            texts (the estimate's key only when a bar is one).
     """
-    finite = [b.lo if b.hi is None else b.hi for b in bars]
+    finite = [b.lo if b.hi is None else b.hi for b in bars]  # an error bar's top included
     ticks = nice_ticks(max([1, *finite]) * 1.05)
     scale = (HEIGHT - BOTTOM - TOP) / ticks[-1]
 
@@ -215,5 +268,5 @@ def bar_chart(
         f'data-baseline="{HEIGHT - BOTTOM}"><figcaption>{_e(title)}</figcaption>'
         f'<svg role="img" aria-label="{_e(title)}" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}"><defs>{"".join(defs)}</defs>{body}</svg>'
-        f"{_legend(series, labels, chart_id)}</figure>"
+        f"{_legend(series, labels, chart_id, any(b.estimate for b in bars))}</figure>"
     )

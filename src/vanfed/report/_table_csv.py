@@ -12,10 +12,19 @@ adm1_code / adm1          ``#adm1+code/+name``           national sections only
 period                    ``#date+period``               YYYY or YYYY-Qn
 <dim> / <dim>_label       ``#group+<dim>+code/+name``    one pair per dimension
 is_total                  ``#meta+total``                ``yes`` when any code is ``_T``
-value                     ``#indicator+value+num``       exact count, empty otherwise
-lo / hi                   ``#indicator+lo+num/+hi+num``  interval bounds (hi empty = none)
-status                    ``#status+cell``               exact, interval or suppressed
+value                     ``#indicator+value+num``       exact count or estimate, else empty
+margin                    ``#indicator+moe+num``         an estimate's 90 % margin of error
+lo / hi                   ``#indicator+lo+num/+hi+num``  bounds (hi empty = none)
+status                    ``#status+cell``               exact, interval, estimate or
+                                                         suppressed
 ========================  =============================  ==================================
+
+``estimate`` is a region cell of the secure path: ``value`` is the estimate of the true count
+(non-negative, adding up within its table), ``margin`` its 90 % margin of error (value ±
+margin covers the truth about 9 times in 10), ``lo``/``hi`` the bounds the national
+publications give (the estimate lies within them). The ``margin`` column is there only in a
+report with a secure round (``secure`` in ``regional.json``), so a report without one keeps
+the bytes it was signed with; in such a report it is empty for every other cell.
 
 A table's filter (survivors: ``outcome = injured``) fills its dimension's column. Totals are
 rows like any other but flagged, so a filter on ``is_total = no`` leaves only data rows.
@@ -46,6 +55,7 @@ _FIXED = [
 _TAIL = [
     ("is_total", "#meta+total"),
     ("value", "#indicator+value+num"),
+    ("margin", "#indicator+moe+num"),
     ("lo", "#indicator+lo+num"),
     ("hi", "#indicator+hi+num"),
     ("status", "#status+cell"),
@@ -63,6 +73,7 @@ def _table_rows(
     dims: list[str],
     period: str,
     country: str | None,
+    margin: bool,
 ) -> list[list[str]]:
     title = lab.table_title(t.hxl, [a.dim for a in t.axes if a.dim != "country"])
     out = []
@@ -86,6 +97,7 @@ def _table_rows(
         row += [
             "yes" if total else "no",
             "" if c.value is None else str(c.value),
+            *([] if not margin else ["" if c.margin is None else str(c.margin)]),
             "" if c.lo is None else str(c.lo),
             "" if c.hi is None else str(c.hi),
             c.status,
@@ -112,13 +124,15 @@ def long_rows(
     for d in dims:
         header += [d, f"{d}_label"]
         tags += [f"#group+{d}+code", f"#group+{d}+name"]
-    header += [h for h, _ in _TAIL]
-    tags += [t for _, t in _TAIL]
+    margin = report.secure is not None
+    tail = [(h, t) for h, t in _TAIL if margin or h != "margin"]
+    header += [h for h, _ in tail]
+    tags += [t for _, t in tail]
     rows = []
     for rt in report.tables:
-        rows += _table_rows(rt, lab, dims, report.period, None)
+        rows += _table_rows(rt, lab, dims, report.period, None, margin)
     for country, nt in national:
-        rows += _table_rows(nt, lab, dims, report.period, country)
+        rows += _table_rows(nt, lab, dims, report.period, country, margin)
     return header, tags, rows
 
 

@@ -6,6 +6,9 @@ rows A, columns B; a table of two axes is one block, rows = countries. Blocks lo
 its caption and source line together (``break-inside: avoid``), so a printed table is never
 cut across a page. Rows that are exact zeros everywhere are folded into one line under a
 long national table (the Thai table has 78 provinces) rather than dropped.
+
+A region cell estimated by the secure path reads ``1185 ±4`` (the margin smaller, never
+wrapped); a block that shows estimates says so under its caption (``note``).
 """
 
 from __future__ import annotations
@@ -39,9 +42,12 @@ def _td(cell: Cell, table: str, suppressed: str, country: str | None) -> str:
     data = f'data-table="{_e(table)}" data-cell="{cell.index}" data-status="{cell.status}"'
     if country is not None:  # a national table: its cells index the country's summary
         data += f' data-country="{_e(country)}"'
-    if cell.status == "interval":
+    if cell.status in ("interval", "estimate"):
         data += f' data-lo="{cell.lo}" data-hi="{"" if cell.hi is None else cell.hi}"'
-    elif cell.status == "exact":
+    if cell.status == "estimate":
+        data += f' data-value="{cell.value}" data-margin="{cell.margin}"'
+        return f'<td class="{cls}" {data}>{cell.value}<small>\u00a0±{cell.margin}</small></td>'
+    if cell.status == "exact":
         data += f' data-value="{cell.value}"'
     if cell.perturbed:
         return (
@@ -57,6 +63,7 @@ def _block(
     head: list[str],
     rows: list[tuple[list[str], list[str], bool]],
     table: str,
+    note: str = "",
 ) -> str:
     """One captioned table: ``rows`` are (row labels, cell html, is_total)."""
     n_labels = len(rows[0][0]) if rows else 1
@@ -73,8 +80,9 @@ def _block(
         cls = ' class="total"' if total else ""
         ths = "".join(f'<th scope="row">{_e(s)}</th>' for s in shown)
         body.append(f"<tr{cls}>{ths}{''.join(tds)}</tr>")
+    note = f'<p class="note estimated">{_e(note)}</p>' if note else ""
     return (
-        f'<section class="tbl"><p class="caption">{_e(caption)}</p>'
+        f'<section class="tbl"><p class="caption">{_e(caption)}</p>{note}'
         f'<table class="data" data-table="{_e(table)}"><thead><tr>{th}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
         f'<p class="source">{_e(source)}</p></section>'
@@ -124,11 +132,13 @@ def table_blocks(
     *,
     number: int,
     country: str | None = None,
+    note: str = "",
 ) -> tuple[list[str], int]:
     """The table's blocks (one per printed table) and the next table number.
 
     Args:
         country: the country of a national table (admin-1 names, zero rows folded).
+        note: said under the caption of each block that shows an estimate.
     """
     dims = [a.dim for a in table.axes if a.dim != "country"]
     title = labels.table_title(table.hxl, dims)
@@ -164,6 +174,7 @@ def table_blocks(
             source = f"{labels.ui('table')} {number}: {labels.ui('source')}"
             if zero and p == len(parts) - 1:
                 source = f"{labels.ui('zero_rows')}: {', '.join(zero)}. {source}"
-            out.append(_block(cap, source, head, html_rows, table.name))
+            shows = any(c.status == "estimate" for r in part for c in r[1])
+            out.append(_block(cap, source, head, html_rows, table.name, note if shows else ""))
             number += 1
     return out, number

@@ -3,7 +3,9 @@
 Three series a ministry asks for: casualties by country and period, casualties in the region
 by explosive ordnance type and period, and child casualties by country and period. Each
 period keeps one colour in every chart; cells follow the same rules as the single-period
-report (exact = bar, interval = hatched range labelled ``lo–hi``). A country that did not
+report (exact = bar, interval = hatched range labelled ``lo–hi``, a secure-path estimate = bar
+with its error bar, ``value ±margin`` in the table, and the coverage names the round's
+participants). A country that did not
 report for a period has no bar and reads "not reporting" in the table; regional totals of
 periods with different coverage are not comparable, so the coverage table comes first.
 """
@@ -87,9 +89,10 @@ def _series(
             i = index_of(t, fixed | {dim: g})
             bars.append(bar_for(t, i, g_i, s, r.period))
             cell = cell_at(t, i, ())
+            more = f' data-margin="{cell.margin}"' if cell.status == "estimate" else ""
             rows[g].append(
                 f'<td class="{cell.status}" data-table="{_e(name)}" data-period="{_e(r.period)}" '
-                f'data-cell="{i}">{_e(text(cell))}</td>'
+                f'data-cell="{i}"{more}>{_e(text(cell))}</td>'
             )
     series = [(r.period, period_colour(s, len(reports))) for s, r in enumerate(reports)]
     chart = bar_chart(
@@ -110,6 +113,14 @@ def _series(
     )
 
 
+def _round(report: RegionalReport, lab: Labels) -> str:
+    """Under a period's coverage: the secure round its region rows come from, if any."""
+    if report.secure is None:
+        return ""
+    note = lab.ui("secure_table_note", n=str(len(report.secure.participants)))
+    return f"<br><span class='note'>{_e(note)}</span>"
+
+
 def render_trends(
     reports: Sequence[RegionalReport], codebook: Codebook, *, lang: str = "en"
 ) -> bytes:
@@ -127,17 +138,20 @@ def render_trends(
     lab = Labels(codebook, lang)
     coverage = "".join(
         f"<tr><th scope='row'>{_e(r.period)}</th>"
-        f"<td>{_e(', '.join(lab.country(c) for c in r.coverage.countries))}</td>"
+        f"<td>{_e(', '.join(lab.country(c) for c in r.coverage.countries))}{_round(r, lab)}</td>"
         f"<td><code>{_e(r.report_id)}</code></td></tr>"
         for r in ordered
     )
+    secure = [r for r in ordered if r.secure is not None]
+    estimates = f"<p class='note'>{_e(lab.ui('estimate_note'))}</p>" if secure else ""
     body = (
         f"<h1>{_e(lab.ui('title'))}</h1><h2>{_e(lab.ui('trends_title'))}: "
         f"{_e(periods[0])}–{_e(periods[-1])}</h2>"
         f"<h2 id='coverage'>{_e(lab.ui('coverage'))}</h2><table class='coverage'><thead><tr>"
         f"<th>{_e(lab.ui('period'))}</th><th>{_e(lab.ui('reporting'))}</th>"
         f"<th>{_e(lab.ui('report_id'))}</th></tr></thead><tbody>{coverage}</tbody></table>"
-        f"<p class='note'>{_e(lab.ui('interval_note'))}</p>"
+        f"<p class='note'>{_e(lab.ui('interval_note'))}</p>{estimates}"
         + "".join(_series(ordered, spec, lab) for spec in TREND_SERIES)
     )
-    return page(f"{lab.ui('trends_title')} {periods[0]}–{periods[-1]}", body, lang)
+    title = f"{lab.ui('trends_title')} {periods[0]}–{periods[-1]}"
+    return page(title, body, lang, secure=bool(secure))

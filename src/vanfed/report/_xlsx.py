@@ -4,7 +4,10 @@ Sheets: ``About`` (period, coverage, how to read intervals, provenance), ``Data`
 layout of ``regional.csv`` with its HXL row, so HXL tools read the workbook too), then one
 sheet per regional table in the reading layout of the HTML report, and one per national-only
 table (admin-1). Exact counts are numbers; intervals are text ``lo–hi`` on a shaded cell, so
-no formula can add a bound as if it were a count.
+no formula can add a bound as if it were a count. An estimate of the secure path is its
+number (estimates add up within their table) on a green cell whose number format shows its
+margin, ``1185 ±4``; the Data sheet carries the margin in its own column, and the About sheet
+says how to read estimates, who took part in the round and what protects it.
 
 openpyxl stamps the save time into ``docProps/core.xml`` and every zip entry; the workbook's
 dates are set to the report's ``created_at`` and the zip is rewritten with fixed entry times,
@@ -29,12 +32,14 @@ from openpyxl.writer.excel import ExcelWriter
 from vanfed._csv import cell as safe_text
 from vanfed.report._grid import cells, national_only, text
 from vanfed.report._labels import Labels
+from vanfed.report._secure import statements, withheld
 from vanfed.report._table_csv import long_rows
 from vanfed.schema import Codebook, PublishedTable, RegionalReport, RegionalTable, Summary
 
 __all__ = ["render_xlsx", "workbook_values"]
 
 SHADE = PatternFill("solid", start_color="FFF6E3B4")
+ESTIMATE = PatternFill("solid", start_color="FFE3F1E6")
 BOLD = Font(bold=True)
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -54,6 +59,16 @@ def _about(ws: WriteOnlyWorksheet, report: RegionalReport, lab: Labels) -> None:
     ws.append([lab.ui("reporting"), ", ".join(lab.country(c) for c in report.coverage.countries)])
     ws.append([lab.ui("not_reporting"), ", ".join(lab.country(c) for c in report.coverage.missing)])
     ws.append([lab.ui("interval_note")])
+    if report.secure is not None:
+        ws.append([])
+        ws.append([_bold(ws, lab.ui("secure"))])
+        for line in statements(report, lab):
+            ws.append([safe_text(line)])
+        left = withheld(report, lab)
+        ws.append([f"{lab.ui('secure_withheld')}: {'' if left else lab.ui('none')}"])
+        for line in left:
+            ws.append([safe_text(line)])
+        ws.append([lab.ui("round_id"), report.secure.round_id])
     ws.append([])
     ws.append([lab.ui("provenance_note")])
     ws.append(
@@ -91,6 +106,11 @@ def _table_sheet(
             row = [lab.code(d, code, country) for d, code in zip(dims[:-1], c.codes, strict=False)]
         if c.status == "exact":
             row.append(c.value)
+        elif c.status == "estimate":  # the number, shown with its margin
+            estimate = WriteOnlyCell(ws, c.value)
+            estimate.fill = ESTIMATE
+            estimate.number_format = f'0" ±{c.margin}"'
+            row.append(estimate)
         else:  # shaded text, so no formula adds a bound as if it were a count
             shaded = WriteOnlyCell(ws, text(c, lab.ui("suppressed")))
             shaded.fill = SHADE
@@ -126,7 +146,7 @@ def render_xlsx(
     data = wb.create_sheet("Data")
     data.append([safe_text(h) for h in header])
     data.append([safe_text(t) for t in tags])
-    numeric = {header.index(h) for h in ("value", "lo", "hi")}
+    numeric = {header.index(h) for h in ("value", "margin", "lo", "hi") if h in header}
     for r in rows:
         data.append([int(v) if i in numeric and v else safe_text(v) for i, v in enumerate(r)])
     for n, rt in enumerate(report.tables, 1):

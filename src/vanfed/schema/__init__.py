@@ -82,9 +82,11 @@ __all__ = [
 ]
 
 from vanfed.schema._registry import (
+    COUNTRY_ROLES,
     MAX_REGISTRY_BYTES,
     MAX_TRUST_ROOT_BYTES,
     REGISTRY_TYPE,
+    X25519_ROLES,
     KeyEntry,
     Policy,
     RegistryRef,
@@ -93,9 +95,11 @@ from vanfed.schema._registry import (
 )
 
 __all__ += [
+    "COUNTRY_ROLES",
     "MAX_REGISTRY_BYTES",
     "MAX_TRUST_ROOT_BYTES",
     "REGISTRY_TYPE",
+    "X25519_ROLES",
     "KeyEntry",
     "Policy",
     "RegistryRef",
@@ -110,6 +114,7 @@ from vanfed.schema._report import (  # noqa: E402
     Omitted,
     RegionalReport,
     RegionalTable,
+    SecureRecord,
     Skipped,
 )
 
@@ -120,6 +125,7 @@ __all__ += [
     "Omitted",
     "RegionalReport",
     "RegionalTable",
+    "SecureRecord",
     "Skipped",
 ]
 
@@ -129,3 +135,35 @@ __all__ += ["CKM_METHOD", "CkmParams", "CkmRecord", "ckm_violations"]
 from vanfed.schema._protection import ProtectionPolicy, load_protection_policy  # noqa: E402
 
 __all__ += ["ProtectionPolicy", "load_protection_policy"]
+from vanfed.schema._secure import (  # noqa: E402
+    ANNOUNCEMENT_TYPE,
+    CONTRIBUTION_TYPE,
+    MODULUS,
+    RESULT_TYPE,
+    Contribution,
+    ContributionRef,
+    MaskedTable,
+    NoisySum,
+    Participant,
+    RoundAnnouncement,
+    RoundResult,
+    RoundTable,
+)
+from vanfed.schema._secure_policy import NoiseSpec, SecurePolicy  # noqa: E402
+
+__all__ += [
+    "ANNOUNCEMENT_TYPE",
+    "CONTRIBUTION_TYPE",
+    "MODULUS",
+    "RESULT_TYPE",
+    "Contribution",
+    "ContributionRef",
+    "MaskedTable",
+    "NoiseSpec",
+    "NoisySum",
+    "Participant",
+    "RoundAnnouncement",
+    "RoundResult",
+    "RoundTable",
+    "SecurePolicy",
+]

@@ -2,7 +2,9 @@
 
 ::
 
-    INBOX/<sha256-hex>.dsse.json     each accepted envelope, named by its SHA-256
+    INBOX/<sha256-hex>.dsse.json     each accepted national summary, named by its SHA-256
+    INBOX/rounds/<sha256-hex>.dsse.json  each envelope of a secure round (announcement,
+                                     contribution, result): logged too, but no summary
     INBOX/.vanfed/log/               the transparency log (entries, checkpoints, lock)
     INBOX/.vanfed/rejected/          envelopes set aside at start-up (no longer verify)
     INBOX/.<name>.<random>.tmp       a half-written file of a process that was killed
@@ -42,9 +44,22 @@ class InboxLayout:
         """Where start-up recovery sets aside envelopes that no longer verify."""
         return self.root / ".vanfed" / "rejected"
 
-    def envelope(self, digest: str) -> Path:
-        """The file of the envelope with this ``sha256:<hex>`` (or bare hex) digest."""
-        return self.root / f"{digest.removeprefix('sha256:')}{ENVELOPE_SUFFIX}"
+    def envelope(self, digest: str, *, round_part: bool = False) -> Path:
+        """The file of the envelope with this ``sha256:<hex>`` (or bare hex) digest: a
+        summary's, or with ``round_part`` a secure round's."""
+        folder = self.rounds if round_part else self.root
+        return folder / f"{digest.removeprefix('sha256:')}{ENVELOPE_SUFFIX}"
+
+    @property
+    def rounds(self) -> Path:
+        """Where the secure rounds' envelopes are kept (out of ``merge``'s way)."""
+        return self.root / "rounds"
+
+    def find(self, digest: str) -> Path:
+        """Where a logged envelope is: with the summaries, or with the rounds."""
+        top = self.envelope(digest)
+        other = self.envelope(digest, round_part=True)
+        return other if not top.exists() and other.exists() else top
 
     @staticmethod
     def digest_of(path: Path) -> str | None:
@@ -54,8 +69,10 @@ class InboxLayout:
         return "sha256:" + path.name.removesuffix(ENVELOPE_SUFFIX)
 
     def envelopes(self) -> list[Path]:
-        """The stored envelopes, by name."""
-        return sorted(self.root.glob(f"*{ENVELOPE_SUFFIX}"))
+        """The stored envelopes (summaries, then the rounds'), by name."""
+        return sorted(self.root.glob(f"*{ENVELOPE_SUFFIX}")) + sorted(
+            self.rounds.glob(f"*{ENVELOPE_SUFFIX}")
+        )
 
     def files(self) -> list[Path]:
         """Every visible file (what ``merge`` considers; hidden files are bookkeeping).
@@ -69,7 +86,7 @@ class InboxLayout:
 
     def leftovers(self) -> list[Path]:
         """Half-written temporary files of a process that was killed."""
-        return sorted(self.root.glob(".*.tmp"))
+        return sorted(self.root.glob(".*.tmp")) + sorted(self.rounds.glob(".*.tmp"))
 
 
 def log_folder(inbox: str | Path) -> Path:

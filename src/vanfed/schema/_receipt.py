@@ -8,7 +8,7 @@ envelope at that index, so that a node can prove, alone, that its submission is 
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from vanfed.schema._base import Model
 from vanfed.schema._summary import PERIOD_PATTERN, TIMESTAMP
@@ -46,3 +46,13 @@ class Receipt(Model):
     # The trust registry in force when the coordinator signed this receipt.
     registry_version: int | None = Field(default=None, ge=1)
     registry_digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
+    # A contribution to a secure round (``revision`` is then that of the national summary
+    # the round names); left out of the signed bytes for a summary's receipt.
+    round_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+
+    @model_serializer(mode="wrap")
+    def _omit_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        out: dict[str, object] = handler(self)
+        if self.round_id is None:
+            out.pop("round_id", None)
+        return out

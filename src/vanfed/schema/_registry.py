@@ -17,12 +17,15 @@ from vanfed.schema._base import Model
 from vanfed.schema._calendar import RevisionCalendar
 from vanfed.schema._ckm import CkmRecord
 from vanfed.schema._protection import ProtectionPolicy
+from vanfed.schema._secure_policy import SecurePolicy
 from vanfed.schema._summary import TIMESTAMP
 
 __all__ = [
+    "COUNTRY_ROLES",
     "MAX_REGISTRY_BYTES",
     "MAX_TRUST_ROOT_BYTES",
     "REGISTRY_TYPE",
+    "X25519_ROLES",
     "KeyEntry",
     "Policy",
     "RegistryRef",
@@ -35,14 +38,18 @@ MAX_REGISTRY_BYTES = 4 * 1024 * 1024  # a signed registry envelope, or its unsig
 MAX_TRUST_ROOT_BYTES = 64 * 1024  # a pinned trust root
 
 REGISTRY_TYPE = "application/vnd.vanfed.registry.v1+json"
-Role = Literal["root", "coordinator", "node", "log", "encryption"]
+Role = Literal["root", "coordinator", "node", "log", "encryption", "agreement"]
+# Keys that belong to a country (a node signs with one, agrees secure-aggregation masks with
+# the other); keys that are X25519 (sealing, mask agreement) rather than Ed25519 (signing).
+COUNTRY_ROLES: tuple[str, ...] = ("node", "agreement")
+X25519_ROLES: tuple[str, ...] = ("encryption", "agreement")
 
 
 class KeyEntry(Model):
     """One public key, its role, its country (node keys) and its validity window."""
 
     keyid: str = Field(pattern=r"^[0-9a-f]{64}$")
-    public_key: str  # standard base64 of the raw 32-byte key: X25519 for "encryption", else Ed25519
+    public_key: str  # base64 of the raw 32-byte key: X25519 for X25519_ROLES, else Ed25519
     role: Role
     country: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     valid_from: str = Field(pattern=TIMESTAMP)
@@ -57,8 +64,8 @@ class KeyEntry(Model):
             raise ValueError("public_key must be 32 raw bytes (Ed25519 or X25519)")
         if hashlib.sha256(raw).hexdigest() != self.keyid:
             raise ValueError("keyid must be the SHA-256 of the raw public key")
-        if (self.role == "node") != (self.country is not None):
-            raise ValueError("node keys, and only node keys, name a country")
+        if (self.role in COUNTRY_ROLES) != (self.country is not None):
+            raise ValueError("node and agreement keys, and only they, name a country")
         if (self.revoked_at is None) != (self.revocation_reason is None):
             raise ValueError("a revocation needs both revoked_at and revocation_reason")
         return self
@@ -87,6 +94,9 @@ class Policy(Model):
     # door refuses a publication outside them (``outside_window``). Optional, omitted when
     # absent like the two above.
     revisions: RevisionCalendar | None = None
+    # The secure regional path (secure aggregation with distributed noise): the least noise
+    # a node accepts and each country's privacy budget. Absent: no secure rounds.
+    secure: SecurePolicy | None = None
 
     @model_serializer(mode="wrap")
     def _omit_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
@@ -97,6 +107,8 @@ class Policy(Model):
             out.pop("ckm", None)
         if self.revisions is None:
             out.pop("revisions", None)
+        if self.secure is None:
+            out.pop("secure", None)
         return out
 
 
@@ -146,6 +158,13 @@ class TrustRegistry(Model):
     def with_role(self, role: str) -> tuple[KeyEntry, ...]:
         """Every entry of a role."""
         return tuple(k for k in self.keys if k.role == role)
+
+    def agreement_key(self, country: str) -> KeyEntry | None:
+        """The country's unrevoked secure-aggregation agreement key (the newest valid from)."""
+        keys = [
+            k for k in self.with_role("agreement") if k.country == country and k.revoked_at is None
+        ]
+        return max(keys, key=lambda k: (k.valid_from, k.keyid), default=None)
 
 
 class RegistryRef(Model):

@@ -10,6 +10,8 @@ from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, mod
 from vanfed.schema._base import Model
 from vanfed.schema._ckm import CkmRecord
 from vanfed.schema._registry import RegistryRef
+from vanfed.schema._secure import ContributionRef, NoisySum
+from vanfed.schema._secure_policy import NoiseSpec
 from vanfed.schema._summary import (
     HXL_PATTERN,
     PERIOD_PATTERN,
@@ -25,6 +27,7 @@ __all__ = [
     "Omitted",
     "RegionalReport",
     "RegionalTable",
+    "SecureRecord",
     "Skipped",
 ]
 
@@ -38,6 +41,11 @@ class RegionalTable(Model):
     suppressed; then ``lo[i]``/``hi[i]`` bound it (``hi`` ``None`` = unbounded).
     ``perturbed[i]`` (present only when some input used the cell key method) says the value
     is a sum of noisy national counts: exact *as published*, not the true count.
+
+    ``estimated[i]`` (present only for a table of the secure path) says the value is the
+    secure path's estimate of the region's count (noisy sums of true national counts,
+    post-processed): it lies in ``[lo[i], hi[i]]``, the bounds the national publications
+    give, and ``margin[i]`` is its 90 % margin of error.
     """
 
     name: str
@@ -49,16 +57,25 @@ class RegionalTable(Model):
     lo: tuple[int, ...]
     hi: tuple[int | None, ...]
     perturbed: tuple[bool, ...] | None = None
+    estimated: tuple[bool, ...] | None = None
+    margin: tuple[int, ...] | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> RegionalTable:
         n = prod(len(a.codes) for a in self.axes)
         if not len(self.values) == len(self.lo) == len(self.hi) == n:
             raise ValueError(f"table {self.name}: values, lo and hi must have {n} entries")
-        if self.perturbed is not None and len(self.perturbed) != n:
-            raise ValueError(f"table {self.name}: perturbed must have {n} entries")
-        for v, lo, hi in zip(self.values, self.lo, self.hi, strict=True):
-            if v is not None and not (lo == v == hi):
+        for extra in ("perturbed", "estimated", "margin"):
+            got = getattr(self, extra)
+            if got is not None and len(got) != n:
+                raise ValueError(f"table {self.name}: {extra} must have {n} entries")
+        if (self.estimated is None) != (self.margin is None):
+            raise ValueError(f"table {self.name}: estimated and margin go together")
+        guessed = self.estimated or (False,) * n
+        for v, lo, hi, est in zip(self.values, self.lo, self.hi, guessed, strict=True):
+            if est and (v is None or v < lo or (hi is not None and v > hi)):
+                raise ValueError(f"table {self.name}: an estimate must lie in [lo, hi]")
+            if not est and v is not None and not (lo == v == hi):
                 raise ValueError(f"table {self.name}: an exact cell must have lo = value = hi")
             if hi is not None and hi < lo:
                 raise ValueError(f"table {self.name}: hi below lo")
@@ -67,8 +84,9 @@ class RegionalTable(Model):
     @model_serializer(mode="wrap")
     def _omit_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
         out: dict[str, object] = handler(self)
-        if self.perturbed is None:
-            out.pop("perturbed", None)
+        for extra in ("perturbed", "estimated", "margin"):
+            if getattr(self, extra) is None:
+                out.pop(extra, None)
         return out
 
     @property
@@ -108,6 +126,31 @@ class Omitted(Model):
     message: str
 
 
+class SecureRecord(Model):
+    """The secure round a report's region rows come from, with everything to check them.
+
+    ``sums`` are the round's released noisy sums (before post-processing) of the
+    ``participants``; ``tables`` are the tables whose region row was estimated from them,
+    ``withheld`` those left on the national path, with the reason.
+    """
+
+    round_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    announcement: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    announcement_log_index: int | None = None
+    result: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    result_log_index: int | None = None
+    participants: tuple[str, ...]
+    contributions: tuple[ContributionRef, ...]
+    noise: NoiseSpec
+    # The round's ε at noise.delta, to one decimal: the privacy cost of each record of an
+    # honest participant (every table summed in the round counts, withheld ones too).
+    epsilon: str = Field(pattern=r"^[0-9]+\.[0-9]$")
+    sums: tuple[NoisySum, ...]
+    tables: tuple[str, ...]
+    withheld: tuple[Omitted, ...] = ()
+    estimator: str = "vanfed-gls-integer/1"
+
+
 class Coverage(Model):
     """Which countries a regional report covers and which are missing."""
 
@@ -137,10 +180,14 @@ class RegionalReport(Model):
     # The cell key method's noise of the perturbed inputs (the registry's agreed record);
     # empty, and left out of the bytes, when no input used it.
     noise: tuple[CkmRecord, ...] = ()
+    # The secure round the region rows of some tables come from; left out when none.
+    secure: SecureRecord | None = None
 
     @model_serializer(mode="wrap")
     def _omit_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
         out: dict[str, object] = handler(self)
         if not self.noise:
             out.pop("noise", None)
+        if self.secure is None:
+            out.pop("secure", None)
         return out

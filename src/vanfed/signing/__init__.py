@@ -35,6 +35,7 @@ from vanfed.signing._registry_ops import (
     init_registry,
     key_entry,
     revoke_key,
+    set_policy,
     sign_registry,
 )
 from vanfed.signing._trust_root import (
@@ -44,10 +45,14 @@ from vanfed.signing._trust_root import (
     verify_successor,
 )
 from vanfed.signing._verify import (
+    ANNOUNCEMENT_PROFILE,
+    CONTRIBUTION_PROFILE,
     KEY_REASONS,
+    PROFILES,
     REASONS,
     RECEIPT_PROFILE,
     REPORT_PROFILE,
+    RESULT_PROFILE,
     SUMMARY_PROFILE,
     Profile,
     Reason,
@@ -64,12 +69,16 @@ from vanfed.signing._verify import (
 )
 
 __all__ = [
+    "ANNOUNCEMENT_PROFILE",
+    "CONTRIBUTION_PROFILE",
     "KEY_REASONS",
     "MAX_ENVELOPE_BYTES",
     "MAX_SIGNATURE_BYTES",
+    "PROFILES",
     "REASONS",
     "RECEIPT_PROFILE",
     "REPORT_PROFILE",
+    "RESULT_PROFILE",
     "SUMMARY_PROFILE",
     "EncryptionKeyPair",
     "Envelope",
@@ -103,6 +112,7 @@ __all__ = [
     "require_aware",
     "revoke_key",
     "save_keypair",
+    "set_policy",
     "sign_draft",
     "sign_envelope",
     "sign_registry",

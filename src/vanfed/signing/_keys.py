@@ -136,7 +136,8 @@ def generate() -> KeyPair:
 
 
 class EncryptionKeyPair:
-    """An X25519 key pair: the coordinator's HPKE sealing key."""
+    """An X25519 key pair: the coordinator's HPKE sealing key, or a node's agreement key
+    (the pairwise masks of secure aggregation)."""
 
     def __init__(self, private: x25519.X25519PrivateKey) -> None:
         self.private_key = private
@@ -233,10 +234,12 @@ def load_private(prefix: str | Path, passphrase: bytes) -> KeyPair:
 
 
 def load_encryption_key(prefix: str | Path, passphrase: bytes) -> EncryptionKeyPair:
-    """Load an encrypted X25519 key (the coordinator's sealing key)."""
+    """Load an encrypted X25519 key (the coordinator's sealing key, a node's agreement key)."""
     path, key = _load_private_pem(prefix, passphrase)
     if not isinstance(key, x25519.X25519PrivateKey):
-        raise InputError(f"{path}: not an X25519 encryption key (keygen --role encryption)")
+        raise InputError(
+            f"{path}: not an X25519 key (keygen --role encryption, or --role agreement)"
+        )
     return EncryptionKeyPair(key)
 
 

@@ -7,12 +7,20 @@ import datetime as dt
 from collections.abc import Sequence
 
 from vanfed.errors import InputError
-from vanfed.schema import REGISTRY_TYPE, KeyEntry, Policy, TrustRegistry
+from vanfed.schema import REGISTRY_TYPE, X25519_ROLES, KeyEntry, Policy, TrustRegistry
 from vanfed.signing._dsse import sign_envelope
 from vanfed.signing._keys import PublicKey, Signer
 from vanfed.signing._verify import timestamp
 
-__all__ = ["add_key", "add_keys", "init_registry", "key_entry", "revoke_key", "sign_registry"]
+__all__ = [
+    "add_key",
+    "add_keys",
+    "init_registry",
+    "key_entry",
+    "revoke_key",
+    "set_policy",
+    "sign_registry",
+]
 
 
 def key_entry(
@@ -24,10 +32,10 @@ def key_entry(
     valid_until: dt.datetime | None = None,
 ) -> KeyEntry:
     """A registry entry for a public key with its role, country and validity window."""
-    if (role == "encryption") != (public.algorithm == "x25519"):
+    if (role in X25519_ROLES) != (public.algorithm == "x25519"):
         raise InputError(
-            f"a {public.algorithm} key cannot have role {role!r}: encryption keys are X25519, "
-            "signing keys Ed25519"
+            f"a {public.algorithm} key cannot have role {role!r}: encryption and agreement "
+            "keys are X25519, signing keys Ed25519"
         )
     return KeyEntry(
         keyid=public.keyid,
@@ -109,6 +117,13 @@ def revoke_key(
             d.update(revoked_at=timestamp(now), revocation_reason=reason)
         keys.append(d)
     return _next(reg, now, days, keys=keys)
+
+
+def set_policy(
+    reg: TrustRegistry, policy: Policy, *, now: dt.datetime, days: int | None = None
+) -> TrustRegistry:
+    """The next registry version with ``policy`` in force (to be signed by the roots)."""
+    return _next(reg, now, days, policy=policy.model_dump())
 
 
 def sign_registry(reg: TrustRegistry, signers: Sequence[Signer]) -> bytes:

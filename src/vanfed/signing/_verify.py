@@ -26,13 +26,19 @@ from vanfed.errors import (
     VerificationError,
 )
 from vanfed.schema import (
+    ANNOUNCEMENT_TYPE,
+    CONTRIBUTION_TYPE,
     RECEIPT_TYPE,
     REGISTRY_TYPE,
     REPORT_TYPE,
+    RESULT_TYPE,
     SUMMARY_TYPE,
+    Contribution,
     KeyEntry,
     Receipt,
     RegionalReport,
+    RoundAnnouncement,
+    RoundResult,
     Summary,
     TrustRegistry,
     ckm_violations,
@@ -41,10 +47,14 @@ from vanfed.signing._dsse import Envelope, envelope_digest
 from vanfed.signing._keys import PublicKey
 
 __all__ = [
+    "ANNOUNCEMENT_PROFILE",
+    "CONTRIBUTION_PROFILE",
     "KEY_REASONS",
+    "PROFILES",
     "REASONS",
     "RECEIPT_PROFILE",
     "REPORT_PROFILE",
+    "RESULT_PROFILE",
     "SUMMARY_PROFILE",
     "Profile",
     "Reason",
@@ -367,6 +377,37 @@ RECEIPT_PROFILE: Profile[Receipt] = Profile("receipt", RECEIPT_TYPE, Receipt, "c
 REPORT_PROFILE: Profile[RegionalReport] = Profile(
     "report", REPORT_TYPE, RegionalReport, "coordinator"
 )
+
+
+def _contribution_checks(
+    contribution: Contribution, key: KeyEntry, registry: TrustRegistry
+) -> list[Reason]:
+    if key.country == contribution.country:
+        return []
+    return [
+        Reason(
+            ReasonCode.WRONG_COUNTRY,
+            f"key {key.keyid[:12]}… belongs to {key.country}, "
+            f"the contribution is for {contribution.country}",
+        )
+    ]
+
+
+# The secure path: the coordinator opens and closes rounds, nodes contribute.
+ANNOUNCEMENT_PROFILE: Profile[RoundAnnouncement] = Profile(
+    "round announcement", ANNOUNCEMENT_TYPE, RoundAnnouncement, "coordinator"
+)
+CONTRIBUTION_PROFILE: Profile[Contribution] = Profile(
+    "contribution", CONTRIBUTION_TYPE, Contribution, "node", _contribution_checks
+)
+RESULT_PROFILE: Profile[RoundResult] = Profile(
+    "round result", RESULT_TYPE, RoundResult, "coordinator"
+)
+# Every kind of envelope a coordinator's door takes, by payload type.
+PROFILES: dict[str, Profile[Any]] = {
+    p.payload_type: p
+    for p in (SUMMARY_PROFILE, ANNOUNCEMENT_PROFILE, CONTRIBUTION_PROFILE, RESULT_PROFILE)
+}
 
 
 @overload

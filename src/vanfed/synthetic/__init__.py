@@ -6,7 +6,7 @@ from vanfed.synthetic._generate import (
     write_export,
     write_large_csv,
 )
-from vanfed.synthetic._profiles import PROFILES, ExportShape, Profile
+from vanfed.synthetic._profiles import ALL_PROFILES, PROFILES, ExportShape, Profile
 from vanfed.synthetic._reshape import (
     RESHAPES,
     DraftScore,
@@ -17,6 +17,7 @@ from vanfed.synthetic._reshape import (
 )
 
 __all__ = [
+    "ALL_PROFILES",
     "PROFILES",
     "RESHAPES",
     "DraftScore",

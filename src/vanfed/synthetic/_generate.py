@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 
 from vanfed._json import atomic_write
 from vanfed.schema import Codebook, load_codebook
-from vanfed.synthetic._profiles import PROFILES, Profile
+from vanfed.synthetic._profiles import ALL_PROFILES, PROFILES, Profile
 
 __all__ = ["SyntheticExport", "generate_records", "write_export", "write_large_csv"]
 
@@ -83,7 +83,7 @@ def generate_records(
     codebook: Codebook | None = None,
 ) -> dict[str, np.ndarray]:
     """Coded records for ``country`` over ``years`` (Poisson counts around the profile)."""
-    profile = PROFILES[country]
+    profile = ALL_PROFILES[country]
     cb = codebook or load_codebook()
     rng = np.random.default_rng([seed, sum(map(ord, country))])
     if n is None:
@@ -219,7 +219,7 @@ def write_export(
     codebook: Codebook | None = None,
 ) -> SyntheticExport:
     """Write a country's synthetic export and mapping into ``out_dir``."""
-    profile = PROFILES[country]
+    profile = ALL_PROFILES[country]
     cb = codebook or load_codebook()
     rng = np.random.default_rng([seed, 7, sum(map(ord, country))])
     rec = generate_records(country, years, seed=seed, codebook=cb)

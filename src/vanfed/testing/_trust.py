@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from random import Random
 
+from vanfed.schema import Policy, SecurePolicy
 from vanfed.signing import (
     EncryptionKeyPair,
     KeyPair,
@@ -30,8 +31,10 @@ def seeded(label: str) -> KeyPair:
 
 class Trust:
     """Keys and a registry for tests: 3 roots (threshold 2), a coordinator with its log and
-    encryption keys, and nodes for the ten ASEAN member states. The registry is valid from a
-    day before ``NOW``; ``registry_bytes`` is it signed by two roots."""
+    encryption keys, and nodes for the ten ASEAN member states, each with its signing key
+    and its agreement key (secure rounds; the policy allows them with its defaults). The
+    registry is valid from a day before ``NOW``; ``registry_bytes`` is it signed by two
+    roots."""
 
     COUNTRIES = ("BRN", "IDN", "KHM", "LAO", "MMR", "MYS", "PHL", "SGP", "THA", "VNM")
 
@@ -41,17 +44,26 @@ class Trust:
         self.log = seeded("log")
         self.encryption = EncryptionKeyPair.from_seed(Random("encryption").randbytes(32))
         self.nodes = {c: seeded(f"node-{c}") for c in self.COUNTRIES}
+        self.agreements = {
+            c: EncryptionKeyPair.from_seed(Random(f"agreement-{c}").randbytes(32))
+            for c in self.COUNTRIES
+        }
         entries = [
             key_entry(self.coordinator.public, "coordinator", now=NOW),
             key_entry(self.log.public, "log", now=NOW),
             key_entry(self.encryption.public, "encryption", now=NOW),
         ]
         entries += [key_entry(k.public, "node", now=NOW, country=c) for c, k in self.nodes.items()]
+        entries += [
+            key_entry(k.public, "agreement", now=NOW - dt.timedelta(days=1), country=c)
+            for c, k in self.agreements.items()
+        ]
         self.registry = init_registry(
             [r.public for r in self.roots],
             threshold=2,
             now=NOW - dt.timedelta(days=1),
             keys=entries,
+            policy=Policy(secure=SecurePolicy()),
         )
         self.registry_bytes = sign_registry(self.registry, self.roots[:2])
         verify_registry(self.registry_bytes, now=NOW)

@@ -31,6 +31,7 @@ from vanfed.transport._hpke import SEALED_MEDIA_TYPE, open_sealed, seal, sealing
 from vanfed.transport._inbox import Accepted, Inbox, Rejected
 from vanfed.transport._openapi import OPENAPI
 from vanfed.transport._outbox import BytesDisk, Delivery, Outbox, deliver_error
+from vanfed.transport._rounds import read_rounds
 from vanfed.transport._serve import serve
 from vanfed.transport._server import create_app, http_status
 
@@ -67,6 +68,7 @@ __all__ = [
     "node_hash",
     "open_note",
     "open_sealed",
+    "read_rounds",
     "seal",
     "sealing_key",
     "serve",

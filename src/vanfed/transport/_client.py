@@ -152,6 +152,21 @@ class CoordinatorClient:
         """``GET /v1/status``."""
         return self._json("/v1/status", {})
 
+    def rounds(self, *, period: str | None = None, status: str | None = None) -> list[Any]:
+        """``GET /v1/rounds``: every secure round (optionally of a period, or a status)."""
+        params = {k: v for k, v in (("period", period), ("status", status)) if v is not None}
+        listing = self._json("/v1/rounds", params).get("rounds")
+        if not isinstance(listing, list):
+            raise TransportError(f"{self.url}/v1/rounds: expected a list of rounds")
+        return listing
+
+    def round_envelope(self, round_id: str, part: str = "announcement") -> bytes:
+        """``GET /v1/rounds/{id}/announcement|result``: the envelope (unverified: check it)."""
+        answer = self._request("GET", f"/v1/rounds/{round_id}/{part}")
+        if answer.status != 200:
+            raise TransportError(f"{self.url}: round {round_id[:12]}…: {answer.error_text()}")
+        return answer.body
+
 
 def _hashes(obj: dict[str, Any], key: str, url: str) -> list[bytes]:
     try:

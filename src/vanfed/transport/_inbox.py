@@ -27,15 +27,19 @@ from vanfed._json import atomic_write, loads_strict, read_limited
 from vanfed.aggregate import Refusal, check_history, check_summary, check_window
 from vanfed.errors import LogError, ReasonCode, VerificationError
 from vanfed.schema import (
+    RESULT_TYPE,
+    SUMMARY_TYPE,
     Codebook,
     InboxLayout,
     LogProof,
     Receipt,
+    RoundResult,
     Summary,
     TrustRegistry,
     load_codebook,
 )
 from vanfed.signing import (
+    PROFILES,
     EncryptionKeyPair,
     Envelope,
     KeyPair,
@@ -43,6 +47,7 @@ from vanfed.signing import (
     VerificationResult,
     envelope_digest,
     parse_payload,
+    sign_envelope,
     statement_digest,
     timestamp,
     verification_result,
@@ -50,6 +55,7 @@ from vanfed.signing import (
 from vanfed.tlog import DEFAULT_ORIGIN, LogEntry, TransparencyLog, make_receipt
 from vanfed.transport._hpke import is_sealed, open_sealed
 from vanfed.transport._registry_file import RegistryFile
+from vanfed.transport._rounds import RoundDoor, RoundItem, round_status
 
 __all__ = ["Accepted", "Inbox", "Rejected"]
 
@@ -93,9 +99,21 @@ class Accepted:
 
 @dataclass(frozen=True)
 class _Known:
-    country: str
+    """What the log holds at one digest: a summary, or a part of a secure round (then
+    ``round_id`` is set; a contribution has its country and the revision its round names)."""
+
+    country: str | None
     period: str
     revision: int
+    round_id: str | None = None
+    kind: str = "summary"
+
+    @property
+    def is_summary(self) -> bool:
+        return self.kind == "summary"
+
+
+Item = Summary | RoundItem
 
 
 class Inbox:
@@ -152,6 +170,7 @@ class Inbox:
         self._current: dict[tuple[str, str], str] = {}  # (country, period) -> digest
         self._by_statement: dict[str, str] = {}  # SHA-256 of the PAE -> envelope digest
         self._cp_by_size = {cp.size: note for cp, note in self.log.checkpoints}
+        self.rounds = RoundDoor(self.codebook)
         try:
             self._recover()
         except BaseException:
@@ -161,7 +180,7 @@ class Inbox:
     # -- start-up ------------------------------------------------------------------------
 
     def path_of(self, digest: str) -> Path:
-        return self.layout.envelope(digest)
+        return self.layout.find(digest)
 
     def _recover(self) -> None:
         limit = self.registry.policy.max_envelope_bytes
@@ -181,7 +200,7 @@ class Inbox:
                     f"{path}: altered after it was logged as entry {entry.index}",
                     (ReasonCode.LOG_ENTRY_ALTERED,),
                 )
-            self._remember(entry.digest, data)
+            self._remember(entry.digest, data, entry.index)
         logged = set(self.log.by_digest)
         orphans = [p for p in self.layout.envelopes() if self.layout.digest_of(p) not in logged]
         for path in orphans:  # written, then the process died before the log append
@@ -202,12 +221,20 @@ class Inbox:
             except LogError as exc:  # serve anyway: receipts wait for a writable disk
                 log.warning("%s", exc)
 
-    def _remember(self, digest: str, envelope: bytes) -> None:
+    def _remember(self, digest: str, envelope: bytes, index: int) -> None:
+        """Note a logged envelope: its digest's summary facts, or its round's progress."""
         self._by_statement[statement_digest(envelope)] = digest
-        obj = loads_strict(Envelope.from_bytes(envelope).payload, subject="summary")
+        env = Envelope.from_bytes(envelope)
+        if env.payload_type != SUMMARY_TYPE:
+            item: RoundItem = parse_payload(env.payload, PROFILES[env.payload_type].model)
+            self.rounds.record(item, digest, index)
+            country, revision, kind = self.rounds.facts(item)
+            self._known[digest] = _Known(country, item.period, revision, item.round_id, kind)
+            return
+        obj = loads_strict(env.payload, subject="summary")
         k = _Known(obj["country"], obj["period"], int(obj["revision"]))
         self._known[digest] = k
-        key = (k.country, k.period)
+        key = (obj["country"], k.period)
         cur = self._current.get(key)
         if cur is None or self._known[cur].revision < k.revision:
             self._current[key] = digest
@@ -225,25 +252,77 @@ class Inbox:
         """
         now = self.clock()
         self.follow_registry(now)
-        envelope, summary = self._verified(data, now)
+        envelope, item = self._verified(data, now)
         digest = envelope_digest(envelope)
         with self._lock:
             repeat = self._repeat(digest, statement_digest(envelope))
             if repeat is not None:
                 return repeat
-            self._check_history(summary, digest)
-            self._door(summary, digest)
-            entry = self._store(envelope, digest, summary, now)
-            receipt = self._receipt_or_unavailable(entry)
+            if isinstance(item, Summary):
+                self._check_history(item, digest)
+                self._door(item, digest)
+            else:
+                why = self.rounds.refusal(item, digest, self.registry, now, self._current_of)
+                if why is not None:
+                    raise Rejected(why[1], (why[0],), digest)
+            entry = self._store(envelope, digest, now)
+            known = self._known[digest]
+            receipt = self._receipt_or_unavailable(entry) if known.country else b""
+            self.rounds.close_due(now, self._close_with)
         log.info(
-            "accepted %s %s r%d as entry %d (%s)",
-            summary.country,
-            summary.period,
-            summary.revision,
+            "accepted %s %s %s as entry %d (%s)",
+            known.kind,
+            known.country or "coordinator",
+            known.period,
             entry.index,
             digest[:19],
         )
         return Accepted(digest, receipt, True, entry.index)
+
+    def _current_of(self, country: str, period: str) -> str | None:
+        """The digest of the country's current summary of the period in this inbox."""
+        return self._current.get((country, period))
+
+    def _close_with(self, result: RoundResult, now: dt.datetime) -> str:
+        """Sign a round's result with the coordinator key and log it (under the lock)."""
+        data = sign_envelope(result.canonical_bytes(), RESULT_TYPE, [self.coordinator]).to_bytes()
+        digest = envelope_digest(data)
+        self._store(data, digest, now)
+        try:  # a checkpoint covers the result, so a report can be built on it at once
+            self._cp_by_size[self.log.tree.size] = self.log.checkpoint()
+        except LogError as exc:  # as at start-up: the next receipt writes one
+            log.warning("%s", exc)
+        log.info("round %s %s (%s)", result.round_id[:12], result.status, digest[:19])
+        return digest
+
+    def close_round(self, round_id: str) -> str:
+        """Abort an open round now (its missing participants will not come); the result's
+        digest.
+
+        Raises:
+            Rejected: ``round_unknown`` or ``round_closed``.
+        """
+        now = self.clock()
+        with self._lock:
+            why = self.rounds.abort(round_id, now, self._close_with)
+        if isinstance(why, tuple):
+            raise Rejected(why[1], (why[0],))
+        return why
+
+    def round_status(self) -> list[dict[str, Any]]:
+        """Every round of the log (closing those whose time has come first)."""
+        now = self.clock()
+        with self._lock:
+            self.rounds.close_due(now, self._close_with)
+            return round_status(self.rounds, now)
+
+    def round_envelope(self, round_id: str, part: str) -> bytes | None:
+        """The logged ``announcement`` or ``result`` envelope of a round, or None."""
+        with self._lock:
+            digest = self.rounds.digest_of(round_id, part)
+        if digest is None:
+            return None
+        return read_limited(self.path_of(digest), self.registry.policy.max_envelope_bytes)
 
     def _door(self, summary: Summary, digest: str) -> None:
         """The summary's own checks, then its country's logged history with it."""
@@ -259,7 +338,8 @@ class Inbox:
         """The country's logged summaries, in log order (parsed once, then cached)."""
         out = []
         for entry in self.log.entries:
-            if self._known[entry.digest].country != country:
+            known = self._known[entry.digest]
+            if known.country != country or not known.is_summary:
                 continue
             summary = self._summaries.get(entry.digest)
             if summary is None:
@@ -271,30 +351,39 @@ class Inbox:
             out.append(summary)
         return out
 
-    def _verified(self, data: bytes, now: dt.datetime) -> tuple[bytes, Summary]:
-        """The envelope in canonical form (its verified signature only) and its summary."""
+    def _verified(self, data: bytes, now: dt.datetime) -> tuple[bytes, Item]:
+        """The envelope in canonical form (its verified signature only) and its payload:
+        a summary, or a part of a secure round, verified by the profile of its type."""
         sealed_country = None
         if is_sealed(data):
             try:
                 sealed_country, data = open_sealed(data, self.encryption_keys)
             except VerificationError as exc:
                 raise Rejected(str(exc), exc.reasons) from exc
-        result: VerificationResult[Summary] = verification_result(data, self.registry, now=now)
+        try:
+            kind = Envelope.from_bytes(data).payload_type  # unverified: it only picks checks
+        except VerificationError:
+            kind = SUMMARY_TYPE  # verification says what is wrong with it
+        profile = PROFILES.get(kind, PROFILES[SUMMARY_TYPE])
+        result: VerificationResult[Any] = verification_result(
+            data, self.registry, now=now, profile=profile
+        )
         if not result.ok or result.payload is None or result.signer is None:
             raise Rejected(
-                "; ".join(r.message for r in result.reasons) or "not a valid summary",
+                "; ".join(r.message for r in result.reasons) or f"not a valid {profile.name}",
                 result.codes or (ReasonCode.MALFORMED_ENVELOPE,),
                 envelope_digest(data),
             )
-        summary: Summary = result.payload
+        item: Item = result.payload
         canonical = canonical_envelope(data, self.registry, result.signer)
-        if sealed_country is not None and sealed_country != summary.country:
+        country = getattr(item, "country", None)
+        if sealed_country is not None and sealed_country != country:
             raise Rejected(
-                f"sealed for {sealed_country}, but the summary is for {summary.country}",
+                f"sealed for {sealed_country}, but the {profile.name} is for {country}",
                 (ReasonCode.WRONG_COUNTRY,),
                 envelope_digest(canonical),
             )
-        return canonical, summary
+        return canonical, item
 
     def _repeat(self, digest: str, statement: str) -> Accepted | None:
         """The earlier acceptance of the same signed statement, if any (idempotency)."""
@@ -302,7 +391,8 @@ class Inbox:
         if digest not in self.log.by_digest:
             return None
         entry = self.log.entries[self.log.by_digest[digest]]
-        return Accepted(digest, self._receipt_or_unavailable(entry), False, entry.index)
+        receipt = self._receipt_or_unavailable(entry) if self._known[digest].country else b""
+        return Accepted(digest, receipt, False, entry.index)
 
     def _check_history(self, summary: Summary, digest: str) -> None:
         """Refuse a summary that does not follow what this inbox already accepted."""
@@ -325,9 +415,10 @@ class Inbox:
                 digest,
             )
 
-    def _store(self, envelope: bytes, digest: str, summary: Summary, now: dt.datetime) -> LogEntry:
+    def _store(self, envelope: bytes, digest: str, now: dt.datetime) -> LogEntry:
         """Write the envelope, then append it to the log, both durably (or neither)."""
-        path = self.path_of(digest)
+        part = Envelope.from_bytes(envelope).payload_type != SUMMARY_TYPE
+        path = self.layout.envelope(digest, round_part=part)
         try:
             atomic_write(path, envelope)
         except OSError as exc:
@@ -337,7 +428,7 @@ class Inbox:
         except LogError as exc:
             path.unlink(missing_ok=True)  # not logged: as if it never arrived
             raise _unavailable(str(exc), digest) from exc
-        self._remember(digest, envelope)
+        self._remember(digest, envelope, entry.index)
         return entry
 
     def _receipt_or_unavailable(self, entry: LogEntry) -> bytes:
@@ -366,11 +457,13 @@ class Inbox:
             self._cp_by_size[self.log.tree.size] = self.log.checkpoint()
         size = min(s for s in self._cp_by_size if s > entry.index)
         known = self._known[entry.digest]
+        assert known.country is not None  # the coordinator's own statements get none
         receipt = Receipt(
             envelope_sha256=entry.digest,
             country=known.country,
             period=known.period,
             revision=known.revision,
+            round_id=known.round_id,
             received_at=timestamp(dt.datetime.fromtimestamp(entry.received_at, dt.UTC)),
             sequence=entry.index,
             registry_version=self.registry.version,
@@ -384,9 +477,13 @@ class Inbox:
         return make_receipt(receipt, self.coordinator)
 
     def envelope_of(self, digest: str) -> bytes | None:
-        """The bytes of a logged envelope (public: it is in the log), or None."""
+        """The bytes of a logged summary or round statement (public: they are in the log),
+        or None. A masked contribution is not handed out: it is for auditors, who hold the
+        inbox, and should a node's agreement key ever leak, whoever holds its masked
+        vectors could unmask them."""
         with self._lock:
-            if digest not in self.log.by_digest:
+            known = self._known.get(digest)
+            if digest not in self.log.by_digest or known is None or known.kind == "contribution":
                 return None
         return read_limited(self.path_of(digest), self.registry.policy.max_envelope_bytes)
 
@@ -398,15 +495,18 @@ class Inbox:
         """
         with self._lock:
             i = self.log.by_digest.get(digest)
-            return None if i is None else self._receipt_or_unavailable(self.log.entries[i])
+            if i is None or self._known[digest].country is None:
+                return None  # the coordinator's own statements have no receipt
+            return self._receipt_or_unavailable(self.log.entries[i])
 
     def accepted(self, period: str | None = None) -> list[dict[str, Any]]:
-        """Every logged submission (optionally of one period), with whether it is current."""
+        """Every logged summary (optionally of one period), with whether it is current.
+        (The secure rounds' envelopes are listed by :meth:`round_status`.)"""
         with self._lock:
             out = []
             for e in self.log.entries:
                 k = self._known[e.digest]
-                if period is not None and k.period != period:
+                if not k.is_summary or (period is not None and k.period != period):
                     continue
                 out.append(
                     {
@@ -415,7 +515,7 @@ class Inbox:
                         "country": k.country,
                         "period": k.period,
                         "revision": k.revision,
-                        "current": self._current[(k.country, k.period)] == e.digest,
+                        "current": self._current[(str(k.country), k.period)] == e.digest,
                         "received_at": timestamp(dt.datetime.fromtimestamp(e.received_at, dt.UTC)),
                     }
                 )

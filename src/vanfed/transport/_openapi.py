@@ -12,9 +12,10 @@ __all__ = ["OPENAPI", "SUBMIT_ERRORS"]
 # The error statuses of POST /v1/submissions, with what each means.
 SUBMIT_ERRORS = (
     (400, "Malformed envelope, payload or sealed blob"),
-    (403, "Signature or key not authorised by the registry"),
+    (403, "Signature or key not authorised by the registry, or not a round's participant"),
+    (404, "A contribution or result for a round never announced"),
     (408, "Body not received in time"),
-    (409, "Older or conflicting revision"),
+    (409, "Older or conflicting revision; a round closed, past its deadline or already given"),
     (413, "Too large"),
     (415, "Unsupported content type"),
     (422, "Below the registry's protection policy"),
@@ -28,7 +29,10 @@ OPENAPI: dict[str, Any] = {
     "paths": {
         "/v1/submissions": {
             "post": {
-                "summary": "Submit a signed national summary (DSSE envelope, plain or sealed)",
+                "summary": (
+                    "Submit a signed national summary or a secure round's envelope "
+                    "(announcement, contribution, result; DSSE, plain or sealed)"
+                ),
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -37,7 +41,12 @@ OPENAPI: dict[str, Any] = {
                     },
                 },
                 "responses": {
-                    "201": {"description": "Accepted; body is the signed receipt (DSSE)"},
+                    "201": {
+                        "description": (
+                            "Accepted; the body is the signed receipt (DSSE), or for the "
+                            "coordinator's own statements {digest, index}"
+                        )
+                    },
                     "200": {"description": "Already accepted; the same receipt"},
                     **{
                         str(code): {
@@ -105,6 +114,36 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "This description",
                 "responses": {"200": {"description": "OpenAPI 3.1 (JSON)"}},
+            }
+        },
+        "/v1/rounds": {
+            "get": {
+                "summary": "Every secure round: status, deadline, who contributed, who not",
+                "parameters": [
+                    {"name": "period", "in": "query", "schema": {"type": "string"}},
+                    {"name": "status", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {"200": {"description": "rounds (JSON)"}},
+            }
+        },
+        "/v1/rounds/{round_id}/{part}": {
+            "get": {
+                "summary": "A round's signed announcement or result (DSSE)",
+                "parameters": [
+                    {
+                        "name": "round_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "part",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"enum": ["announcement", "result"]},
+                    },
+                ],
+                "responses": {"200": {"description": "Envelope"}, "404": {"description": "None"}},
             }
         },
         "/v1/status": {

@@ -11,6 +11,12 @@ Endpoints (all JSON unless said otherwise; the OpenAPI description is at /v1/ope
 * ``GET /v1/periods/{period}`` — what was accepted for a period (current revision flagged).
 * ``GET /v1/countries/{country}/submissions`` and ``GET /v1/submissions/{digest}/envelope``
   — a country's accepted envelopes, from which a node rebuilds a lost ledger.
+* ``GET /v1/rounds`` — every secure round (status, deadline, who contributed, who not);
+  ``GET /v1/rounds/{id}/announcement`` and ``…/result`` — its signed envelopes.
+  Announcements, contributions and results are all sent to ``POST /v1/submissions``: a
+  round closes by itself (complete at its last contribution, aborted past its deadline),
+  and only a result signed by the coordinator key that matches the log closes it earlier
+  (an unauthenticated close would let anyone abort rounds and burn the nodes' budgets).
 * ``GET /v1/status`` — counts, log size, registry version.
 * ``GET /v1/log/checkpoint`` (text/plain signed note), ``GET /v1/log/inclusion?digest=…``,
   ``GET /v1/log/consistency?first=…&second=…``.
@@ -47,6 +53,7 @@ __all__ = ["BODY_DEADLINE_S", "create_app", "error_body", "http_status"]
 BODY_DEADLINE_S = 30.0
 access = logging.getLogger("vanfed.http")
 _DIGEST = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
+_ROUND = re.compile(r"^[0-9a-f]{32}$")
 
 
 # The HTTP status of each rejection reason; a key-authority reason is 403, any other 400.
@@ -61,6 +68,25 @@ _STATUS: dict[str, int] = {
     **dict.fromkeys(DOOR_REASONS, 422),
     ReasonCode.REGISTRY_EXPIRED: 503,
     ReasonCode.STORAGE_UNAVAILABLE: 503,
+    # secure rounds
+    ReasonCode.ROUND_UNKNOWN: 404,
+    ReasonCode.NOT_PARTICIPANT: 403,
+    ReasonCode.ROUND_CLOSED: 409,
+    ReasonCode.AFTER_DEADLINE: 409,
+    ReasonCode.DUPLICATE_ROUND: 409,
+    ReasonCode.CONFLICTING_CONTRIBUTION: 409,
+    ReasonCode.STALE_ROUND: 409,
+    **dict.fromkeys(
+        (
+            ReasonCode.WRONG_SHAPE,
+            ReasonCode.CODEBOOK_MISMATCH,
+            ReasonCode.ANNOUNCEMENT_MISMATCH,
+            ReasonCode.NOISE_BELOW_POLICY,
+            ReasonCode.RESULT_MISMATCH,
+            ReasonCode.SECURE_NOT_ALLOWED,
+        ),
+        422,
+    ),
 }
 _AUTHORITY = KEY_REASONS | {ReasonCode.BAD_SIGNATURE}
 
@@ -132,8 +158,14 @@ class _Handlers:
             accepted = await run_in_threadpool(self.inbox.accept, body)
         except Rejected as exc:
             return _log(request, started, _rejected(exc), exc.reasons[0] if exc.reasons else "")
+        body = (
+            accepted.receipt
+            or json.dumps(  # the coordinator's statements: no receipt
+                {"digest": accepted.digest, "index": accepted.index}
+            ).encode()
+        )
         resp = Response(
-            accepted.receipt,
+            body,
             status_code=201 if accepted.new else 200,
             media_type="application/json",
             headers={"Location": f"/v1/submissions/{accepted.digest}"},
@@ -176,6 +208,27 @@ class _Handlers:
         found = self.inbox.envelope_of("sha256:" + digest.removeprefix("sha256:"))
         if found is None:
             return JSONResponse({"error": ReasonCode.NOT_FOUND, "digest": digest}, status_code=404)
+        return Response(found, media_type="application/json")
+
+    async def rounds(self, request: Request) -> Response:
+        listing = await run_in_threadpool(self.inbox.round_status)
+        period = request.query_params.get("period")
+        status = request.query_params.get("status")
+        listing = [
+            r
+            for r in listing
+            if (period is None or r["period"] == period)
+            and (status is None or r["status"] == status)
+        ]
+        return JSONResponse({"rounds": listing})
+
+    async def round_part(self, request: Request) -> Response:
+        round_id, part = request.path_params["round_id"], request.path_params["part"]
+        if not _ROUND.match(round_id) or part not in ("announcement", "result"):
+            return _error(ReasonCode.NOT_FOUND, "expected /v1/rounds/<32 hex>/announcement|result")
+        found = await run_in_threadpool(self.inbox.round_envelope, round_id, part)
+        if found is None:
+            return _error(ReasonCode.NOT_FOUND, f"round {round_id[:12]}…: no {part}")
         return Response(found, media_type="application/json")
 
     async def status(self, request: Request) -> Response:
@@ -226,6 +279,8 @@ def create_app(inbox: Inbox, *, body_deadline: float = BODY_DEADLINE_S) -> Starl
             Route("/v1/submissions/{digest}/envelope", h.envelope),
             Route("/v1/countries/{country}/submissions", h.country),
             Route("/v1/periods/{period}", h.period),
+            Route("/v1/rounds", h.rounds),
+            Route("/v1/rounds/{round_id}/{part}", h.round_part),
             Route("/v1/status", h.status),
             Route("/v1/log/checkpoint", h.checkpoint),
             Route("/v1/log/inclusion", h.inclusion),
