@@ -170,3 +170,36 @@ def test_the_calendar_batches_revisions(khm, trust, tmp_path: Path) -> None:
     assert year_r1.protection.total_within is not None  # 1 … 6 above its quarters' sum
     assert year_r1.protection.total_within.since == "quarters"
     assert Attacker(published).exposures(k=K, s=S) == []
+
+
+def test_the_door_replays_in_the_nodes_order(khm, trust, tmp_path: Path) -> None:
+    """A run's envelopes reach the door in any order (here each year before its quarters):
+    the door attacks the history in the order the node made it, so it takes them all."""
+    node = Node("KHM", ledger=tmp_path / "ledger", tables=SMALL)
+    quarters = [f"2024-Q{q}" for q in (1, 2, 3, 4)]
+    t = dt.datetime(2025, 2, 1, tzinfo=UTC)
+    envelopes = []
+    for step, (share, periods) in enumerate(
+        [(0.8, quarters), (0.9, [*quarters, "2024"]), (1.0, [*quarters, "2024"])]
+    ):
+        run = node.summarize_many(
+            known(khm, share), periods=periods, now=t + dt.timedelta(30 * step)
+        )
+        assert run.complete
+        made = [(s, node.sign(s, trust.nodes["KHM"])) for s in run]
+        envelopes += sorted(made, key=lambda m: len(m[0].period))  # the year first
+    assert [s.period for s, _ in envelopes[4:9]] == ["2024", *quarters]
+    entries = [e.summary.period for e in node.ledger.entries("KHM")] if node.ledger else []
+    assert entries[4:9] == [*quarters, "2024"]  # the ledger lists them as they were made
+    inbox = Inbox(
+        tmp_path / "inbox",
+        trust.registry,
+        coordinator=trust.coordinator,
+        log_key=trust.log,
+        now=lambda: NOW,
+    )
+    try:
+        for _, env in envelopes:
+            assert inbox.accept(env).new
+    finally:
+        inbox.close()
