@@ -12,7 +12,9 @@ linear program for scipy (HiGHS), with integrality where asked (stronger than an
   cell shared by two tables is one number);
 - assumption ``added``: each part only grows from one snapshot to the next; ``removed``: only
   shrinks; ``any``: snapshots are unrelated. An assumption the publications contradict is
-  dropped, as a real attacker would.
+  dropped, as a real attacker would;
+- a revision that hides its grand total states the range it lies in
+  (``protection.total_within``, read from the JSON): ``low <= Σ z[q, t][total] <= high``.
 
 Targets: every cell of every latent table, and every change of a published period between
 consecutive snapshots. None may come out narrower than ``s`` while meeting ``(0, k)``.
@@ -123,10 +125,12 @@ class Attacker:
         q = _period(period)[1]
         return [q] if q is not None else list(self.parts)
 
-    def system(self, assumption: str) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix]:
-        """Equalities ``A z = b`` and inequalities ``G z <= 0``."""
+    def system(
+        self, assumption: str
+    ) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix, np.ndarray]:
+        """Equalities ``A z = b`` and inequalities ``G z <= h``."""
         n = self.n
-        eq_rows, eq_b, ineq_rows = [], [], []
+        eq_rows, eq_b, ineq_rows, ineq_h = [], [], [], []
         margins = sorted({(m[0], tuple(m[1])) for m in self.margins}, key=repr)
         for part in self.parts:
             for t in self.covered[part]:
@@ -146,6 +150,11 @@ class Attacker:
                     assert seen.setdefault(key, value) == value, "linked cells disagree"
                     eq_rows.append({self._var(q, t, key): 1.0 for q in self._parts_of(s.period)})
                     eq_b.append(float(value))
+            within = s.protection.total_within
+            if within is not None:  # the stated range of a hidden grand total
+                total = {self._var(q, t, frozenset()): 1.0 for q in self._parts_of(s.period)}
+                ineq_rows += [total, {v: -1.0 for v in total}]
+                ineq_h += [float(within.high), -float(within.low)]
         if assumption != "any":
             sign = 1.0 if assumption == "added" else -1.0
             for part in self.parts:
@@ -154,7 +163,8 @@ class Attacker:
                         ineq_rows.append(
                             {self._var(part, t, key): sign, self._var(part, u, key): -sign}
                         )
-        return _matrix(eq_rows, n), np.array(eq_b), _matrix(ineq_rows, n)
+                        ineq_h.append(0.0)
+        return _matrix(eq_rows, n), np.array(eq_b), _matrix(ineq_rows, n), np.array(ineq_h)
 
     def _published(self) -> dict[int, int]:
         """Latent cells a publication states outright (no LP needed: a safe number)."""
@@ -221,8 +231,8 @@ class Attacker:
         # With one snapshot the three assumptions are the same system.
         assumptions = ("added", "removed", "any") if len(self.snapshots) > 1 else ("any",)
         for assumption in assumptions:
-            a_eq, b_eq, g = self.system(assumption)
-            lp = _LP(a_eq, b_eq, g)
+            a_eq, b_eq, g, h = self.system(assumption)
+            lp = _LP(a_eq, b_eq, g, h)
             if not lp.feasible:
                 continue  # the publications contradict this assumption
             targets = self.targets()
@@ -235,7 +245,7 @@ class Attacker:
                 if hi - lo < s - TOL and hi > TOL and lo < k - TOL:
                     found.append(Exposure(what, lo, hi, assumption))
                 elif integer and hi - lo < s + 2 and hi > TOL and lo < k - TOL:
-                    ilo, ihi = _integer_bounds(expr, a_eq, b_eq, g)
+                    ilo, ihi = _integer_bounds(expr, a_eq, b_eq, g, h)
                     if ilo == ihi and 0 < ilo < k:
                         found.append(
                             Exposure(f"{what} (pinned over integers)", ilo, ihi, assumption)
@@ -259,11 +269,13 @@ def _bounds(lp, expr: dict[int, float], stated: dict[int, int], memo: dict) -> t
 class _LP:
     """One HiGHS model per assumption; each target only changes the objective (warm start)."""
 
-    def __init__(self, a_eq: sp.csr_matrix, b_eq: np.ndarray, g: sp.csr_matrix) -> None:
+    def __init__(
+        self, a_eq: sp.csr_matrix, b_eq: np.ndarray, g: sp.csr_matrix, h: np.ndarray
+    ) -> None:
         n = a_eq.shape[1]
         a = sp.vstack([a_eq, g]).tocsc()
         lower = np.concatenate([b_eq, np.full(g.shape[0], -highspy.kHighsInf)])
-        upper = np.concatenate([b_eq, np.zeros(g.shape[0])])
+        upper = np.concatenate([b_eq, h])
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("presolve", "off")  # many objectives over one model: warm starts
@@ -337,14 +349,14 @@ def _lp(n, cost, lo, hi, a_csc, row_lo, row_hi):
     return lp
 
 
-def _integer_bounds(expr, a_eq, b_eq, g) -> tuple[float, float]:
+def _integer_bounds(expr, a_eq, b_eq, g, h) -> tuple[float, float]:
     n = a_eq.shape[1]
     c = np.zeros(n)
     for v, w in expr.items():
         c[v] = w
     cons = [LinearConstraint(a_eq, b_eq, b_eq)]
     if g.shape[0]:
-        cons.append(LinearConstraint(g, -np.inf, 0))
+        cons.append(LinearConstraint(g, -np.inf, h))
     out = []
     for sign in (1.0, -1.0):
         res = milp(sign * c, constraints=cons, integrality=np.ones(n), bounds=Bounds(0, np.inf))

@@ -366,6 +366,7 @@ class SecureAttacker:
                     coef[at(kid)] = coef.get(at(kid), 0.0) + 1.0
                 sys.margin_rows.append(len(sys.rows))
                 sys.row(coef, 0.0, 0.0)
+        within = s.protection.total_within  # a hidden revised total's stated range
         for key in sorted(keys, key=sorted):
             j = sys.var(Cell(s.country, s.period, s.revision, key))
             if key in stated:
@@ -373,6 +374,8 @@ class SecureAttacker:
             elif inside:
                 sys.lo[j] = sys.hi[j] = float(known[key])
             else:
+                if within is not None and key == frozenset():
+                    sys.lo[j], sys.hi[j] = float(within.low), float(within.high)
                 sys.targets.append(j)
 
     def _revisions(self) -> None:

@@ -8,6 +8,8 @@ from vanfed._audit import AuditVerdict, audit
 from vanfed._coordinator import Coordinator, RegionalOutput
 from vanfed._ledger import Ledger
 from vanfed._node import Node
+from vanfed._plan import Plan
+from vanfed._run import Run
 from vanfed._version import __version__
 from vanfed.errors import VanfedError
 
@@ -16,7 +18,9 @@ __all__ = [
     "Coordinator",
     "Ledger",
     "Node",
+    "Plan",
     "RegionalOutput",
+    "Run",
     "VanfedError",
     "__version__",
     "audit",

@@ -296,7 +296,9 @@ def _reaudit(sel: Selected, cb: Codebook, registry: TrustRegistry) -> list[Reaso
         return [
             Reason(ReasonCode.PROTECTION_FAILED, f"{sel.file}: cell key method: {w}") for w in why
         ]
-    _, _, verdict = reaudit(summary.tables, cb, summary.country, k=prot.k, s=prot.s)
+    _, _, verdict = reaudit(
+        summary.tables, cb, summary.country, k=prot.k, s=prot.s, within=prot.total_within
+    )
     if verdict.passed:
         return []
     return [

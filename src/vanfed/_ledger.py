@@ -21,6 +21,7 @@ from pathlib import Path
 
 from vanfed._json import atomic_write, read_limited
 from vanfed.anonymize import Publication, from_summary
+from vanfed.anonymize._order import node_order
 from vanfed.errors import InputError
 from vanfed.schema import SUMMARY_TYPE, Codebook, Summary
 from vanfed.signing import MAX_ENVELOPE_BYTES, Envelope, envelope_digest, parse_payload
@@ -69,7 +70,8 @@ class Ledger:
         return digest
 
     def entries(self, country: str | None = None) -> list[Entry]:
-        """Published summaries in the order they were made (created_at, revision)."""
+        """Published summaries in the order the node made them (:func:`node_order`:
+        snapshot, then quarters before their year, then revision)."""
         out = []
         for path in sorted(self._envelopes.glob("*.dsse.json")):
             digest = "sha256:" + path.name.removesuffix(".dsse.json")
@@ -82,7 +84,7 @@ class Ledger:
                 self._cache[digest] = summary
             if country is None or summary.country == country:
                 out.append(Entry(digest, summary))
-        return sorted(out, key=lambda e: (e.summary.created_at, e.summary.revision, e.digest))
+        return sorted(out, key=lambda e: (_order(e.summary), e.digest))
 
     def latest(self, country: str, period: str) -> Entry | None:
         """The highest revision published for a period, if any."""
@@ -103,3 +105,7 @@ class Ledger:
 
     def _path(self, digest: str) -> Path:
         return self._envelopes / f"{digest.removeprefix('sha256:')}.dsse.json"
+
+
+def _order(summary: Summary) -> tuple[str, int, int, str, int]:
+    return node_order(summary.period, summary.created_at, summary.revision)

@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-import re
 import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from random import Random
-from typing import Literal
 
 from vanfed import secure
-from vanfed._json import loads_strict, read_limited
 from vanfed._ledger import Ledger
+from vanfed._node_checks import METHODS, check_against, node_settings
 from vanfed._node_ckm import check_method, check_signing, ckm_summaries
+from vanfed._parent import parent_digest
+from vanfed._plan import Plan, default_periods, next_step, plan
+from vanfed._run import Refused, Run
 from vanfed._version import __version__
-from vanfed.aggregate import Refusal, check_history
+from vanfed.aggregate import Refusal, check_window
+from vanfed.aggregate._checks import window_refusal
 from vanfed.anonymize import (
     DEFAULT_TABLES,
     Protected,
     ProtectionSettings,
+    Publication,
     TableSpec,
     from_summary,
     protect,
 )
-from vanfed.errors import InputError, ProtectionError, VerificationError
+from vanfed.errors import InputError, ProtectionError, ReasonCode
 from vanfed.ingest import CodedRecords, ingest
 from vanfed.schema import (
     SUMMARY_TYPE,
@@ -35,6 +39,7 @@ from vanfed.schema import (
     Mapping,
     Protection,
     PublishedTable,
+    RevisionCalendar,
     Summary,
     TrustRegistry,
     load_codebook,
@@ -43,11 +48,8 @@ from vanfed.schema import (
     period_years,
 )
 from vanfed.signing import (
-    MAX_ENVELOPE_BYTES,
     EncryptionKeyPair,
-    Envelope,
     Signer,
-    envelope_digest,
     require_aware,
     sign_envelope,
     timestamp,
@@ -55,12 +57,9 @@ from vanfed.signing import (
 
 __all__ = ["DEFAULT_CKM", "METHODS", "Node", "check_against"]
 
-METHODS = ("heuristic", "optimal", "ckm")
 # Default noise: |noise| <= 5, variance 3, no count 1 … 4 (the k = 5 of suppression).
 DEFAULT_CKM = CkmParams(max_noise=5, variance=3.0, js=4)
 RECORD_KEYS_FOLDER = "record-keys"
-
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class Node:
@@ -89,6 +88,9 @@ class Node:
             (a ptable this machine builds differently is refused).
         record_keys: the folder of the node's secret record keys (default: ``record-keys``
             inside the ledger; one of the two is needed for ``"ckm"``).
+        calendar: the registry policy's revision calendar (``policy.revisions``): a period
+            is published at most once per window; outside the windows it is refused
+            (``outside_window``) and its late records wait for the next window.
     """
 
     def __init__(
@@ -106,11 +108,13 @@ class Node:
         ckm: CkmParams | None = None,
         agreed: CkmRecord | None = None,
         record_keys: str | Path | None = None,
+        calendar: RevisionCalendar | None = None,
     ) -> None:
+        self.calendar = calendar
         self.codebook = codebook or load_codebook()
         self.codebook.country(country)
         self.country = country
-        settings = _settings(settings, k, s, protect_zeros, method)
+        settings = node_settings(settings, k, s, protect_zeros, method)
         self.settings = settings
         self.k, self.s, self.protect_zeros = settings.k, settings.level, settings.protect_zeros
         self.tables = tuple(tables)
@@ -177,56 +181,7 @@ class Node:
             InputError: revision 1 names a parent, a later revision names none, or the
                 parent is neither a digest nor a readable earlier summary envelope.
         """
-        if revision is None:
-            if supersedes is not None:
-                raise InputError("--supersedes: give --revision too (the number of this one)")
-            return None
-        if revision < 1:
-            raise InputError(f"--revision {revision}: revisions count from 1")
-        if revision == 1:
-            if supersedes is not None:
-                raise InputError("--supersedes: revision 1 supersedes nothing; drop it")
-            return None
-        if supersedes is None:
-            raise InputError(
-                f"--revision {revision}: a revision names the envelope it supersedes: "
-                "--supersedes sha256:<64 hex> or --supersedes PATH/TO/ENVELOPE"
-            )
-        text = str(supersedes)
-        if _DIGEST.fullmatch(text):
-            return text
-        path = Path(supersedes)
-        if not path.is_file():
-            raise InputError(
-                f"--supersedes {text!r}: neither sha256:<64 lowercase hex> (the superseded "
-                "envelope's digest) nor an envelope file"
-            )
-        return self._parent_digest(path, period, revision)
-
-    def _parent_digest(self, path: Path, period: str, revision: int) -> str:
-        data = read_limited(path, MAX_ENVELOPE_BYTES)
-        try:
-            env = Envelope.from_bytes(data)
-            if env.payload_type != SUMMARY_TYPE:
-                raise InputError(f"{path}: a {env.payload_type} envelope, not a summary")
-            unverified = loads_strict(env.payload, subject=str(path))
-        except (VerificationError, InputError) as exc:
-            raise InputError(f"--supersedes {path}: not a summary envelope ({exc})") from exc
-        parent = (
-            (unverified.get("country"), unverified.get("period"), unverified.get("revision"))
-            if isinstance(unverified, dict)
-            else None
-        )
-        if (
-            parent is None
-            or parent[:2] != (self.country, period)
-            or not (isinstance(parent[2], int) and parent[2] < revision)
-        ):
-            raise InputError(
-                f"--supersedes {path}: revision {revision} of {self.country} {period} can only "
-                f"supersede an earlier revision of it, this envelope holds {parent}"
-            )
-        return envelope_digest(data)
+        return parent_digest(self.country, period, revision, supersedes)
 
     def summarize(
         self,
@@ -251,7 +206,7 @@ class Node:
             ProtectionError: no safe publication exists (``reason`` says why, e.g.
                 ``history_disclosure`` when the change since the last revision is too small).
         """
-        return self.summarize_many(
+        run = self.summarize_many(
             records,
             periods=[period],
             now=now,
@@ -260,7 +215,9 @@ class Node:
             rng=rng,
             allow_empty=allow_empty,
             on_protected=on_protected,
-        )[0]
+        )
+        run.raise_refused()
+        return run[0]
 
     def summarize_many(
         self,
@@ -273,59 +230,184 @@ class Node:
         rng: Random | None = None,
         allow_empty: bool = False,
         on_protected: Callable[[Protected], None] | None = None,
-    ) -> list[Summary]:
-        """One summary per period, protected jointly with each other and the ledger.
+    ) -> Run:
+        """One summary per period, each period its own unit, protected jointly with the
+        ledger and with the periods of the run protected before it.
 
         Periods counted in one run share their snapshot (``created_at``), so a year and its
-        quarters are exactly linked; quarters are protected first, then their year. With
-        ``method="ckm"`` each period is perturbed instead (new records get keys from ``rng``)
-        with sticky noise: a cell keeps its published number until at least k records
-        changed in it since the number was drawn (a year first published after its quarters
-        keeps theirs), checked by the change-table audit; the node keeps each publication's
-        true counts and cell keys privately in ``LEDGER/ckm-cells`` (see
-        :mod:`vanfed._node_ckm`).
+        quarters are exactly linked; quarters are protected first, then their year. A period
+        that cannot be published (``history_disclosure``, ``outside_window``) is listed in
+        :attr:`Run.refused` with the error saying why and what to do next; the others are
+        published as if it had not been asked for. With ``method="ckm"`` each period is
+        perturbed instead (new records get keys from ``rng``); a CKM revision is refused
+        (``history_disclosure``) if a cell changed by 1..k-1 records since the period's
+        latest CKM publication in the ledger, whose true counts and cell keys the node keeps
+        privately in ``LEDGER/ckm-cells``. A year beside its quarters is not compared this way.
+
+        Raises:
+            InputError: a bad period or revision, no records in a period (nothing is made).
         """
+        run = self._run(records, periods, now, revision, supersedes, rng, allow_empty, on_protected)
+        for refused in run.refused:  # every refusal names the plan's next safe step
+            step, _ = next_step(self, records, refused, now=now)
+            refused.error.add_next_step(step)
+        return run
+
+    def dry_run(
+        self,
+        records: CodedRecords,
+        periods: Sequence[str],
+        now: dt.datetime,
+        *,
+        on_protected: Callable[[Protected], None] | None = None,
+    ) -> Run:
+        """:meth:`summarize_many` as it would go now, without next steps (what the plan
+        runs; suppression writes nothing before :meth:`sign`)."""
+        return self._run(records, periods, now, None, None, None, True, on_protected)
+
+    def with_tables(self, tables: Sequence[TableSpec]) -> Node:
+        """The same node (country, settings, ledger, calendar) publishing other tables."""
+        other = copy.copy(self)
+        other.tables = tuple(tables)
+        return other
+
+    def plan(
+        self,
+        records: CodedRecords,
+        *,
+        now: dt.datetime,
+        periods: Sequence[str] | None = None,
+    ) -> Plan:
+        """What publishing each period now would give, and the next safe step of each one
+        that would be refused (see :mod:`vanfed._plan`). Writes nothing.
+
+        Args:
+            periods: default every period in the ledger and every year of the export.
+
+        Raises:
+            InputError: a bad period.
+        """
+        require_aware(now)
+        if self.method == "ckm":
+            raise InputError("plan: the cell key method is not planned yet; use suppression")
+        chosen = list(periods) if periods is not None else default_periods(self, records)
+        return plan(self, records, periods=chosen, now=now)
+
+    def _run(
+        self,
+        records: CodedRecords,
+        periods: Sequence[str],
+        now: dt.datetime,
+        revision: int | None,
+        supersedes: str | None,
+        rng: Random | None,
+        allow_empty: bool,
+        on_protected: Callable[[Protected], None] | None,
+    ) -> Run:
         require_aware(now)
         for period in periods:
             try:
                 period_years(period)
             except ValueError as exc:
                 raise InputError(str(exc)) from exc
+        if len(periods) > 1 and (revision is not None or supersedes is not None):
+            raise InputError("revision/supersedes: give them for one period at a time")
         created = timestamp(now)
         ordered = sorted(periods, key=lambda p: (period_years(p)[0], -len(p), p))
-        if self.method == "ckm":
-            return self._ckm_summaries(
-                records, ordered, revision, supersedes, created, rng, allow_empty=allow_empty
-            )
-        history = self.ledger.history(self.country, self.codebook) if self.ledger else []
-        out = []
+        refused: list[Refused] = []
+        ready: list[tuple[str, int, str | None]] = []
         for period in ordered:
-            rev, parent = self._revision(period, revision, supersedes, len(periods))
-            protected = protect(
-                records,
-                self.codebook,
-                period=period,
-                tables=self.tables,
-                history=history,
-                snapshot=created,
-                revision=rev,
-                allow_empty=allow_empty,
-                settings=self.settings,
-            )
-            if on_protected is not None:
-                on_protected(protected)
-            summary = self._summary(
-                protected.protection(self.protect_zeros),
-                protected.published(),
-                period,
-                rev,
-                parent,
-                created,
-                rng,
-            )
+            try:
+                rev, parent = self._revision(period, revision, supersedes, 1)
+            except ProtectionError as exc:  # one method per year group (the CKM half)
+                refused.append(Refused(period, self._next_revision(period), exc))
+                continue
+            try:
+                self._check_window(period, rev, created)
+            except ProtectionError as exc:
+                refused.append(Refused(period, rev, exc))
+                continue
+            ready.append((period, rev, parent))
+        if self.method == "ckm":
+            # The cell key method keeps a run whole: a year's noise is anchored to the
+            # quarters of its run, so a refusal refuses every period of it.
+            periods_ok = [p for p, _, _ in ready]
+            try:
+                made = self._ckm_summaries(
+                    records,
+                    periods_ok,
+                    revision,
+                    supersedes,
+                    created,
+                    rng,
+                    allow_empty=allow_empty,
+                )
+            except ProtectionError as exc:
+                refused += [Refused(p, rev, exc) for p, rev, _ in ready]
+                made = []
+            return Run(tuple(made), tuple(refused))
+        history = self.ledger.history(self.country, self.codebook) if self.ledger else []
+        out: list[Summary] = []
+        for period, rev, parent in ready:
+            try:
+                summary = self._suppressed(
+                    records, period, rev, parent, history, created, rng, allow_empty, on_protected
+                )
+            except ProtectionError as exc:
+                refused.append(Refused(period, rev, exc))
+                continue
             history.append(from_summary(summary, self.codebook))
             out.append(summary)
-        return out
+        return Run(tuple(out), tuple(refused))
+
+    def _next_revision(self, period: str) -> int:
+        latest = self.ledger.latest(self.country, period) if self.ledger else None
+        return 1 if latest is None else latest.summary.revision + 1
+
+    def _check_window(self, period: str, revision: int, created: str) -> None:
+        """Refuse (``outside_window``) a publication the revision calendar does not allow."""
+        if self.calendar is None:
+            return
+        earlier = [e.summary for e in self.ledger.entries(self.country)] if self.ledger else []
+        why = window_refusal(self.country, period, revision, created, earlier, self.calendar)
+        if why is not None:
+            raise ProtectionError(why, reason=ReasonCode.OUTSIDE_WINDOW)
+
+    def _suppressed(
+        self,
+        records: CodedRecords,
+        period: str,
+        rev: int,
+        parent: str | None,
+        history: list[Publication],
+        created: str,
+        rng: Random | None,
+        allow_empty: bool,
+        on_protected: Callable[[Protected], None] | None,
+    ) -> Summary:
+        """One period protected by suppression jointly with ``history``."""
+        protected = protect(
+            records,
+            self.codebook,
+            period=period,
+            tables=self.tables,
+            history=history,
+            snapshot=created,
+            revision=rev,
+            allow_empty=allow_empty,
+            settings=self.settings,
+        )
+        if on_protected is not None:
+            on_protected(protected)
+        return self._summary(
+            protected.protection(self.protect_zeros),
+            protected.published(),
+            period,
+            rev,
+            parent,
+            created,
+            rng,
+        )
 
     def _revision(
         self, period: str, revision: int | None, supersedes: str | None, n: int
@@ -414,6 +496,11 @@ class Node:
             summary = load_summary(summary)
         if self.ledger is not None:
             self._check_same_method(summary)
+            earlier = [e.summary for e in self.ledger.entries(summary.country)]
+            try:
+                check_window(summary, earlier, self.calendar)
+            except Refusal as exc:
+                raise ProtectionError(str(exc), reason=exc.reason) from exc
             check_against(summary, self.ledger, self.codebook)
             if summary.protection.perturbed:
                 self._check_ckm_revision(summary)
@@ -457,41 +544,3 @@ class Node:
             ledger=self.ledger,
             now=now,
         )
-
-
-def _settings(
-    settings: ProtectionSettings | None,
-    k: int,
-    s: int | None,
-    protect_zeros: bool,
-    method: str | None,
-) -> ProtectionSettings:
-    """The suppression settings: ``settings`` as given, or built from ``k``, ``s``,
-    ``protect_zeros`` and a suppression ``method``."""
-    if method is not None and method not in METHODS:
-        raise InputError(f"method {method!r}: use one of {', '.join(METHODS)}")
-    if settings is not None:
-        if method in ("heuristic", "optimal") and method != settings.method:
-            raise InputError(
-                f"method {method!r}: the settings say {settings.method!r}; give one of the two"
-            )
-        return settings
-    if k < 2:
-        raise InputError(f"k = {k}: the threshold must be at least 2")
-    if s is not None and s < 1:
-        raise InputError(f"s = {s}: the protection level must be at least 1")
-    suppression: Literal["heuristic", "optimal"] = "optimal" if method == "optimal" else "heuristic"
-    return ProtectionSettings(k=k, s=s, protect_zeros=protect_zeros, method=suppression)
-
-
-def check_against(summary: Summary, ledger: Ledger, codebook: Codebook) -> None:
-    """Refuse a summary that the ledger's publications would expose.
-
-    Raises:
-        ProtectionError: reason ``history_disclosure``.
-    """
-    earlier = [e.summary for e in ledger.entries(summary.country) if e.summary != summary]
-    try:
-        check_history(summary, earlier, codebook)
-    except Refusal as exc:
-        raise ProtectionError(str(exc), reason=exc.reason) from exc

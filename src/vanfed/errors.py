@@ -92,6 +92,7 @@ class ReasonCode(StrEnum):
     INFEASIBLE = "infeasible"
     PROTECTION_FAILED = "protection_failed"
     HISTORY_DISCLOSURE = "history_disclosure"
+    OUTSIDE_WINDOW = "outside_window"
     # the transparency log, its checkpoints and receipts
     MALFORMED_CHECKPOINT = "malformed_checkpoint"
     WRONG_ORIGIN = "wrong_origin"
@@ -179,14 +180,22 @@ class DuplicateKeyError(InputError):
 class ProtectionError(VanfedError):
     """A table could not be protected, or the interval-attack audit failed.
 
-    ``reason`` is a stable code (``protection_failed``, ``history_disclosure``, …).
+    ``reason`` is a stable code (``protection_failed``, ``history_disclosure``, …);
+    ``next_step``, when known, what would make the publication possible (it ends the
+    message).
     """
 
     exit_code = 1
+    next_step: str | None = None
 
     def __init__(self, message: str, *, reason: str = ReasonCode.PROTECTION_FAILED) -> None:
         super().__init__(message)
         self.reason = reason
+
+    def add_next_step(self, step: str) -> None:
+        """Name the next safe step (appended to the message as ``… Next: step``)."""
+        self.next_step = step
+        self.args = (f"{self.args[0]}. Next: {step}",)
 
 
 class VerificationError(VanfedError):

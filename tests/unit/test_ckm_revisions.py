@@ -216,9 +216,13 @@ def test_a_refused_run_leaves_the_ledger_folder_as_it_was(khm, tmp_path) -> None
     node, base, late, _ = _first(khm, tmp_path)
     before = _snapshot(tmp_path / "ledger")
     revised = _join(base, _take(khm, np.array([late])))
-    with pytest.raises(ProtectionError, match="2024 r1 was published before this quarter") as err:
-        node.summarize_many(revised, periods=["2023", "2024-Q1"], now=LATER)
-    assert err.value.reason == ReasonCode.HISTORY_DISCLOSURE
+    run = node.summarize_many(revised, periods=["2023", "2024-Q1"], now=LATER)
+    assert len(run) == 0  # a cell key method run is kept whole or not at all
+    assert [(r.period, r.reason) for r in run.refused] == [
+        ("2023", ReasonCode.HISTORY_DISCLOSURE),
+        ("2024-Q1", ReasonCode.HISTORY_DISCLOSURE),
+    ]
+    assert "2024 r1 was published before this quarter" in str(run.refused[1].error)
     assert _snapshot(tmp_path / "ledger") == before
 
 

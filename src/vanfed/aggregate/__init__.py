@@ -1,6 +1,12 @@
 """Selecting current national summaries and merging them into regional statistics."""
 
-from vanfed.aggregate._checks import DOOR_REASONS, Refusal, check_history, check_summary
+from vanfed.aggregate._checks import (
+    DOOR_REASONS,
+    Refusal,
+    check_history,
+    check_summary,
+    check_window,
+)
 from vanfed.aggregate._merge import NATIONAL_ONLY, merge
 from vanfed.aggregate._select import Selected, select_inputs
 
@@ -11,6 +17,7 @@ __all__ = [
     "Selected",
     "check_history",
     "check_summary",
+    "check_window",
     "merge",
     "select_inputs",
 ]

@@ -143,7 +143,9 @@ def _bounds(s: Selected, codebook: Codebook) -> list[tuple[np.ndarray, np.ndarra
     value itself for a cell key method summary (nothing suppressed, nothing to bound)."""
     if s.summary.protection.perturbed:
         return [(np.array(t.values, float), np.array(t.values, float)) for t in s.summary.tables]
-    return intervals(s.summary.tables, codebook, s.summary.country)
+    return intervals(
+        s.summary.tables, codebook, s.summary.country, s.summary.protection.total_within
+    )
 
 
 def merge(

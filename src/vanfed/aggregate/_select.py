@@ -15,6 +15,7 @@ from pathlib import Path
 from vanfed._json import read_limited
 from vanfed.aggregate._checks import Refusal, check_history, check_summary
 from vanfed.anonymize._history import year_group
+from vanfed.anonymize._order import node_order
 from vanfed.errors import InputError, ReasonCode
 from vanfed.schema import Codebook, InboxLayout, Skipped, Summary, TrustRegistry, load_codebook
 from vanfed.signing import VerificationResult, envelope_digest, verification_result
@@ -163,8 +164,12 @@ def _current(
             msg = f"revision {sel.summary.revision} < {pick.summary.revision}"
             skipped.append(_skip(sel, ReasonCode.SUPERSEDED, msg))
             continue
-        earlier = [
-            s.summary for s in sound[: sound.index(sel)] if s.summary.country == sel.summary.country
+        mine = node_order(sel.summary.period, sel.summary.created_at, sel.summary.revision)
+        earlier = [  # what the node had published when it made this one (its order)
+            s.summary
+            for s in sound
+            if s.summary.country == sel.summary.country
+            and node_order(s.summary.period, s.summary.created_at, s.summary.revision) < mine
         ]
         try:
             check_history(sel.summary, earlier, codebook)

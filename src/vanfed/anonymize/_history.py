@@ -29,7 +29,6 @@ new publication does not grow with the length of the history.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -39,15 +38,19 @@ import scipy.sparse as sp
 from vanfed.anonymize._audit import AuditResult, _components, judge
 from vanfed.anonymize._cube import Cube, published_cubes
 from vanfed.anonymize._lp import Polytope
+from vanfed.anonymize._no_safe import Finding, NoSafePublication, widest
+from vanfed.anonymize._relations import Relation, relations
+from vanfed.anonymize._revision_rule import bounded, total_bounds
 from vanfed.anonymize._suppress import reinforce, suppress
 from vanfed.anonymize._system import LinkedSystem, _ancestors, _key_codes, build_system
 from vanfed.errors import ProtectionError, ReasonCode
-from vanfed.schema import Codebook, Summary, period_years
+from vanfed.schema import Codebook, Summary, TotalWithin, period_years
 
 __all__ = [
     "MODELS",
     "Finding",
     "HistorySystem",
+    "NoSafePublication",
     "Publication",
     "audit_history",
     "build_history",
@@ -65,27 +68,20 @@ class Publication:
     """One publication of a country: its period, revision, snapshot and tables.
 
     ``cubes`` hold published values (``-1`` = suppressed), or the true values for the
-    publication being protected.
+    publication being protected. ``total_within``: the range the revision rule puts on a
+    hidden grand total (:mod:`vanfed.anonymize._revision_rule`).
     """
 
     period: str
     revision: int
     snapshot: str
     cubes: tuple[Cube, ...]
+    total_within: TotalWithin | None = None
 
     @property
     def label(self) -> str:
         """``PERIOD rREVISION``, naming the publication in messages."""
         return f"{self.period} r{self.revision}"
-
-
-@dataclass(frozen=True)
-class Relation:
-    """``Σ plus − Σ minus`` is a change table (non-negative; zero when ``exact``)."""
-
-    plus: tuple[int, ...]
-    minus: tuple[int, ...]
-    exact: bool
 
 
 @dataclass(frozen=True)
@@ -101,18 +97,32 @@ class HistorySystem:
     owner: np.ndarray  # per variable: publication index, or -1 - relation index
     locals_: tuple[LinkedSystem, ...] = field(repr=False)
     members: sp.csr_matrix = field(repr=False)  # change × publication cell: +1 / -1
+    # Bound rows' auxiliary variables (after the changes; see _revision_rule.bounded).
+    aux: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), repr=False)
+    aux_values: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    aux_unknown: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), repr=False)
 
     def state(self, values: np.ndarray, unknown: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Values and unknown mask of every variable, from the publications' cells: a
-        change is known exactly when every cell it is made of is published."""
+        change is known exactly when every cell it is made of is published; bound rows'
+        constants are known, their slacks are not."""
         n = self.members.shape[1]
         values, unknown = values[:n], unknown[:n]
         ch_unknown = (abs(self.members) @ unknown.astype(float)) > 0
         ch_values = self.members @ np.where(unknown, 0, values)
         all_values = np.concatenate(
-            [values[:n], np.where(ch_unknown, -1, ch_values).astype(np.int64)]
+            [
+                values[:n],
+                np.where(ch_unknown, -1, ch_values).astype(np.int64),
+                np.where(self.aux_unknown, -1, self.aux_values),
+            ]
         )
-        return all_values, np.concatenate([unknown[:n], ch_unknown])
+        return all_values, np.concatenate([unknown[:n], ch_unknown, self.aux_unknown])
+
+    @property
+    def n_changes(self) -> int:
+        """How many change variables follow the publications' cells."""
+        return int(self.members.shape[0])
 
     def describe(self, var: int) -> str:
         """Where a variable lives, for messages: ``2024 r2 {sex: f}`` or a change."""
@@ -129,99 +139,9 @@ class HistorySystem:
         return slice(self.offsets[index], self.offsets[index] + self.locals_[index].size)
 
 
-@dataclass(frozen=True)
-class Finding:
-    """A cell the attacker narrows into ``(0, k)`` under one assumption."""
-
-    model: str
-    where: str
-    lo: float
-    hi: float
-
-    def __str__(self) -> str:
-        hi = "∞" if not np.isfinite(self.hi) else f"{self.hi:g}"
-        return f"{self.where} lies in [{self.lo:g}, {hi}] (assuming records {self.model})"
-
-
 def year_group(period: str) -> int:
     """The year a period belongs to; publications of different years never interact."""
     return period_years(period)[0]
-
-
-def _chain(pubs: Sequence[Publication], idx: list[int], model: str) -> list[Relation]:
-    """Consecutive revisions of one period."""
-    if model == "any":
-        return []
-    order = sorted(idx, key=lambda i: (pubs[i].revision, pubs[i].snapshot))
-    out = []
-    for a, b in itertools.pairwise(order):
-        later, earlier = (b,), (a,)
-        out.append(
-            Relation(later, earlier, False) if model == "added" else Relation(earlier, later, False)
-        )
-    return out
-
-
-def _nested(
-    pubs: Sequence[Publication], year: int, quarters: dict[int, list[int]], model: str
-) -> list[Relation]:
-    """A year publication against the publications of its quarters."""
-    out: list[Relation] = []
-    for y in quarters.get(0, []):
-        t = pubs[y].snapshot
-        before = [
-            max(
-                (i for i in quarters.get(q, []) if pubs[i].snapshot <= t),
-                key=lambda i: pubs[i].snapshot,
-                default=None,
-            )
-            for q in (1, 2, 3, 4)
-        ]
-        after = [
-            min(
-                (i for i in quarters.get(q, []) if pubs[i].snapshot >= t),
-                key=lambda i: pubs[i].snapshot,
-                default=None,
-            )
-            for q in (1, 2, 3, 4)
-        ]
-        same = [
-            next((i for i in quarters.get(q, []) if pubs[i].snapshot == t), None)
-            for q in (1, 2, 3, 4)
-        ]
-        if model == "added":
-            low, high = before, after  # earlier quarters hold at most the year's records
-        elif model == "removed":
-            low, high = after, before
-        else:
-            low = high = same
-        lows = tuple(i for i in low if i is not None)
-        highs = tuple(i for i in high if i is not None)
-        if len(highs) == 4 and lows == highs:
-            out.append(Relation((y,), lows, True))
-            continue
-        if lows:
-            out.append(Relation((y,), lows, False))
-        if len(highs) == 4:
-            out.append(Relation(highs, (y,), False))
-    return out
-
-
-def relations(pubs: Sequence[Publication], model: str) -> list[Relation]:
-    """Every relation between publications of one year group under ``model``."""
-    by_period: dict[str, list[int]] = {}
-    for i, p in enumerate(pubs):
-        by_period.setdefault(p.period, []).append(i)
-    out: list[Relation] = []
-    for period in sorted(by_period):
-        out += _chain(pubs, by_period[period], model)
-    years: dict[int, dict[int, list[int]]] = {}
-    for i, p in enumerate(pubs):
-        year, quarter = period_years(p.period)
-        years.setdefault(year, {}).setdefault(quarter or 0, []).append(i)
-    for year in sorted(years):
-        out += _nested(pubs, year, years[year], model)
-    return out
 
 
 def build_history(pubs: Sequence[Publication], model: str) -> HistorySystem:
@@ -286,7 +206,34 @@ def build_history(pubs: Sequence[Publication], model: str) -> HistorySystem:
         members,
     )
     values_all, unknown_all = hs.state(pub_values, pub_values < 0)
-    return dataclasses.replace(hs, values=values_all, unknown=unknown_all)
+    hs = dataclasses.replace(hs, values=values_all, unknown=unknown_all)
+    return _with_bounds(hs)
+
+
+def _with_bounds(hs: HistorySystem) -> HistorySystem:
+    """The ranges the revision rule states for hidden grand totals, as bound rows."""
+    bounds = [
+        (var + hs.offsets[i], lo, hi)
+        for i, pub in enumerate(hs.publications)
+        for var, lo, hi in total_bounds(hs.locals_[i], pub.total_within)
+    ]
+    if not bounds:
+        return dataclasses.replace(hs, aux=np.zeros(hs.system.size, bool))
+    b = bounded(hs.system, hs.values, hs.unknown, bounds)
+    n = hs.system.size
+    owner = np.concatenate(
+        [hs.owner, np.array([hs.owner[v] for v, *_ in bounds for _ in range(4)], np.int64)]
+    )
+    return dataclasses.replace(
+        hs,
+        system=b.system,
+        values=b.values,
+        unknown=b.unknown,
+        owner=owner,
+        aux=b.aux,
+        aux_values=b.values[n:],
+        aux_unknown=b.unknown[n:],
+    )
 
 
 def _complete(system: LinkedSystem, values: np.ndarray, unknown: np.ndarray) -> np.ndarray | None:
@@ -344,7 +291,7 @@ def _focus(hs: HistorySystem, new: int, unknown: np.ndarray) -> np.ndarray:
     for r, rel in enumerate(hs.relations):
         if new in rel.plus or new in rel.minus:
             seeds[hs.owner == -1 - r] = True
-    return _touched(hs.system, unknown, seeds & unknown) | seeds
+    return (_touched(hs.system, unknown, seeds & unknown) | seeds) & ~hs.aux
 
 
 def _attack(
@@ -358,7 +305,7 @@ def _attack(
     it (values, unknown); ``values``/``mask`` override the new publication's cells. None
     when the publications rule the assumption out."""
     keep = _connected(pubs, new, model)
-    if len(keep) == 1:
+    if len(keep) == 1 and pubs[new].total_within is None:
         return None  # nothing links the new publication to anything: its own audit rules
     hs = build_history([pubs[i] for i in keep], model)
     at = keep.index(new)
@@ -462,6 +409,7 @@ def _reinforce_history(
             truth_unknown = unknown[: hs.members.shape[1]].copy()
             truth_unknown[own] = False  # the node knows its own cells
             x = _complete(hs.system, *hs.state(view, truth_unknown))
+            truth = x is not None
             if x is None:  # the truth breaks this assumption; any table the attacker
                 x = _complete(hs.system, view, unknown)  # cannot rule out will do
             assert x is not None
@@ -474,18 +422,12 @@ def _reinforce_history(
             frozen = ~unknown
             frozen[own] = False if fixed is None else fixed
             involves_new = np.asarray(abs(hs.members[:, own]).sum(axis=1)).ravel() > 0
-            frozen[n_pub:] &= ~involves_new
+            frozen[n_pub : n_pub + hs.n_changes] &= ~involves_new
             before = unknown[own].copy()
             try:
                 reinforce(hs.system, x, unknown, np.array(result.failing), s=s, fixed=frozen)
             except ProtectionError as exc:
-                i = result.failing[0]
-                worst = Finding(model, hs.describe(i), float(result.lo[i]), float(result.hi[i]))
-                raise ProtectionError(
-                    f"{new.label}: no safe publication given the earlier ones: {worst}. "
-                    "Publish once more changes have accumulated, or a coarser period",
-                    reason=ReasonCode.HISTORY_DISCLOSURE,
-                ) from exc
+                raise _blocked(new, hs, model, x, unknown, frozen, result, truth, k=k) from exc
             if (unknown[own] == before).all():
                 raise ProtectionError(
                     f"{new.label}: history protection made no progress",
@@ -501,6 +443,47 @@ def _reinforce_history(
     )
 
 
+def _blocked(
+    new: Publication,
+    hs: HistorySystem,
+    model: str,
+    x: np.ndarray,
+    unknown: np.ndarray,
+    frozen: np.ndarray,
+    result: AuditResult,
+    truth: bool,
+    *,
+    k: int,
+) -> NoSafePublication:
+    """The refusal when no more hiding protects a failing cell: the cell that stays narrow
+    with everything hideable hidden (proven when its widest interval lies in (0, k) and the
+    truth satisfies ``model``), else the first failing cell (the search gave up)."""
+    s = result.s
+    n_pub = hs.members.shape[1]
+    at = hs.publications.index(new)
+    everything = unknown[:n_pub].copy()
+    own = hs.publication_vars(at)
+    everything[own] |= ~frozen[own]
+    _, all_unknown = hs.state(x, everything)
+    failing = np.array(result.failing)
+    lo, hi = widest(hs.system, x, all_unknown, failing)
+    narrow = [i for i in result.failing if hi[i] - lo[i] < s - 1e-6]
+    proven = [i for i in narrow if truth and lo[i] > 1e-6 and hi[i] < k - 1e-6]
+    i = (proven or narrow or list(result.failing))[0]
+    found = Finding(model, hs.describe(i), float(result.lo[i]), float(result.hi[i]))
+    return NoSafePublication(
+        new.label,
+        found,
+        (float(lo[i]), float(hi[i])),
+        proven=bool(proven),
+        key=dict(hs.system.keys[i]),
+        change=int(hs.owner[i]) < 0,
+        contradicted=not truth,
+        k=k,
+        s=s,
+    )
+
+
 def from_summary(summary: Summary, codebook: Codebook) -> Publication:
     """A signed summary as the attacker sees it (suppressed cells are ``-1``)."""
     return Publication(
@@ -508,4 +491,5 @@ def from_summary(summary: Summary, codebook: Codebook) -> Publication:
         summary.revision,
         summary.created_at,
         published_cubes(summary.tables, codebook, summary.country),
+        summary.protection.total_within,
     )

@@ -7,6 +7,7 @@ auditors run: rebuild the joint system from the *published* tables alone and att
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,17 @@ import numpy as np
 from vanfed.anonymize._audit import AuditResult, interval_attack, judge
 from vanfed.anonymize._cube import AxisSpec, Cube, TableSpec, build_cube, published_cubes
 from vanfed.anonymize._history import Publication, protect_with_history
+from vanfed.anonymize._no_safe import NoSafePublication
 from vanfed.anonymize._optimal import optimal_suppress
+from vanfed.anonymize._revision_rule import (
+    Bounded,
+    RuleResult,
+    bounded,
+    grand_total,
+    revision_public,
+    same_run,
+    total_bounds,
+)
 from vanfed.anonymize._settings import ProtectionSettings, loss_weights, public_cells
 from vanfed.anonymize._suppress import primary_cells, suppress
 from vanfed.anonymize._system import LinkedSystem, build_system
@@ -28,6 +39,7 @@ from vanfed.schema import (
     Protection,
     PublishedAxis,
     PublishedTable,
+    TotalWithin,
     period_years,
 )
 
@@ -138,6 +150,7 @@ class Protected:
     suppressed: np.ndarray
     audit: AuditResult
     solve: Solve | None = None
+    total_within: TotalWithin | None = None  # a revision's hidden grand total, its range
 
     def published(self) -> tuple[PublishedTable, ...]:
         """The protected tables as published (suppressed cells are None)."""
@@ -163,6 +176,7 @@ class Protected:
                 published_cells=int((~self.suppressed).sum()),
                 suppressed_cells=int(self.suppressed.sum()),
             ),
+            total_within=self.total_within,
         )
 
 
@@ -276,6 +290,11 @@ def protect_cubes(
     """Protect counted linked tables jointly under ``settings`` (the audit passes), and
     jointly with ``history`` (earlier publications) when given.
 
+    Headline numbers of a period already published follow the revision rule
+    (:mod:`vanfed.anonymize._revision_rule`). When no safe pattern exists with the grand
+    total published (proven), the total is hidden as a last resort, stating the range of
+    its change, and the search runs again.
+
     Raises:
         ProtectionError: no safe suppression pattern was found.
     """
@@ -289,35 +308,138 @@ def protect_cubes(
     public = public_cells(
         system, values, settings.policy, k=k, s=s, protect_zeros=settings.protect_zeros
     )
-    z = settings.protect_zeros
+    rule = RuleResult(public)
+    if history and publication is not None:  # a revision: design B (see _revision_rule)
+        rule = _revision_public(system, values, public, settings, publication, history)
+    local = _local(system, values, settings, weights, primary, rule.public, t0)
+    suppressed, audit, within = local.suppressed, local.audit, None
+    if history:
+        new = publication or Publication("", 1, "", cubes)
+        z = settings.protect_zeros
+        try:
+            suppressed, audit, within = _jointly(new, history, system, local, rule, z)
+        except NoSafePublication as exc:
+            if not exc.proven or rule.fallback is None:
+                raise
+            last = dataclasses.replace(rule, within=rule.fallback, fallback=None)
+            last = dataclasses.replace(last, public=_without_total(system, rule.public))
+            suppressed, audit, within = _jointly(new, history, system, local, last, z)
+    loss = float(weights[suppressed].sum())
+    solve = Solve(
+        local.method,
+        settings,
+        primary,
+        rule.public,
+        weights,
+        loss,
+        local.lower,
+        local.proven,
+        time.monotonic() - t0,
+    )
+    return Protected(cubes, system, suppressed, audit, solve, within)
+
+
+@dataclass(frozen=True)
+class _Local:
+    """A pattern that passes the publication's own audit, and how it was found."""
+
+    suppressed: np.ndarray
+    audit: AuditResult
+    method: str
+    lower: float | None
+    proven: bool
+
+
+def _local(
+    system: LinkedSystem,
+    values: np.ndarray,
+    settings: ProtectionSettings,
+    weights: np.ndarray,
+    primary: np.ndarray,
+    public: np.ndarray,
+    t0: float,
+) -> _Local:
+    """Secondary suppression of the publication on its own (heuristic, or optimal MILP)."""
+    k, s, z = settings.k, settings.level, settings.protect_zeros
     suppressed, audit = suppress(
         system, values, k=k, s=s, protect_zeros=z, weights=weights, fixed=public
     )
-    method, lower, proven = "heuristic", None, False
-    if settings.method == "optimal":
-        opt = optimal_suppress(
-            system,
-            values,
-            k=k,
-            s=s,
-            primary=primary,
-            weights=weights,
-            public=public,
-            start=(suppressed, audit),
-            time_limit=max(settings.time_limit - (time.monotonic() - t0), 0.1),
-        )
-        suppressed, audit = opt.suppressed, opt.audit
-        method, lower, proven = opt.method, opt.lower_bound, opt.proven
-    if history:
-        new = publication or Publication("", 1, "", cubes)
-        _, _, suppressed, audit = protect_with_history(
-            new, history, k=k, s=s, protect_zeros=z, fixed=public, initial=suppressed
-        )
-    loss = float(weights[suppressed].sum())
-    solve = Solve(
-        method, settings, primary, public, weights, loss, lower, proven, time.monotonic() - t0
+    if settings.method != "optimal":
+        return _Local(suppressed, audit, "heuristic", None, False)
+    opt = optimal_suppress(
+        system,
+        values,
+        k=k,
+        s=s,
+        primary=primary,
+        weights=weights,
+        public=public,
+        start=(suppressed, audit),
+        time_limit=max(settings.time_limit - (time.monotonic() - t0), 0.1),
     )
-    return Protected(cubes, system, suppressed, audit, solve)
+    return _Local(opt.suppressed, opt.audit, opt.method, opt.lower_bound, opt.proven)
+
+
+def _jointly(
+    new: Publication,
+    history: Sequence[Publication],
+    system: LinkedSystem,
+    local: _Local,
+    rule: RuleResult,
+    protect_zeros: bool,
+) -> tuple[np.ndarray, AuditResult, TotalWithin | None]:
+    """The history protection, starting from the local pattern; a grand total the rule
+    hides is hidden first (hiding it only widens the publication's own intervals). A range
+    the same-run quarters imply is held by the attack throughout (it adds nothing to what
+    they say) and stated only if the total ends up hidden."""
+    start = local.suppressed.copy()
+    g = grand_total(system)
+    if rule.within is not None:
+        start[g] = True
+    k, s = local.audit.k, local.audit.s
+    _, _, suppressed, audit = protect_with_history(
+        dataclasses.replace(new, total_within=rule.within or rule.implied),
+        history,
+        k=k,
+        s=s,
+        protect_zeros=protect_zeros,
+        fixed=rule.public,
+        initial=start,
+    )
+    hidden = g is not None and bool(suppressed[g])
+    return suppressed, audit, rule.within or (rule.implied if hidden else None)
+
+
+def _without_total(system: LinkedSystem, public: np.ndarray) -> np.ndarray:
+    out = public.copy()
+    out[grand_total(system)] = False
+    return out
+
+
+def _revision_public(
+    system: LinkedSystem,
+    values: np.ndarray,
+    public: np.ndarray,
+    settings: ProtectionSettings,
+    new: Publication,
+    history: Sequence[Publication],
+) -> RuleResult:
+    """The revision rule (:func:`revision_public`) with the period's earlier publications
+    and, for a year, its quarters', from the history (in the node's order)."""
+
+    def of(period: str) -> list[tuple[int, tuple[Cube, ...]]]:
+        return [(p.revision, p.cubes) for p in history if p.period == period]
+
+    run = same_run(new.period, new.snapshot, history, public, grand_total(system))
+    if run is not None:
+        return run
+    year, quarter = period_years(new.period)
+    quarters = [] if quarter is not None else [of(f"{year}-Q{q}") for q in (1, 2, 3, 4)]
+    quarters = quarters if all(quarters) else []
+    k, s = settings.k, settings.level
+    return revision_public(
+        system, values, public, settings.policy, of(new.period), quarters, k=k, s=s
+    )
 
 
 def published_system(
@@ -329,18 +451,41 @@ def published_system(
     return system, system.gather(cubes)
 
 
-def reaudit(
-    tables: Sequence[PublishedTable], codebook: Codebook, country: str, *, k: int, s: int
-) -> tuple[LinkedSystem, np.ndarray, AuditResult]:
-    """The interval attack on a publication, from the published numbers only."""
+def published_bounded(
+    tables: Sequence[PublishedTable],
+    codebook: Codebook,
+    country: str,
+    within: TotalWithin | None = None,
+) -> Bounded:
+    """The joint system of a publication as the attacker holds it: with the range its
+    summary states for a hidden grand total (``protection.total_within``) as bound rows."""
     system, values = published_system(tables, codebook, country)
-    return system, values, judge(system, values, values < 0, k=k, s=s)
+    return bounded(system, values, values < 0, total_bounds(system, within))
+
+
+def reaudit(
+    tables: Sequence[PublishedTable],
+    codebook: Codebook,
+    country: str,
+    *,
+    k: int,
+    s: int,
+    within: TotalWithin | None = None,
+) -> tuple[LinkedSystem, np.ndarray, AuditResult]:
+    """The interval attack on a publication, from the published numbers only (and the range
+    of a hidden revised total, when the summary states one)."""
+    b = published_bounded(tables, codebook, country, within)
+    verdict = judge(b.system, b.values, b.unknown, k=k, s=s, targets=~b.aux)
+    return b.system, b.values, verdict
 
 
 def intervals(
-    tables: Sequence[PublishedTable], codebook: Codebook, country: str
+    tables: Sequence[PublishedTable],
+    codebook: Codebook,
+    country: str,
+    within: TotalWithin | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per table, the attacker's [lo, hi] for every cell (published: lo = hi = value)."""
-    system, values = published_system(tables, codebook, country)
-    lo, hi = interval_attack(system, values, values < 0)
-    return [(lo[ids], hi[ids]) for ids in system.cell_var]
+    b = published_bounded(tables, codebook, country, within)
+    lo, hi = interval_attack(b.system, b.values, b.unknown, ~b.aux)
+    return [(lo[ids], hi[ids]) for ids in b.system.cell_var]

@@ -11,6 +11,7 @@ from rich.progress import Progress
 
 from vanfed._json import atomic_write, read_limited
 from vanfed._node import METHODS, Node
+from vanfed._run import Run
 from vanfed.anonymize import Protected
 from vanfed.cli._common import (
     console,
@@ -22,6 +23,7 @@ from vanfed.cli._common import (
     require_output,
     signing_key,
 )
+from vanfed.cli._plan import tables_without
 from vanfed.cli._protection import protection_settings, write_protection_report
 from vanfed.errors import InputError
 from vanfed.schema import (
@@ -105,18 +107,28 @@ def summarize(
         typer.Option(help="ckm: folder of the node's secret record keys (default: in the ledger)"),
     ] = None,
     registry: Annotated[
-        Path | None, typer.Option(help="ckm: take the noise the registry's policy agrees on")
+        Path | None,
+        typer.Option(
+            help="The registry: its policy's revision calendar (periods outside their "
+            "windows are refused) and, for ckm, the noise it agrees on"
+        ),
     ] = None,
     ckm_max_noise: Annotated[int, typer.Option(help="ckm: maximum noise D")] = 5,
     ckm_variance: Annotated[float, typer.Option(help="ckm: noise variance V")] = 3.0,
     ckm_js: Annotated[int, typer.Option(help="ckm: counts 1..js are never published")] = 4,
+    drop_table: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave a default table out (repeat; vanfed plan suggests one)"),
+    ] = None,
     max_reject_rate: MaxRejectRate = DEFAULT_MAX_REJECT_RATE,
     accept_quality: AcceptQuality = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Ingest an export, protect its tables jointly with the ledger and write the summary.
 
-    Refuses (exit 2) when a field is unknown for every record or more than
+    Each period is its own unit: the periods that can be published are written, each one
+    refused is listed with its reason and next step, and the exit code is then 1. Refuses
+    (exit 2) when a field is unknown for every record or more than
     --max-reject-rate of the rows were rejected, unless --accept-quality is given.
     """
     periods = expand_periods(period)
@@ -133,6 +145,8 @@ def summarize(
         settings=settings,
         method=method if ckm else None,
         record_keys=record_keys,
+        calendar=None if registry is None else load_registry(registry).policy.revisions,
+        tables=tables_without(drop_table),
         **_ckm_options(method, registry, ckm_max_noise, ckm_variance, ckm_js),
     )
     protections: list[Protected] = []
@@ -147,7 +161,7 @@ def summarize(
             input_path, m, rejects=rejects, progress=lambda n: progress.update(task, completed=n)
         )
         progress.update(task, description="protecting tables (suppression + interval attack)")
-        summaries = node.summarize_many(
+        run = node.summarize_many(
             records,
             periods=periods,
             now=now(),
@@ -156,6 +170,9 @@ def summarize(
             allow_empty=zero_return,
             on_protected=protections.append,
         )
+    if len(periods) == 1:
+        run.raise_refused()  # one period: its refusal is the command's one-line error
+    summaries = list(run)
     q = records.quality
     issues = sorted(
         {i for sm in summaries for i in _gate(sm, q, max_reject_rate, accept_quality)},
@@ -164,14 +181,14 @@ def summarize(
     if protection_report is not None:
         for summary, protected in zip(summaries, protections, strict=True):
             target = protection_report
-            if len(summaries) > 1:
+            if len(periods) > 1:
                 name = f"{target.stem}-{summary.period}{target.suffix}"
                 target = target.with_name(name)
             write_protection_report(protected, target)
     written = []
     for summary in summaries:
         target = out_path
-        if len(summaries) > 1:
+        if len(periods) > 1:
             target = out_path / f"{country.lower()}-{summary.period}-r{summary.revision}.json"
         atomic_write(target, summary.canonical_bytes())
         written.append(
@@ -188,10 +205,12 @@ def summarize(
                 "country": country,
                 "quality": q.to_json_obj(),
                 "summaries": written,
+                "refused": [r.to_json_obj() for r in run.refused],
                 "accepted_quality_issues": issues,
                 "rejects": str(rejects) if rejects else None,
             }
         )
+        _exit_if_refused(run)
         return
     out.print(
         f"{input_path.name}: {q.records_read} rows read, {q.records_accepted} accepted, "
@@ -199,6 +218,14 @@ def summarize(
     )
     for issue in issues:
         out.print(f"accepted: {issue}", markup=False)
+    _print_written(summaries, written, k)
+    for r in run.refused:
+        out.print(f"{r.period} r{r.revision}: refused ({r.reason}): {r.error}", markup=False)
+    _exit_if_refused(run)
+
+
+def _print_written(summaries: list[Summary], written: list[dict[str, Any]], k: int) -> None:
+    """One line per summary written: its audit, or its noise."""
     for summary, entry in zip(summaries, written, strict=True):
         target = Path(entry["summary"])
         a, noise = summary.protection.audit, summary.protection.ckm
@@ -216,6 +243,18 @@ def summarize(
             f"(k={k}, s={summary.protection.s}); {len(summary.tables)} tables, "
             f"{a.published_cells} cells published, {a.suppressed_cells} suppressed -> {target}"
         )
+
+
+def _exit_if_refused(run: Run) -> None:
+    """Exit 1 when a period of the run was refused (the others are written)."""
+    if run.refused:
+        written = len(run)
+        console.print(
+            f"vanfed: {len(run.refused)} of {written + len(run.refused)} periods refused "
+            f"({', '.join(r.period for r in run.refused)}); {written} written",
+            markup=False,
+        )
+        raise typer.Exit(1)
 
 
 def _ckm_options(

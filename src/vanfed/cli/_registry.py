@@ -37,6 +37,7 @@ from vanfed.schema import (
     CkmParams,
     CkmRecord,
     Policy,
+    RevisionCalendar,
     SecurePolicy,
     TrustRegistry,
 )
@@ -96,23 +97,32 @@ def init(
         str | None,
         typer.Option(help="Agree on cell-key noise D,V,js (e.g. 5,3,4): its ptable digest"),
     ] = None,
+    calendar: Annotated[
+        str | None,
+        typer.Option(
+            help="Revision windows, months after a period ends: 'quarter=0;year=0,12' "
+            "(quarters once, a year and its final revision a year later)"
+        ),
+    ] = None,
     secure: Annotated[
         bool, typer.Option("--secure", help="Allow secure rounds, with the default noise")
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create version 1 (signed by a threshold of its roots, or a draft) and pin its roots."""
+    policy = Policy(
+        min_k=min_k,
+        min_s=min_s,
+        ckm=None if ckm is None else _agreed(ckm),
+        revisions=None if calendar is None else _calendar(calendar),
+        secure=SecurePolicy() if secure else None,
+    )
     reg = init_registry(
         [load_public(p) for p in root_pub],
         threshold=threshold,
         now=now(),
         days=days,
-        policy=Policy(
-            min_k=min_k,
-            min_s=min_s,
-            ckm=None if ckm is None else _agreed(ckm),
-            secure=SecurePolicy() if secure else None,
-        ),
+        policy=policy,
     )
     what = _emit(reg, root_key, out_path)
     pinned = _pin_new(reg)
@@ -151,6 +161,26 @@ def _agreed(text: str) -> CkmRecord:
     except ValueError as exc:  # a pydantic ValidationError is a ValueError too
         raise InputError(f"--ckm {text!r}: expected D,V,js such as 5,3,4 ({exc})") from exc
     return build_ptable(params).record()
+
+
+def _calendar(text: str) -> RevisionCalendar:
+    """``quarter=0;year=0,12`` as a revision calendar (a kind left out keeps its default)."""
+    fields: dict[str, tuple[int, ...]] = {}
+    try:
+        for part in filter(None, (p.strip() for p in text.split(";"))):
+            kind, _, months = part.partition("=")
+            if kind.strip() not in ("quarter", "year") or kind.strip() in fields:
+                raise ValueError(f"{kind.strip()!r} is not quarter or year, once each")
+            fields[kind.strip()] = tuple(int(m) for m in months.split(","))
+        return RevisionCalendar.model_validate(fields)
+    except ValidationError as exc:
+        why = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise InputError(f"--calendar {text!r}: {why} (e.g. 'quarter=0;year=0,12')") from exc
+    except ValueError as exc:
+        raise InputError(
+            f"--calendar {text!r}: expected e.g. 'quarter=0;year=0,12', months after the "
+            f"period ends ({exc})"
+        ) from exc
 
 
 @app.command("add-key")

@@ -1,6 +1,7 @@
 """The vocabulary: codebook, mapping, data quality and the wire models."""
 
 from vanfed.schema._aliases import Admin1Aliases, load_admin1_aliases
+from vanfed.schema._calendar import RevisionCalendar, period_end
 from vanfed.schema._codebook import (
     TOTAL,
     UNKNOWN,
@@ -32,6 +33,7 @@ from vanfed.schema._summary import (
     PublishedAxis,
     PublishedTable,
     Summary,
+    TotalWithin,
     expand_periods,
     load_summary,
     period_years,
@@ -63,14 +65,17 @@ __all__ = [
     "PublishedAxis",
     "PublishedTable",
     "Receipt",
+    "RevisionCalendar",
     "SourceOptions",
     "Summary",
+    "TotalWithin",
     "expand_periods",
     "load_admin1_aliases",
     "load_codebook",
     "load_mapping",
     "load_summary",
     "log_folder",
+    "period_end",
     "period_years",
     "quality_issues",
     "read_mapping",

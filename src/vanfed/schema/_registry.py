@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from vanfed.schema._base import Model
+from vanfed.schema._calendar import RevisionCalendar
 from vanfed.schema._ckm import CkmRecord
 from vanfed.schema._protection import ProtectionPolicy
 from vanfed.schema._secure_policy import SecurePolicy
@@ -89,6 +90,10 @@ class Policy(Model):
     # bytes when absent so registries written before them keep their exact bytes.
     protection: ProtectionPolicy | None = None
     ckm: CkmRecord | None = None
+    # The revision calendar (issue 21): windows in which each period may be published; the
+    # door refuses a publication outside them (``outside_window``). Optional, omitted when
+    # absent like the two above.
+    revisions: RevisionCalendar | None = None
     # The secure regional path (secure aggregation with distributed noise): the least noise
     # a node accepts and each country's privacy budget. Absent: no secure rounds.
     secure: SecurePolicy | None = None
@@ -100,6 +105,8 @@ class Policy(Model):
             out.pop("protection", None)
         if self.ckm is None:
             out.pop("ckm", None)
+        if self.revisions is None:
+            out.pop("revisions", None)
         if self.secure is None:
             out.pop("secure", None)
         return out

@@ -38,6 +38,7 @@ __all__ = [
     "PublishedAxis",
     "PublishedTable",
     "Summary",
+    "TotalWithin",
     "expand_periods",
     "load_summary",
     "period_years",
@@ -106,6 +107,29 @@ class AuditRecord(Model):
     suppressed_cells: int = Field(ge=0)
 
 
+class TotalWithin(Model):
+    """Where a hidden grand total lies, as the revision rule states it.
+
+    A period already published (or a year whose quarters are) publishes its grand total
+    only when it moved by 0 or by at least ``M = max(k, s + 2)`` records since the last
+    published total it is compared with: ``since`` names it (``r1``: revision 1 of the
+    period; ``quarters``: the sum of its quarters' latest published totals). Otherwise the
+    total is hidden and the summary states ``[low, high]``: 1 … M − 1 above that total, or
+    1 … M − 1 below it. The audit gives the range to the attacker, and the regional merge
+    bounds the hidden total with it.
+    """
+
+    since: str = Field(pattern=r"^(r[1-9][0-9]{0,5}|quarters)$")
+    low: int = Field(ge=0)
+    high: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TotalWithin:
+        if self.low > self.high:
+            raise ValueError("total_within: low must not exceed high")
+        return self
+
+
 class Protection(Model):
     """How a summary was protected: k, s, zero handling, method and audit."""
 
@@ -119,6 +143,9 @@ class Protection(Model):
     # *not* additive (each margin is perturbed as a cell of its own). Left out of the signed
     # bytes when absent, so suppression summaries keep their exact bytes.
     ckm: CkmRecord | None = None
+    # A revision whose grand total the revision rule hid (see :class:`TotalWithin`); left
+    # out of the signed bytes when absent.
+    total_within: TotalWithin | None = None
 
     @model_validator(mode="after")
     def _passed(self) -> Protection:
@@ -135,6 +162,8 @@ class Protection(Model):
         out: dict[str, object] = handler(self)
         if self.ckm is None:
             out.pop("ckm", None)
+        if self.total_within is None:
+            out.pop("total_within", None)
         return out
 
     @property
@@ -165,6 +194,14 @@ class Summary(Model):
             raise ValueError("table names must be unique")
         if (self.revision == 1) != (self.supersedes is None):
             raise ValueError("revision 1 supersedes nothing; later revisions name their parent")
+        within = self.protection.total_within
+        if within is not None:
+            if within.since == "quarters" and period_years(self.period)[1] is not None:
+                raise ValueError("total_within: only a year is compared with its quarters")
+            if within.since != "quarters" and int(within.since[1:]) >= self.revision:
+                raise ValueError("total_within names an earlier revision of the period")
+            if any(not t.filter and t.values[-1] is not None for t in self.tables):
+                raise ValueError("total_within: the grand total is published, not hidden")
         k = self.protection.k
         for t in self.tables:
             if self.protection.perturbed and None in t.values:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from vanfed._json import atomic_write, loads_strict, read_limited
-from vanfed.aggregate import Refusal, check_history, check_summary
+from vanfed.aggregate import Refusal, check_history, check_summary, check_window
 from vanfed.errors import LogError, ReasonCode, VerificationError
 from vanfed.schema import (
     RESULT_TYPE,
@@ -328,7 +328,9 @@ class Inbox:
         """The summary's own checks, then its country's logged history with it."""
         try:
             check_summary(summary, self.codebook, self.registry.policy)
-            check_history(summary, self._history(summary.country), self.codebook)
+            history = self._history(summary.country)
+            check_window(summary, history, self.registry.policy.revisions)
+            check_history(summary, history, self.codebook)
         except Refusal as exc:
             raise Rejected(exc.message, (exc.reason,), digest) from None
 

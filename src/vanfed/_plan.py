@@ -1,0 +1,277 @@
+"""``Node.plan``: what publishing now would give, period by period, and the next safe step.
+
+A plan runs the node's real protection on the current export beside its ledger, exactly as
+``summarize`` would, and writes nothing (suppression writes nothing before ``sign``). For
+each period it says whether the publication is safe now; if not, why (the cell that would
+come out and by how much, whether no pattern can help or the search gave up), how many more
+records that cell needs, and the nearest safe alternative, each one tried by a dry run:
+
+1. the year instead of its quarters (for a quarter);
+2. a coarser layout: the same tables without the finest one holding the blocked cell;
+3. waiting: the calendar's next window, or the records the blocked cell still needs.
+
+Every refusal of ``summarize`` ends with the first of these that works (``… Next: …``).
+With the cell key method no dry run is made (it would keep new record keys): the step is
+the next window, or waiting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from vanfed._run import Refused
+from vanfed.anonymize import Protected, TableSpec
+from vanfed.anonymize._no_safe import NoSafePublication
+from vanfed.errors import ReasonCode
+from vanfed.ingest import CodedRecords
+from vanfed.schema import PublishedTable, TotalWithin, period_years
+from vanfed.schema._base import Model
+
+if TYPE_CHECKING:
+    from vanfed._node import Node
+
+__all__ = ["Alternative", "PeriodPlan", "Plan", "next_step", "plan"]
+
+
+class Alternative(Model):
+    """A way to publish that the plan tried (``safe``: its dry run passed)."""
+
+    kind: Literal["year", "layout", "window", "wait"]
+    description: str
+    safe: bool | None = None  # None: not something a dry run can tell (waiting for records)
+
+
+class PeriodPlan(Model):
+    """What publishing one period now would give."""
+
+    period: str
+    revision: int
+    status: Literal["safe", "refused"]
+    reason: str | None = None
+    message: str = ""
+    published_share: float | None = None  # of the truly non-zero cells, shown with a number
+    total: Literal["published", "hidden", "none"] | None = None
+    total_within: TotalWithin | None = None
+    cell: dict[str, str] | None = None  # the blocked cell, when refused by the history
+    interval: tuple[float, float] | None = None  # its widest interval, everything hidden
+    proven: bool | None = None  # no pattern at all can protect it
+    records_needed: int | None = None  # at most this many more records in the cell
+    next_step: str | None = None
+    alternatives: tuple[Alternative, ...] = ()
+
+
+class Plan(Model):
+    """A plan for a country's export beside its ledger (nothing is written)."""
+
+    country: str
+    at: str
+    periods: tuple[PeriodPlan, ...]
+
+    @property
+    def refused(self) -> tuple[PeriodPlan, ...]:
+        """The periods that would be refused now."""
+        return tuple(p for p in self.periods if p.status == "refused")
+
+
+def default_periods(node: Node, records: CodedRecords) -> list[str]:
+    """The periods a plan looks at by default: every period in the ledger (its next
+    revision) and every year of the export."""
+    years = {str(int(y)) for y in np.unique(records.fields["year"])}
+    ledger = node.ledger.entries(node.country) if node.ledger else []
+    return sorted(years | {e.summary.period for e in ledger})
+
+
+def plan(node: Node, records: CodedRecords, *, periods: Sequence[str], now: dt.datetime) -> Plan:
+    """Dry-run ``summarize`` of ``periods`` and say, per period, what it would give."""
+    made: list[Protected] = []
+    run = node.dry_run(records, periods, now, on_protected=made.append)
+    out = []
+    for i, summary in enumerate(run):
+        protected = made[i] if i < len(made) else None  # none for the cell key method
+        out.append(
+            PeriodPlan(
+                period=summary.period,
+                revision=summary.revision,
+                status="safe",
+                message=f"{summary.period} r{summary.revision}: safe now",
+                published_share=None if protected is None else _share(protected),
+                total=_total(summary.tables),
+                total_within=summary.protection.total_within,
+            )
+        )
+    for refused in run.refused:
+        out.append(_refused(node, records, refused, now))
+    order = {p: i for i, p in enumerate(sorted(periods, key=_period_order))}
+    out.sort(key=lambda p: order.get(p.period, len(order)))
+    return Plan(country=node.country, at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), periods=tuple(out))
+
+
+def _period_order(period: str) -> tuple[int, int, str]:
+    year, quarter = period_years(period)
+    return year, 0 if quarter is not None else 1, period
+
+
+def _share(protected: Protected) -> float:
+    values, hidden = protected.system.gather(protected.cubes), protected.suppressed
+    nonzero = values > 0
+    return round(float((nonzero & ~hidden).sum()) / max(1, int(nonzero.sum())), 4)
+
+
+def _total(tables: Sequence[PublishedTable]) -> Literal["published", "hidden", "none"]:
+    plain = [t for t in tables if not t.filter]
+    if not plain:
+        return "none"
+    return "hidden" if plain[0].values[-1] is None else "published"
+
+
+def _refused(node: Node, records: CodedRecords, refused: Refused, now: dt.datetime) -> PeriodPlan:
+    step, alternatives = next_step(node, records, refused, now=now, exhaustive=True)
+    err = refused.error
+    fields: dict[str, object] = {}
+    if isinstance(err, NoSafePublication):
+        lo, hi = err.widest
+        fields = {
+            "cell": err.key,
+            "interval": (lo, hi if math.isfinite(hi) else float("inf")),
+            "proven": err.proven,
+            "records_needed": _needed(err),
+        }
+    return PeriodPlan(
+        period=refused.period,
+        revision=refused.revision,
+        status="refused",
+        reason=refused.reason,
+        message=str(err).split(". Next: ")[0],
+        next_step=step,
+        alternatives=tuple(alternatives),
+        **fields,
+    )
+
+
+def _needed(err: NoSafePublication) -> int | None:
+    """At most this many more records in the blocked cell make its change k or more."""
+    lo = err.widest[0]
+    if not math.isfinite(lo) or lo <= 0:
+        return None
+    return max(1, err.k - math.ceil(lo - 1e-6))
+
+
+def next_step(
+    node: Node,
+    records: CodedRecords,
+    refused: Refused,
+    *,
+    now: dt.datetime,
+    exhaustive: bool = False,
+) -> tuple[str, list[Alternative]]:
+    """The nearest safe alternative to a refused period (dry runs, nothing written), and
+    every alternative tried (all of them with ``exhaustive``, else up to the first safe)."""
+    err = refused.error
+    tried: list[Alternative] = []
+    if err.reason == ReasonCode.OUTSIDE_WINDOW:
+        return _window(node, records, refused, now), tried
+    # A dry run of the cell key method would keep new record keys: no alternatives tried.
+    attempts = () if node.method == "ckm" else (_year_instead, _coarser)
+    for attempt in attempts:
+        alt = attempt(node, records, refused, now)
+        if alt is not None:
+            tried.append(alt)
+            if alt.safe and not exhaustive:
+                return alt.description, tried
+    wait = _wait(node, refused, now)
+    tried.append(wait)
+    safe = [a for a in tried if a.safe]
+    return (safe[0] if safe else wait).description, tried
+
+
+def _year_instead(
+    node: Node, records: CodedRecords, refused: Refused, now: dt.datetime
+) -> Alternative | None:
+    year, quarter = period_years(refused.period)
+    if quarter is None:
+        return None
+    run = node.dry_run(records, [str(year)], now)
+    ok = bool(len(run))
+    rev = run[0].revision if ok else None
+    text = (
+        f"publish the year {year} (r{rev}) instead of {refused.period}: safe now"
+        if ok
+        else f"the year {year} instead of {refused.period}: refused too"
+    )
+    return Alternative(kind="year", description=text, safe=ok)
+
+
+def _coarser(
+    node: Node, records: CodedRecords, refused: Refused, now: dt.datetime
+) -> Alternative | None:
+    err = refused.error
+    if not isinstance(err, NoSafePublication):
+        return None
+    holding = [t for t in node.tables if _holds(t, err.key)]
+    if not holding or len(node.tables) < 2:
+        return None
+    finest = max(holding, key=lambda t: len(t.axes))
+    fewer = tuple(t for t in node.tables if t.name != finest.name)
+    run = node.with_tables(fewer).dry_run(records, [refused.period], now)
+    ok = bool(len(run))
+    text = (
+        f"publish {refused.period} without table {finest.name} (--drop-table "
+        f"{finest.name}): safe now"
+        if ok
+        else f"without table {finest.name}: refused too"
+    )
+    return Alternative(kind="layout", description=text, safe=ok)
+
+
+def _holds(spec: TableSpec, key: dict[str, str]) -> bool:
+    """Whether a table has the cell ``key`` (its filter agrees, its axes cover the rest)."""
+    if any(key.get(d) != c for d, c in spec.filter.items()):
+        return False
+    dims = {a.dim for a in spec.axes}
+    return all(d in dims or spec.filter.get(d) == c for d, c in key.items())
+
+
+def _wait(node: Node, refused: Refused, now: dt.datetime) -> Alternative:
+    err, period = refused.error, refused.period
+    cal = node.calendar
+    if cal is not None:
+        window = cal.window(period, now)
+        last = len(cal.offsets(period)) - 1
+        nxt = 0 if window is None else window + 1
+        if nxt <= last:
+            return Alternative(
+                kind="window",
+                description=f"wait for the revision window opening "
+                f"{cal.opens(period, nxt):%Y-%m-%d} and publish the records gathered by then",
+            )
+    if isinstance(err, NoSafePublication):
+        needed = _needed(err)
+        cell = err.key or "total"
+        what = f"up to {needed} more records in cell {cell}" if needed else "more records"
+        return Alternative(
+            kind="wait",
+            description=f"summarize {period} again once {what} have arrived (its change then "
+            f"reaches k = {err.k})",
+        )
+    return Alternative(kind="wait", description=f"summarize {period} again later")
+
+
+def _window(node: Node, records: CodedRecords, refused: Refused, now: dt.datetime) -> str:
+    cal, period = node.calendar, refused.period
+    if cal is None:  # a window refusal needs a calendar; kept total for type checkers
+        return f"publish {period} later"
+    window = cal.window(period, now)
+    nxt = 0 if window is None else window + 1
+    if nxt >= len(cal.offsets(period)):
+        return f"none: {period} is final (its last window holds a publication)"
+    opens = cal.opens(period, nxt)
+    if node.method == "ckm":  # a dry run would keep new record keys
+        return f"publish {period} in the window opening {opens:%Y-%m-%d}"
+    run = node.dry_run(records, [period], max(opens, now))
+    verdict = "safe with today's records" if len(run) else "refused with today's records"
+    return f"publish {period} in the window opening {opens:%Y-%m-%d} ({verdict})"

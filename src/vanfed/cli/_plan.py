@@ -1,0 +1,90 @@
+"""``vanfed plan``: what ``summarize`` would publish now, and the next safe step (no writes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vanfed._node import Node
+from vanfed._plan import PeriodPlan
+from vanfed.anonymize import DEFAULT_TABLES, TableSpec
+from vanfed.cli._common import emit, load_registry, now
+from vanfed.cli._protection import protection_settings
+from vanfed.errors import InputError
+from vanfed.schema import expand_periods, load_mapping
+
+__all__ = ["register", "tables_without"]
+
+
+def tables_without(drop: list[str] | None) -> tuple[TableSpec, ...]:
+    """The default tables without those named by ``--drop-table`` (each must exist)."""
+    names = {t.name for t in DEFAULT_TABLES}
+    for name in drop or []:
+        if name not in names:
+            raise InputError(f"--drop-table {name!r}: not a table; use one of {sorted(names)}")
+    kept = tuple(t for t in DEFAULT_TABLES if t.name not in set(drop or []))
+    if not kept:
+        raise InputError("--drop-table: every table dropped, nothing would be published")
+    return kept
+
+
+def plan(
+    input_path: Annotated[Path, typer.Argument(metavar="EXPORT")],
+    mapping: Annotated[Path, typer.Option(help="Mapping TOML")],
+    country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-3")],
+    period: Annotated[
+        str | None,
+        typer.Option(help="Periods to plan (as summarize); default the ledger's and the years"),
+    ] = None,
+    ledger: Annotated[
+        Path, typer.Option(envvar="VANFED_LEDGER", help="The node's publication ledger")
+    ] = Path("vanfed-ledger"),
+    registry: Annotated[
+        Path | None, typer.Option(help="The registry: its policy's revision calendar")
+    ] = None,
+    k: Annotated[int, typer.Option(help="Threshold: counts 1..k-1 are unsafe")] = 5,
+    s: Annotated[int | None, typer.Option(help="Protection level (default k)")] = None,
+    policy: Annotated[Path | None, typer.Option(help="Protection policy TOML")] = None,
+    drop_table: Annotated[
+        list[str] | None, typer.Option(help="Leave a default table out (repeat)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Say, for each period, whether publishing now is safe, why not, how many more
+    records it needs and the nearest safe alternative. Writes nothing; exit 0 when the
+    plan is made (whatever it predicts), 2 on bad input."""
+    settings = protection_settings(k, s, False, policy, "heuristic", 60.0, "value")
+    calendar = None if registry is None else load_registry(registry).policy.revisions
+    if not ledger.is_dir():
+        raise InputError(f"--ledger {ledger}: no ledger there (nothing published yet?)")
+    node = Node(
+        country,
+        ledger=ledger,
+        settings=settings,
+        calendar=calendar,
+        tables=tables_without(drop_table),
+    )
+    records = node.ingest(input_path, load_mapping(mapping))
+    periods = None if period is None else expand_periods(period)
+    result = node.plan(records, now=now(), periods=periods)
+    emit(as_json, result.to_json_obj(), *[_line(p) for p in result.periods])
+
+
+def _line(p: PeriodPlan) -> str:
+    if p.status == "safe":
+        share = "" if p.published_share is None else f", {p.published_share:.0%} of cells shown"
+        total = f", total {p.total}" + (
+            f" in [{p.total_within.low}, {p.total_within.high}]" if p.total_within else ""
+        )
+        return f"{p.period} r{p.revision}: safe now{share}{total}"
+    text = f"{p.period} r{p.revision}: refused ({p.reason}): {p.message}"
+    if p.records_needed:
+        text += f"; the cell needs up to {p.records_needed} more records"
+    tried = "; ".join(a.description for a in p.alternatives if a.safe is not None)
+    return text + f". Next: {p.next_step}" + (f" [tried: {tried}]" if tried else "")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(plan)

@@ -1,0 +1,57 @@
+"""``vanfed plan`` and per-period runs in subprocesses: exit codes, files, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.integration.test_cli import PASS, one_line_error, vanfed
+
+from vanfed.synthetic import write_export
+
+
+def test_a_run_writes_what_it_can_and_the_plan_says_why_not(tmp_path: Path) -> None:
+    for role, extra in (("root", []), ("node", ["--country", "KHM"])):
+        made = vanfed("keygen", "--role", role, *extra, "--out", str(tmp_path / role), env=PASS)
+        assert made.returncode == 0, made.stderr
+    init = ["registry", "init", "--root", str(tmp_path / "root.pub"), "--threshold", "1"]
+    init += ["--root-key", str(tmp_path / "root"), "--out", str(tmp_path / "registry.json")]
+    bad = vanfed(*init, "--calendar", "quarter=3,0", env=PASS)
+    assert "--calendar 'quarter=3,0'" in one_line_error(bad)
+    made = vanfed(*init, "--calendar", "quarter=0;year=0,12", env=PASS)
+    assert made.returncode == 0, made.stderr
+    shown = json.loads(vanfed("registry", "show", str(tmp_path / "registry.json")).stdout)
+    assert shown["policy"]["revisions"] == {"quarter": [0], "year": [0, 12]}
+    ex = write_export("KHM", tmp_path / "ex", years=range(2024, 2025), seed=11)
+    common = ["--mapping", str(ex.mapping_path), "--country", "KHM", "--accept-quality"]
+    common += ["--ledger", str(tmp_path / "ledger"), "--registry", str(tmp_path / "registry.json")]
+
+    def summarize(period: str, out: Path) -> subprocess.CompletedProcess[str]:
+        return vanfed("summarize", str(ex.path), *common, "--period", period, "--out", str(out))
+
+    first = summarize("2024-Q1", tmp_path / "q1.json")
+    assert first.returncode == 0, first.stderr
+    signed = vanfed(
+        *("sign", str(tmp_path / "q1.json"), "--key", str(tmp_path / "node")),
+        *("--ledger", str(tmp_path / "ledger"), "--out", str(tmp_path / "q1.dsse.json")),
+        "--accept-quality",
+        env=PASS,
+    )
+    assert signed.returncode == 0, signed.stderr
+    # Q1 is published once (the calendar); Q2 is new: the run writes Q2 and exits 1.
+    run = summarize("2024-Q1,2024-Q2", tmp_path / "out")
+    assert run.returncode == 1, run.stderr
+    assert (tmp_path / "out" / "khm-2024-Q2-r1.json").exists(), run.stdout + run.stderr
+    assert not (tmp_path / "out" / "khm-2024-Q1-r2.json").exists()
+    assert "2024-Q1 r2: refused (outside_window)" in run.stdout
+    assert "1 of 2 periods refused (2024-Q1); 1 written" in run.stderr
+    plan = vanfed("plan", str(ex.path), *common[:4], *common[5:], "--json")
+    assert plan.returncode == 0, plan.stderr
+    periods = {p["period"]: p for p in json.loads(plan.stdout)["periods"]}
+    assert periods["2024-Q1"]["status"] == "refused"
+    assert periods["2024-Q1"]["reason"] == "outside_window"
+    assert "final" in periods["2024-Q1"]["next_step"]
+    assert periods["2024"]["status"] == "safe" and periods["2024"]["revision"] == 1
+    assert 0 < periods["2024"]["published_share"] <= 1
+    assert not list((tmp_path / "ledger" / "envelopes").glob("*"))[1:]  # the plan wrote nothing

@@ -1,0 +1,73 @@
+"""The plan's next safe step for a period refused by the history: each alternative is a dry
+run of the node's real protection, and nothing is written."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from vanfed import Node
+from vanfed._plan import next_step
+from vanfed._run import Refused
+from vanfed.anonymize._no_safe import Finding, NoSafePublication
+from vanfed.ingest import CodedRecords
+from vanfed.schema import RevisionCalendar, load_mapping
+from vanfed.synthetic import write_export
+from vanfed.testing import NOW
+
+WHEN = dt.datetime(2025, 2, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def khm(tmp_path_factory: pytest.TempPathFactory) -> CodedRecords:
+    ex = write_export("KHM", tmp_path_factory.mktemp("khm"), years=range(2024, 2025), seed=11)
+    return Node("KHM").ingest(ex.path, load_mapping(ex.mapping_path), today=NOW.date())
+
+
+def blocked(period: str, cell: dict[str, str], lo: float = 1, hi: float = 3) -> Refused:
+    finding = Finding("added", f"change of {period} in cell {cell}", lo, hi)
+    error = NoSafePublication(
+        f"{period} r2",
+        finding,
+        (lo, hi),
+        proven=True,
+        key=cell,
+        change=True,
+        contradicted=False,
+        k=5,
+        s=5,
+    )
+    return Refused(period, 2, error)
+
+
+def test_a_refused_quarter_is_offered_its_year_and_a_coarser_layout(
+    khm: CodedRecords, tmp_path: Path
+) -> None:
+    node = Node("KHM", ledger=tmp_path / "ledger")
+    refused = blocked("2024-Q2", {"admin1": "KH-1", "outcome": "killed"})
+    step, tried = next_step(node, khm, refused, now=WHEN, exhaustive=True)
+    kinds = {a.kind: a for a in tried}
+    assert kinds["year"].safe and "publish the year 2024 (r1) instead of 2024-Q2" in step
+    assert kinds["layout"].safe  # without the admin-1 table, the finest holding the cell
+    assert "without table casualties_by_admin1" in kinds["layout"].description
+    assert "up to 4 more records in cell" in kinds["wait"].description  # [1, 3]: 5 − 1
+    assert not any((tmp_path / "ledger" / "envelopes").iterdir())  # dry runs write nothing
+
+
+def test_a_refused_year_waits_for_records_or_the_next_window(
+    khm: CodedRecords, tmp_path: Path
+) -> None:
+    refused = blocked("2024", {}, lo=2, hi=4)
+    assert "proven" in str(refused.error) and "[2, 4] inside (0, 5)" in str(refused.error)
+    node = Node("KHM", ledger=tmp_path / "ledger")
+    _, tried = next_step(node, khm, refused, now=WHEN, exhaustive=True)
+    assert "year" not in {a.kind for a in tried}  # it is the year
+    assert tried[-1].description == (
+        "summarize 2024 again once up to 3 more records in cell total have arrived (its "
+        "change then reaches k = 5)"
+    )
+    windows = Node("KHM", ledger=tmp_path / "ledger", calendar=RevisionCalendar())
+    _, tried = next_step(windows, khm, refused, now=WHEN, exhaustive=True)
+    assert tried[-1].kind == "window" and "opening 2026-01-01" in tried[-1].description
