@@ -19,23 +19,44 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Sequence
+from typing import Literal, Protocol
 
 import numpy as np
 
-from vanfed._run import Refused
+from vanfed._ledger import Ledger
+from vanfed._run import Refused, Run
 from vanfed.anonymize import Protected, TableSpec
 from vanfed.anonymize._no_safe import NoSafePublication
 from vanfed.errors import ReasonCode
 from vanfed.ingest import CodedRecords
-from vanfed.schema import PublishedTable, TotalWithin, period_years
+from vanfed.schema import PublishedTable, RevisionCalendar, TotalWithin, period_years
 from vanfed.schema._base import Model
 
-if TYPE_CHECKING:
-    from vanfed._node import Node
-
 __all__ = ["Alternative", "PeriodPlan", "Plan", "next_step", "plan"]
+
+
+class Node(Protocol):
+    """What the plan reads of a :class:`vanfed.Node` (its settings, ledger and calendar; a
+    dry run; the same node with other tables): a protocol, so that the node delegates here
+    without the two importing each other."""
+
+    country: str
+    method: str
+    tables: tuple[TableSpec, ...]
+    ledger: Ledger | None
+    calendar: RevisionCalendar | None
+
+    def dry_run(
+        self,
+        records: CodedRecords,
+        periods: Sequence[str],
+        now: dt.datetime,
+        *,
+        on_protected: Callable[[Protected], None] | None = None,
+    ) -> Run: ...
+
+    def with_tables(self, tables: Sequence[TableSpec]) -> Node: ...
 
 
 class Alternative(Model):
