@@ -333,14 +333,8 @@ class Node:
             # quarters of its run, so a refusal refuses every period of it.
             periods_ok = [p for p, _, _ in ready]
             try:
-                made = self._ckm_summaries(
-                    records,
-                    periods_ok,
-                    revision,
-                    supersedes,
-                    created,
-                    rng,
-                    allow_empty=allow_empty,
+                made = ckm_summaries(  # see vanfed._node_ckm
+                    self, records, periods_ok, revision, supersedes, created, rng, allow_empty
                 )
             except ProtectionError as exc:
                 refused += [Refused(p, rev, exc) for p, rev, _ in ready]
@@ -428,33 +422,6 @@ class Node:
             )
         return rev, self.supersedes_digest(period=period, revision=rev, supersedes=supersedes)
 
-    def _ckm_summaries(
-        self,
-        records: CodedRecords,
-        periods: Sequence[str],
-        revision: int | None,
-        supersedes: str | None,
-        created: str,
-        rng: Random | None,
-        *,
-        allow_empty: bool = False,
-    ) -> list[Summary]:
-        """CKM summaries with sticky noise over the ledger (see :mod:`vanfed._node_ckm`);
-        their new record keys and private cells are kept only if every period passes."""
-        return ckm_summaries(
-            self, records, periods, revision, supersedes, created, rng, allow_empty
-        )
-
-    def _check_same_method(self, summary: Summary) -> None:
-        """A year and its quarters keep the method they were first published with: exact
-        cells beside noisy ones of the same records reveal the noise, and noisy cells narrow
-        suppressed ones."""
-        check_method(self, summary.period, noisy=summary.protection.perturbed)
-
-    def _check_ckm_revision(self, summary: Summary) -> None:
-        """A CKM summary is signed only onto the publications it was anchored to."""
-        check_signing(self, summary)
-
     def _summary(
         self,
         protection: Protection,
@@ -495,7 +462,8 @@ class Node:
         if not isinstance(summary, Summary):
             summary = load_summary(summary)
         if self.ledger is not None:
-            self._check_same_method(summary)
+            # A year and its quarters keep the method they were first published with.
+            check_method(self, summary.period, noisy=summary.protection.perturbed)
             earlier = [e.summary for e in self.ledger.entries(summary.country)]
             try:
                 check_window(summary, earlier, self.calendar)
@@ -503,7 +471,7 @@ class Node:
                 raise ProtectionError(str(exc), reason=exc.reason) from exc
             check_against(summary, self.ledger, self.codebook)
             if summary.protection.perturbed:
-                self._check_ckm_revision(summary)
+                check_signing(self, summary)  # only onto the publications it was anchored to
         envelope = sign_envelope(summary.canonical_bytes(), SUMMARY_TYPE, [signer]).to_bytes()
         if self.ledger is not None:
             self.ledger.add(envelope)

@@ -43,50 +43,20 @@ from vanfed.signing import (
     EncryptionKeyPair,
     Envelope,
     KeyPair,
-    PublicKey,
-    VerificationResult,
     envelope_digest,
     parse_payload,
     sign_envelope,
     statement_digest,
     timestamp,
-    verification_result,
 )
 from vanfed.tlog import DEFAULT_ORIGIN, LogEntry, TransparencyLog, make_receipt
-from vanfed.transport._hpke import is_sealed, open_sealed
+from vanfed.transport._intake import Rejected, unavailable, verified
 from vanfed.transport._registry_file import RegistryFile
 from vanfed.transport._rounds import RoundDoor, RoundItem, round_status
 
 __all__ = ["Accepted", "Inbox", "Rejected"]
 
 log = logging.getLogger("vanfed.inbox")
-
-
-class Rejected(VerificationError):
-    """A submission the coordinator refuses; ``reasons`` are stable codes."""
-
-    def __init__(self, message: str, reasons: tuple[str, ...], digest: str | None = None) -> None:
-        super().__init__(message, reasons)
-        self.digest = digest
-
-
-def _unavailable(message: str, digest: str | None) -> Rejected:
-    return Rejected(
-        f"storage unavailable, nothing accepted: {message}",
-        (ReasonCode.STORAGE_UNAVAILABLE,),
-        digest,
-    )
-
-
-def canonical_envelope(data: bytes, registry: TrustRegistry, keyid: str) -> bytes:
-    """The envelope re-encoded canonically with only the signature by ``keyid`` (the key
-    verification found), so that a re-encoded copy is the very same submission."""
-    env = Envelope.from_bytes(data)
-    key = registry.key(keyid)
-    assert key is not None  # verification found it there
-    public = PublicKey(key.raw)
-    sig = next(s for _, s in env.signatures if public.verify(s, env.pae))
-    return env.only((keyid, sig)).to_bytes()
 
 
 @dataclass(frozen=True)
@@ -111,9 +81,6 @@ class _Known:
     @property
     def is_summary(self) -> bool:
         return self.kind == "summary"
-
-
-Item = Summary | RoundItem
 
 
 class Inbox:
@@ -252,7 +219,7 @@ class Inbox:
         """
         now = self.clock()
         self.follow_registry(now)
-        envelope, item = self._verified(data, now)
+        envelope, item = verified(data, self.registry, self.encryption_keys, now)
         digest = envelope_digest(envelope)
         with self._lock:
             repeat = self._repeat(digest, statement_digest(envelope))
@@ -267,7 +234,7 @@ class Inbox:
                     raise Rejected(why[1], (why[0],), digest)
             entry = self._store(envelope, digest, now)
             known = self._known[digest]
-            receipt = self._receipt_or_unavailable(entry) if known.country else b""
+            receipt = self._receipt_orunavailable(entry) if known.country else b""
             self.rounds.close_due(now, self._close_with)
         log.info(
             "accepted %s %s %s as entry %d (%s)",
@@ -351,47 +318,13 @@ class Inbox:
             out.append(summary)
         return out
 
-    def _verified(self, data: bytes, now: dt.datetime) -> tuple[bytes, Item]:
-        """The envelope in canonical form (its verified signature only) and its payload:
-        a summary, or a part of a secure round, verified by the profile of its type."""
-        sealed_country = None
-        if is_sealed(data):
-            try:
-                sealed_country, data = open_sealed(data, self.encryption_keys)
-            except VerificationError as exc:
-                raise Rejected(str(exc), exc.reasons) from exc
-        try:
-            kind = Envelope.from_bytes(data).payload_type  # unverified: it only picks checks
-        except VerificationError:
-            kind = SUMMARY_TYPE  # verification says what is wrong with it
-        profile = PROFILES.get(kind, PROFILES[SUMMARY_TYPE])
-        result: VerificationResult[Any] = verification_result(
-            data, self.registry, now=now, profile=profile
-        )
-        if not result.ok or result.payload is None or result.signer is None:
-            raise Rejected(
-                "; ".join(r.message for r in result.reasons) or f"not a valid {profile.name}",
-                result.codes or (ReasonCode.MALFORMED_ENVELOPE,),
-                envelope_digest(data),
-            )
-        item: Item = result.payload
-        canonical = canonical_envelope(data, self.registry, result.signer)
-        country = getattr(item, "country", None)
-        if sealed_country is not None and sealed_country != country:
-            raise Rejected(
-                f"sealed for {sealed_country}, but the {profile.name} is for {country}",
-                (ReasonCode.WRONG_COUNTRY,),
-                envelope_digest(canonical),
-            )
-        return canonical, item
-
     def _repeat(self, digest: str, statement: str) -> Accepted | None:
         """The earlier acceptance of the same signed statement, if any (idempotency)."""
         digest = self._by_statement.get(statement, digest)
         if digest not in self.log.by_digest:
             return None
         entry = self.log.entries[self.log.by_digest[digest]]
-        receipt = self._receipt_or_unavailable(entry) if self._known[digest].country else b""
+        receipt = self._receipt_orunavailable(entry) if self._known[digest].country else b""
         return Accepted(digest, receipt, False, entry.index)
 
     def _check_history(self, summary: Summary, digest: str) -> None:
@@ -422,20 +355,20 @@ class Inbox:
         try:
             atomic_write(path, envelope)
         except OSError as exc:
-            raise _unavailable(f"{path}: {exc.strerror or exc}", digest) from exc
+            raise unavailable(f"{path}: {exc.strerror or exc}", digest) from exc
         try:
             entry = self.log.append(envelope, int(now.timestamp()))
         except LogError as exc:
             path.unlink(missing_ok=True)  # not logged: as if it never arrived
-            raise _unavailable(str(exc), digest) from exc
+            raise unavailable(str(exc), digest) from exc
         self._remember(digest, envelope, entry.index)
         return entry
 
-    def _receipt_or_unavailable(self, entry: LogEntry) -> bytes:
+    def _receipt_orunavailable(self, entry: LogEntry) -> bytes:
         try:
             return self.receipt(entry)
         except LogError as exc:
-            raise _unavailable(str(exc), entry.digest) from exc
+            raise unavailable(str(exc), entry.digest) from exc
 
     def follow_registry(self, now: dt.datetime) -> TrustRegistry:
         """Load a newer registry put in place of the registry file (verified as a successor
@@ -497,7 +430,7 @@ class Inbox:
             i = self.log.by_digest.get(digest)
             if i is None or self._known[digest].country is None:
                 return None  # the coordinator's own statements have no receipt
-            return self._receipt_or_unavailable(self.log.entries[i])
+            return self._receipt_orunavailable(self.log.entries[i])
 
     def accepted(self, period: str | None = None) -> list[dict[str, Any]]:
         """Every logged summary (optionally of one period), with whether it is current.
