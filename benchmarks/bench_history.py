@@ -301,8 +301,9 @@ def main() -> None:
                 )
             runs[(country, schedule, args.method)] = entry
             print(json.dumps({k: v for k, v in entry.items() if k != "refusals"}), flush=True)
+            kept = {k: v for k, v in old.items() if k != "runs"}  # e.g. "about"
             args.out.write_text(
-                json.dumps({"runs": sorted(runs.values(), key=_key)}, indent=1) + "\n"
+                json.dumps({**kept, "runs": sorted(runs.values(), key=_key)}, indent=1) + "\n"
             )
 
 
