@@ -249,7 +249,7 @@ class Node:
         """
         run = self._run(records, periods, now, revision, supersedes, rng, allow_empty, on_protected)
         for refused in run.refused:  # every refusal names the plan's next safe step
-            step, _ = next_step(self, records, refused, now=now)
+            step, _ = next_step(self, records, refused, now=now, run=periods)
             refused.error.add_next_step(step)
         return run
 

@@ -126,7 +126,7 @@ def plan(node: Node, records: CodedRecords, *, periods: Sequence[str], now: dt.d
             )
         )
     for refused in run.refused:
-        out.append(_refused(node, records, refused, now))
+        out.append(_refused(node, records, refused, now, periods))
     order = {p: i for i, p in enumerate(sorted(periods, key=_period_order))}
     out.sort(key=lambda p: order.get(p.period, len(order)))
     return Plan(country=node.country, at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), periods=tuple(out))
@@ -150,8 +150,10 @@ def _total(tables: Sequence[PublishedTable]) -> Literal["published", "hidden", "
     return "hidden" if plain[0].values[-1] is None else "published"
 
 
-def _refused(node: Node, records: CodedRecords, refused: Refused, now: dt.datetime) -> PeriodPlan:
-    step, alternatives = next_step(node, records, refused, now=now, exhaustive=True)
+def _refused(
+    node: Node, records: CodedRecords, refused: Refused, now: dt.datetime, run: Sequence[str]
+) -> PeriodPlan:
+    step, alternatives = next_step(node, records, refused, now=now, exhaustive=True, run=run)
     err = refused.error
     fields: dict[str, object] = {}
     if isinstance(err, NoSafePublication):
@@ -189,17 +191,23 @@ def next_step(
     *,
     now: dt.datetime,
     exhaustive: bool = False,
+    run: Sequence[str] = (),
 ) -> tuple[str, list[Alternative]]:
     """The nearest safe alternative to a refused period (dry runs, nothing written), and
-    every alternative tried (all of them with ``exhaustive``, else up to the first safe)."""
+    every alternative tried (all of them with ``exhaustive``, else up to the first safe).
+
+    ``run`` is the periods of the run the refusal came from: each alternative is tried
+    in that run as the user would rerun it, since the run's other periods are published
+    with it and an attacker holds them too (default: the period alone)."""
     err = refused.error
+    periods = tuple(run) or (refused.period,)
     tried: list[Alternative] = []
     if err.reason == ReasonCode.OUTSIDE_WINDOW:
         return _window(node, records, refused, now), tried
     # A dry run of the cell key method would keep new record keys: no alternatives tried.
     attempts = () if node.method == "ckm" else (_year_instead, _coarser)
     for attempt in attempts:
-        alt = attempt(node, records, refused, now)
+        alt = attempt(node, records, refused, now, periods)
         if alt is not None:
             tried.append(alt)
             if alt.safe and not exhaustive:
@@ -211,14 +219,16 @@ def next_step(
 
 
 def _year_instead(
-    node: Node, records: CodedRecords, refused: Refused, now: dt.datetime
+    node: Node, records: CodedRecords, refused: Refused, now: dt.datetime, periods: Sequence[str]
 ) -> Alternative | None:
     year, quarter = period_years(refused.period)
     if quarter is None:
         return None
-    run = node.dry_run(records, [str(year)], now)
-    ok = bool(len(run))
-    rev = run[0].revision if ok else None
+    # The run without this quarter, with its year: the other quarters are published too.
+    instead = [p for p in periods if p not in (refused.period, str(year))] + [str(year)]
+    made = {s.period: s for s in node.dry_run(records, instead, now)}
+    ok = str(year) in made
+    rev = made[str(year)].revision if ok else None
     text = (
         f"publish the year {year} (r{rev}) instead of {refused.period}: safe now"
         if ok
@@ -228,7 +238,7 @@ def _year_instead(
 
 
 def _coarser(
-    node: Node, records: CodedRecords, refused: Refused, now: dt.datetime
+    node: Node, records: CodedRecords, refused: Refused, now: dt.datetime, periods: Sequence[str]
 ) -> Alternative | None:
     err = refused.error
     if not isinstance(err, NoSafePublication):
@@ -238,8 +248,9 @@ def _coarser(
         return None
     finest = max(holding, key=lambda t: len(t.axes))
     fewer = tuple(t for t in node.tables if t.name != finest.name)
-    run = node.with_tables(fewer).dry_run(records, [refused.period], now)
-    ok = bool(len(run))
+    # --drop-table applies to the whole run: every period of it without the table.
+    run = node.with_tables(fewer).dry_run(records, periods, now)
+    ok = refused.period in {s.period for s in run}
     text = (
         f"publish {refused.period} without table {finest.name} (--drop-table "
         f"{finest.name}): safe now"

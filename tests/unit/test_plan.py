@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vanfed import Node
@@ -15,7 +16,7 @@ from vanfed.anonymize._no_safe import Finding, NoSafePublication
 from vanfed.ingest import CodedRecords
 from vanfed.schema import RevisionCalendar, load_mapping
 from vanfed.synthetic import write_export
-from vanfed.testing import NOW
+from vanfed.testing import NOW, seeded
 
 WHEN = dt.datetime(2025, 2, 1, tzinfo=dt.UTC)
 
@@ -71,3 +72,34 @@ def test_a_refused_year_waits_for_records_or_the_next_window(
     windows = Node("KHM", ledger=tmp_path / "ledger", calendar=RevisionCalendar())
     _, tried = next_step(windows, khm, refused, now=WHEN, exhaustive=True)
     assert tried[-1].kind == "window" and "opening 2026-01-01" in tried[-1].description
+
+
+def test_an_alternative_is_tried_in_the_run_it_would_be_published_in(tmp_path: Path) -> None:
+    # Regression: the layout was dry-run for the quarter alone, without the run's other
+    # quarters, and called "safe now" while the same run with --drop-table refused it.
+    ex = write_export("KHM", tmp_path / "ex", years=range(2024, 2025), seed=3)
+    records = Node("KHM").ingest(ex.path, load_mapping(ex.mapping_path), today=NOW.date())
+    known = np.random.default_rng(3).random(len(records.fields["year"])) < 0.8
+    node = Node("KHM", ledger=tmp_path / "ledger")
+    node.sign(node.summarize(_subset(records, known), period="2024", now=WHEN), seeded("KHM"))
+    run = ["2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4", "2024"]
+    later = WHEN + dt.timedelta(days=30)
+    refused = node.plan(records, now=later, periods=run).refused
+    assert refused
+    for period in refused:
+        for alt in period.alternatives:
+            if alt.kind == "layout":  # follow it: the same run without that table
+                drop = alt.description.split("without table ")[1].split()[0].rstrip(":")
+                fewer = node.with_tables([t for t in node.tables if t.name != drop])
+                made = {s.period for s in fewer.dry_run(records, run, later)}
+                assert alt.safe == (period.period in made), alt.description
+            if alt.kind == "year":  # the run without this quarter
+                others = [p for p in run if p != period.period]
+                made = {s.period for s in node.dry_run(records, others, later)}
+                assert alt.safe == ("2024" in made), alt.description
+
+
+def _subset(records: CodedRecords, keep: np.ndarray) -> CodedRecords:
+    """The records known at an earlier snapshot (``keep``: the share that had arrived)."""
+    fields = {f: v[keep] for f, v in records.fields.items()}
+    return CodedRecords(records.country, fields, records.codes, records.quality, records.source)
