@@ -26,9 +26,9 @@ import numpy as np
 
 from vanfed._ledger import Ledger
 from vanfed._run import Refused, Run
-from vanfed.anonymize import Protected, TableSpec
+from vanfed.anonymize import Protected, TableSpec, select_period
 from vanfed.anonymize._no_safe import NoSafePublication
-from vanfed.errors import ReasonCode
+from vanfed.errors import InputError, ReasonCode
 from vanfed.ingest import CodedRecords
 from vanfed.schema import PublishedTable, RevisionCalendar, TotalWithin, period_years
 from vanfed.schema._base import Model
@@ -76,6 +76,7 @@ class PeriodPlan(Model):
     reason: str | None = None
     message: str = ""
     published_share: float | None = None  # of the truly non-zero cells, shown with a number
+    zero_return: bool = False  # no records in the period: summarize needs --zero-return
     total: Literal["published", "hidden", "none"] | None = None
     total_within: TotalWithin | None = None
     cell: dict[str, str] | None = None  # the blocked cell, when refused by the history
@@ -114,12 +115,18 @@ def plan(node: Node, records: CodedRecords, *, periods: Sequence[str], now: dt.d
     out = []
     for i, summary in enumerate(run):
         protected = made[i] if i < len(made) else None  # none for the cell key method
+        empty = _why_empty(records, summary.period)
+        head = f"{summary.period} r{summary.revision}: safe now"
         out.append(
             PeriodPlan(
                 period=summary.period,
                 revision=summary.revision,
                 status="safe",
-                message=f"{summary.period} r{summary.revision}: safe now",
+                # The dry run allows a zero return; summarize refuses one unless asked.
+                message=head
+                if empty is None
+                else f"{head} only as a zero return (summarize --zero-return): {empty}",
+                zero_return=empty is not None,
                 published_share=None if protected is None else _share(protected),
                 total=_total(summary.tables),
                 total_within=summary.protection.total_within,
@@ -137,10 +144,21 @@ def _period_order(period: str) -> tuple[int, int, str]:
     return year, 0 if quarter is not None else 1, period
 
 
-def _share(protected: Protected) -> float:
+def _share(protected: Protected) -> float | None:
     values, hidden = protected.system.gather(protected.cubes), protected.suppressed
     nonzero = values > 0
-    return round(float((nonzero & ~hidden).sum()) / max(1, int(nonzero.sum())), 4)
+    if not nonzero.any():  # a zero return: no non-zero cell to show
+        return None
+    return round(float((nonzero & ~hidden).sum()) / int(nonzero.sum()), 4)
+
+
+def _why_empty(records: CodedRecords, period: str) -> str | None:
+    """Why the export has no record in ``period`` (None: it has some)."""
+    try:
+        select_period(records, period)
+    except InputError as exc:
+        return str(exc)
+    return None
 
 
 def _total(tables: Sequence[PublishedTable]) -> Literal["published", "hidden", "none"]:

@@ -103,3 +103,16 @@ def _subset(records: CodedRecords, keep: np.ndarray) -> CodedRecords:
     """The records known at an earlier snapshot (``keep``: the share that had arrived)."""
     fields = {f: v[keep] for f, v in records.fields.items()}
     return CodedRecords(records.country, fields, records.codes, records.quality, records.source)
+
+
+def test_a_period_without_records_is_planned_as_the_zero_return_summarize_needs(
+    khm: CodedRecords, tmp_path: Path
+) -> None:
+    # Regression: the plan said "safe now, 0% of cells shown" for a period without records
+    # (or an export whose every row was rejected), which summarize refuses (exit 2).
+    plan = Node("KHM", ledger=tmp_path / "ledger").plan(khm, now=WHEN, periods=["2024", "2025"])
+    year, empty = plan.periods
+    assert not year.zero_return and year.message == "2024 r1: safe now"
+    assert empty.zero_return and empty.published_share is None
+    assert "only as a zero return (summarize --zero-return)" in empty.message
+    assert "no accepted records in period 2025" in empty.message

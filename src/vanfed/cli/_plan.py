@@ -73,6 +73,8 @@ def plan(
 
 
 def _line(p: PeriodPlan) -> str:
+    if p.zero_return:
+        return p.message
     if p.status == "safe":
         share = "" if p.published_share is None else f", {p.published_share:.0%} of cells shown"
         total = f", total {p.total}" + (
