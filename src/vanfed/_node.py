@@ -307,9 +307,17 @@ class Node:
         require_aware(now)
         for period in periods:
             try:
-                period_years(period)
+                year, quarter = period_years(period)
             except ValueError as exc:
                 raise InputError(str(exc)) from exc
+            # Nothing can be counted for a period that has not begun: even a zero return
+            # would state that nothing happened in it.
+            begins = dt.datetime(year, 1 if quarter is None else 3 * quarter - 2, 1, tzinfo=dt.UTC)
+            if begins > now:
+                raise InputError(
+                    f"period {period}: begins {begins:%Y-%m-%d}, after now "
+                    f"({now:%Y-%m-%d}); summarize it once it has begun"
+                )
         if len(periods) > 1 and (revision is not None or supersedes is not None):
             raise InputError("revision/supersedes: give them for one period at a time")
         created = timestamp(now)

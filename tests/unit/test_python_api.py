@@ -12,7 +12,7 @@ import pytest
 
 from vanfed import Coordinator, Node
 from vanfed.errors import InputError
-from vanfed.schema import load_mapping
+from vanfed.schema import expand_periods, load_mapping
 from vanfed.signing import verification_result
 from vanfed.synthetic import write_export
 from vanfed.testing import NOW, Trust
@@ -72,6 +72,19 @@ def test_bad_periods_are_refused_with_a_clear_error(export, period: str) -> None
     records = node.ingest(export.path, export.mapping_path, today=NOW.date())
     with pytest.raises(InputError, match=r"is not YYYY or YYYY-Qn \(e\.g\. '2024' or '2024-Q3'"):
         node.summarize(records, period=period, now=NOW)
+
+
+@pytest.mark.parametrize("period", ["2027", "2026-Q4..2027-Q1"])
+def test_a_period_that_has_not_begun_is_refused(export, period: str) -> None:
+    # Regression: summarize --zero-return --period 2030 published (and sign signed) a zero
+    # return for a year that had not begun.
+    node = Node("MMR")
+    records = node.ingest(export.path, export.mapping_path, today=NOW.date())
+    periods = expand_periods(period)
+    with pytest.raises(InputError, match=r"period 2027(-Q1)?: begins 2027-01-01, after now"):
+        node.summarize_many(records, periods=periods, now=NOW, allow_empty=True)
+    with pytest.raises(InputError, match="after now"):
+        node.plan(records, periods=periods, now=NOW)
 
 
 def test_naive_datetimes_are_refused(export, tmp_path: Path) -> None:
