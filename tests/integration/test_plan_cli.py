@@ -55,3 +55,38 @@ def test_a_run_writes_what_it_can_and_the_plan_says_why_not(tmp_path: Path) -> N
     assert periods["2024"]["status"] == "safe" and periods["2024"]["revision"] == 1
     assert 0 < periods["2024"]["published_share"] <= 1
     assert not list((tmp_path / "ledger" / "envelopes").glob("*"))[1:]  # the plan wrote nothing
+
+
+def test_the_plan_does_not_advance_the_pinned_trust_root(
+    tmp_path: Path, _own_trust_root: Path
+) -> None:
+    trust_root = _own_trust_root
+    # Regression: a plan given a newer registry printed "trust root: now at registry v2"
+    # and rewrote the pin; the plan writes nothing (summarize or verify advance it).
+    for role, extra in (("root", []), ("node", ["--country", "KHM"])):
+        made = vanfed("keygen", "--role", role, *extra, "--out", str(tmp_path / role), env=PASS)
+        assert made.returncode == 0, made.stderr
+    v1, v2 = tmp_path / "registry-v1.json", tmp_path / "registry-v2.json"
+    root = ["--root-key", str(tmp_path / "root")]
+    made = vanfed(
+        *("registry", "init", "--root", str(tmp_path / "root.pub"), "--threshold", "1"),
+        *root,
+        *("--out", str(v1), "--calendar", "quarter=0;year=0,12"),
+        env=PASS,
+    )
+    assert made.returncode == 0, made.stderr
+    added = vanfed(
+        *("registry", "add-key", str(v1), "--pub", str(tmp_path / "node.pub")),
+        *("--role", "node", "--country", "KHM", *root, "--out", str(v2)),
+        env=PASS,
+    )
+    assert added.returncode == 0, added.stderr
+    pinned = trust_root.read_bytes()
+    (tmp_path / "ledger").mkdir()
+    ex = write_export("KHM", tmp_path / "ex", years=range(2024, 2025), seed=11)
+    plan = vanfed(
+        *("plan", str(ex.path), "--mapping", str(ex.mapping_path), "--country", "KHM"),
+        *("--period", "2024", "--ledger", str(tmp_path / "ledger"), "--registry", str(v2)),
+    )
+    assert plan.returncode == 0, plan.stderr
+    assert "trust root" not in plan.stderr and trust_root.read_bytes() == pinned

@@ -24,9 +24,12 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def load_registry(path: Path, *, previous: Path | None = None) -> TrustRegistry:
-    """The registry at ``path``, verified against the user's pinned trust root."""
-    reg, _, advanced = load_pinned(path, now=now(), previous=previous)
+def load_registry(
+    path: Path, *, previous: Path | None = None, advance: bool = True
+) -> TrustRegistry:
+    """The registry at ``path``, verified against the user's pinned trust root (advanced to
+    it when newer, unless ``advance`` is false)."""
+    reg, _, advanced = load_pinned(path, now=now(), previous=previous, advance=advance)
     if advanced:
         console.print(
             f"trust root: now at registry v{reg.version} ({trust_root_path()})", markup=False

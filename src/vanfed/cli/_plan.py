@@ -56,7 +56,8 @@ def plan(
     records it needs and the nearest safe alternative. Writes nothing; exit 0 when the
     plan is made (whatever it predicts), 2 on bad input."""
     settings = protection_settings(k, s, False, policy, "heuristic", 60.0, "value")
-    calendar = None if registry is None else load_registry(registry).policy.revisions
+    # The plan writes nothing, not even the pinned trust root's advance to a newer registry.
+    calendar = None if registry is None else load_registry(registry, advance=False).policy.revisions
     if not ledger.is_dir():
         raise InputError(f"--ledger {ledger}: no ledger there (nothing published yet?)")
     node = Node(

@@ -43,10 +43,11 @@ def write_trust_root(root: TrustRoot, path: Path | None = None) -> Path:
 
 
 def load_pinned(
-    path: Path, *, now: dt.datetime, previous: Path | None = None
+    path: Path, *, now: dt.datetime, previous: Path | None = None, advance: bool = True
 ) -> tuple[TrustRegistry, TrustRoot, bool]:
     """Verify the registry at ``path`` against the pinned trust root (via ``previous`` when
-    the roots rotated); advance the pin when it is newer. Returns the registry, the pin and
+    the roots rotated); advance the pin when it is newer (unless ``advance`` is false: a
+    command that writes nothing, such as ``plan``). Returns the registry, the pin and
     whether the pin was advanced."""
     pin_path = trust_root_path()
     root = read_trust_root(pin_path)
@@ -57,6 +58,6 @@ def load_pinned(
         check_anchored(prev_bytes, prev, root)
     data = read_limited(path, MAX_REGISTRY_BYTES)
     reg, new_root = verify_pinned(data, root, now=now, previous=prev)
-    if new_root != root:
+    if new_root != root and advance:
         write_trust_root(new_root, pin_path)
-    return reg, new_root, new_root != root
+    return reg, new_root, new_root != root and advance
