@@ -90,3 +90,22 @@ def test_the_plan_does_not_advance_the_pinned_trust_root(
     )
     assert plan.returncode == 0, plan.stderr
     assert "trust root" not in plan.stderr and trust_root.read_bytes() == pinned
+
+
+def test_a_plan_without_a_ledger_plans_first_publications(tmp_path: Path) -> None:
+    # Regression: before anything was published the plan refused ("no ledger there"), so
+    # a first publication could not be planned; it must not create the ledger either.
+    ex = write_export("KHM", tmp_path / "ex", years=range(2024, 2025), seed=11)
+    common = ["plan", str(ex.path), "--mapping", str(ex.mapping_path), "--country", "KHM"]
+    plan = vanfed(*common, "--ledger", str(tmp_path / "ledger"), "--json")
+    assert plan.returncode == 0, plan.stderr
+    (notice,) = plan.stderr.splitlines()  # one line: a long path is not wrapped
+    assert notice.endswith(
+        f"{tmp_path / 'ledger'}: every period planned as a first publication "
+        "(give --ledger DIR if the country has published before)"
+    )
+    (year,) = json.loads(plan.stdout)["periods"]
+    assert year["period"] == "2024" and year["revision"] == 1 and year["status"] == "safe"
+    assert not (tmp_path / "ledger").exists()
+    (tmp_path / "file").write_text("")
+    assert "not a folder" in one_line_error(vanfed(*common, "--ledger", str(tmp_path / "file")))

@@ -16,7 +16,7 @@ from vanfed.errors import InputError
 from vanfed.schema import TrustRegistry
 from vanfed.signing import KeyPair, load_private, passphrase_from_env
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # nor on stderr
 out = Console(highlight=False, soft_wrap=True)  # a path is never broken over lines
 
 

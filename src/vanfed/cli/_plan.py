@@ -10,7 +10,7 @@ import typer
 from vanfed._node import Node
 from vanfed._plan import PeriodPlan
 from vanfed.anonymize import DEFAULT_TABLES, TableSpec
-from vanfed.cli._common import emit, load_registry, now
+from vanfed.cli._common import console, emit, load_registry, now
 from vanfed.cli._protection import protection_settings
 from vanfed.errors import InputError
 from vanfed.schema import expand_periods, load_mapping
@@ -58,11 +58,17 @@ def plan(
     settings = protection_settings(k, s, False, policy, "heuristic", 60.0, "value")
     # The plan writes nothing, not even the pinned trust root's advance to a newer registry.
     calendar = None if registry is None else load_registry(registry, advance=False).policy.revisions
-    if not ledger.is_dir():
-        raise InputError(f"--ledger {ledger}: no ledger there (nothing published yet?)")
+    if ledger.exists() and not ledger.is_dir():
+        raise InputError(f"--ledger {ledger}: not a folder; name the node's ledger folder")
+    if not ledger.exists():  # a first publication: plan it without creating the ledger
+        console.print(
+            f"plan: no ledger at {ledger}: every period planned as a first publication "
+            "(give --ledger DIR if the country has published before)",
+            markup=False,
+        )
     node = Node(
         country,
-        ledger=ledger,
+        ledger=ledger if ledger.exists() else None,
         settings=settings,
         calendar=calendar,
         tables=tables_without(drop_table),
