@@ -163,15 +163,26 @@ def _agreed(text: str) -> CkmRecord:
     return build_ptable(params).record()
 
 
+def _months(text: str) -> int:
+    if not text.strip().isdigit():
+        raise ValueError(f"{text.strip()!r} is not a whole number of months")
+    return int(text)
+
+
 def _calendar(text: str) -> RevisionCalendar:
     """``quarter=0;year=0,12`` as a revision calendar (a kind left out keeps its default)."""
     fields: dict[str, tuple[int, ...]] = {}
     try:
-        for part in filter(None, (p.strip() for p in text.split(";"))):
-            kind, _, months = part.partition("=")
-            if kind.strip() not in ("quarter", "year") or kind.strip() in fields:
-                raise ValueError(f"{kind.strip()!r} is not quarter or year, once each")
-            fields[kind.strip()] = tuple(int(m) for m in months.split(","))
+        parts = [p.strip() for p in text.split(";") if p.strip()]
+        if not parts:  # not the default calendar by accident (an unset shell variable)
+            raise ValueError("no window given; leave --calendar out for no calendar")
+        for part in parts:
+            kind, _, months = (x.strip() for x in part.partition("="))
+            if kind not in ("quarter", "year"):
+                raise ValueError(f"{kind!r} is not quarter or year")
+            if kind in fields:
+                raise ValueError(f"{kind!r} is given twice")
+            fields[kind] = tuple(_months(m) for m in months.split(","))
         return RevisionCalendar.model_validate(fields)
     except ValidationError as exc:
         why = exc.errors()[0]["msg"].removeprefix("Value error, ")

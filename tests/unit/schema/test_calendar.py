@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from pydantic import ValidationError
 
 from vanfed.aggregate import Refusal, check_window
+from vanfed.cli._registry import _calendar as registry_calendar
+from vanfed.errors import InputError
 from vanfed.schema import Policy, RevisionCalendar, Summary, TrustRegistry, period_end
 from vanfed.testing import Trust, small_summary
 
@@ -79,3 +82,25 @@ def test_a_registry_without_a_calendar_keeps_its_bytes(trust: Trust) -> None:
     with_cal = reg.model_copy(update={"policy": Policy(revisions=RevisionCalendar())})
     assert with_cal.policy.to_json_obj()["revisions"] == {"quarter": [0], "year": [0, 12]}
     assert TrustRegistry.model_validate(with_cal.to_json_obj()).policy.revisions is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("", "no window given; leave --calendar out for no calendar"),
+        (" ; ", "no window given"),
+        ("quarter=0;quarter=3", "'quarter' is given twice"),
+        ("month=1", "'month' is not quarter or year"),
+        ("year=", "'' is not a whole number of months"),
+        ("year=0,1e3", "'1e3' is not a whole number of months"),
+        ("year=12,0", "window offsets are increasing whole months"),
+    ],
+)
+def test_a_bad_calendar_says_what_is_wrong(text: str, why: str) -> None:
+    # Regression: '' and ';' gave the default calendar silently, a kind given twice was
+    # "not quarter or year", and a bad number showed Python's int() message.
+    with pytest.raises(
+        InputError, match=re.escape(f"--calendar {text!r}: ") + ".*" + re.escape(why)
+    ):
+        registry_calendar(text)
+    assert registry_calendar(" year = 0 , 12 ") == RevisionCalendar(year=(0, 12))
