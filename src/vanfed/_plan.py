@@ -80,7 +80,8 @@ class PeriodPlan(Model):
     total: Literal["published", "hidden", "none"] | None = None
     total_within: TotalWithin | None = None
     cell: dict[str, str] | None = None  # the blocked cell, when refused by the history
-    interval: tuple[float, float] | None = None  # its widest interval, everything hidden
+    # its widest interval, everything hidden (upper None: unbounded, as JSON has no inf)
+    interval: tuple[float, float | None] | None = None
     proven: bool | None = None  # no pattern at all can protect it
     records_needed: int | None = None  # at most this many more records in the cell
     next_step: str | None = None
@@ -178,7 +179,7 @@ def _refused(
         lo, hi = err.widest
         fields = {
             "cell": err.key,
-            "interval": (lo, hi if math.isfinite(hi) else float("inf")),
+            "interval": (round(lo, 6), round(hi, 6) if math.isfinite(hi) else None),
             "proven": err.proven,
             "records_needed": _needed(err),
         }

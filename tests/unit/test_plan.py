@@ -4,13 +4,15 @@ run of the node's real protection, and nothing is written."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vanfed import Node
-from vanfed._plan import next_step
+from vanfed._plan import _refused, next_step
 from vanfed._run import Refused
 from vanfed.anonymize._no_safe import Finding, NoSafePublication
 from vanfed.ingest import CodedRecords
@@ -116,3 +118,13 @@ def test_a_period_without_records_is_planned_as_the_zero_return_summarize_needs(
     assert empty.zero_return and empty.published_share is None
     assert "only as a zero return (summarize --zero-return)" in empty.message
     assert "no accepted records in period 2025" in empty.message
+
+
+def test_an_unbounded_interval_is_valid_json(khm: CodedRecords, tmp_path: Path) -> None:
+    # Regression: an unbounded widest interval was kept as float("inf"), which --json
+    # printed as the non-JSON token Infinity; LP noise such as 1.9999999999999991 showed too.
+    node = Node("KHM", ledger=tmp_path / "ledger")
+    for hi, shown in ((math.inf, None), (2.9999999999999991, 3.0)):
+        planned = _refused(node, khm, blocked("2024", {}, lo=1, hi=hi), WHEN, ["2024"])
+        text = json.dumps(planned.to_json_obj(), allow_nan=False)
+        assert json.loads(text)["interval"] == [1.0, shown]
