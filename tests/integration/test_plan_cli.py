@@ -109,3 +109,22 @@ def test_a_plan_without_a_ledger_plans_first_publications(tmp_path: Path) -> Non
     assert not (tmp_path / "ledger").exists()
     (tmp_path / "file").write_text("")
     assert "not a folder" in one_line_error(vanfed(*common, "--ledger", str(tmp_path / "file")))
+
+
+def test_summarize_json_stays_json_and_a_run_needs_a_folder(tmp_path: Path) -> None:
+    # Regressions: --json with --protection-report printed the report's notice on stdout
+    # before the JSON; a run of several periods with --out naming a file ended in a
+    # FileExistsError traceback after all the work.
+    ex = write_export("KHM", tmp_path / "ex", years=range(2024, 2025), seed=11)
+    common = ["summarize", str(ex.path), "--mapping", str(ex.mapping_path), "--country", "KHM"]
+    common += ["--ledger", str(tmp_path / "ledger"), "--accept-quality"]
+    made = vanfed(
+        *common,
+        *("--period", "2024", "--out", str(tmp_path / "s.json"), "--json"),
+        *("--protection-report", str(tmp_path / "p.json")),
+    )
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["summaries"][0]["period"] == "2024"
+    assert "protection report (heuristic; local, do not send)" in made.stderr
+    run = vanfed(*common, "--period", "2024-Q1,2024-Q2", "--out", str(tmp_path / "s.json"))
+    assert "is a file; several periods are written into a folder" in one_line_error(run)

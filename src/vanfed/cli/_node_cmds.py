@@ -153,6 +153,10 @@ def summarize(
     parent = supersedes
     if len(periods) == 1:  # checked before the export is read; ranges are refused later
         require_output(out_path, input_path, mapping, rejects)
+    elif out_path.exists() and not out_path.is_dir():
+        raise InputError(
+            f"--out {out_path}: is a file; several periods are written into a folder, name one"
+        )
         parent = node.supersedes_digest(period=periods[0], revision=revision, supersedes=supersedes)
     m = load_mapping(mapping)
     with Progress(console=console, transient=True) as progress:
@@ -184,7 +188,7 @@ def summarize(
             if len(periods) > 1:
                 name = f"{target.stem}-{summary.period}{target.suffix}"
                 target = target.with_name(name)
-            write_protection_report(protected, target)
+            write_protection_report(protected, target, as_json=as_json)
     written = []
     for summary in summaries:
         target = out_path

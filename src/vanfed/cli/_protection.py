@@ -15,7 +15,7 @@ from vanfed.anonymize import (
     protection_report,
     render_protection_report,
 )
-from vanfed.cli._common import out
+from vanfed.cli._common import console, out
 from vanfed.errors import InputError
 from vanfed.schema import ProtectionPolicy, load_protection_policy
 
@@ -48,15 +48,16 @@ def protection_settings(
         raise InputError(f"{where}: {name} = {err.get('input')!s:.40}: {err['msg']}") from exc
 
 
-def write_protection_report(protected: Protected, path: Path) -> None:
-    """The report as JSON at ``path`` and as a readable table at ``path`` + ``.txt``."""
+def write_protection_report(protected: Protected, path: Path, *, as_json: bool = False) -> None:
+    """The report as JSON at ``path`` and as a readable table at ``path`` + ``.txt`` (the
+    notice goes to stderr with ``as_json``: stdout then holds only the JSON)."""
     report = protection_report(protected)
     data = json.dumps(report.to_json_obj(), indent=1, ensure_ascii=False) + "\n"
     atomic_write(path, data.encode(), mode=0o600)  # true counts: owner only
     text = path.with_name(path.name + ".txt")
     atomic_write(text, render_protection_report(report).encode(), mode=0o600)
     gap = "" if report.gap is None else f", optimality gap {100 * report.gap:.2f} %"
-    out.print(
+    (console if as_json else out).print(
         f"protection report ({report.method}{gap}; local, do not send) -> {path}, {text}",
         markup=False,
     )
