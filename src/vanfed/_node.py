@@ -45,6 +45,7 @@ from vanfed.schema import (
     load_codebook,
     load_mapping,
     load_summary,
+    period_start,
     period_years,
 )
 from vanfed.signing import (
@@ -307,12 +308,11 @@ class Node:
         require_aware(now)
         for period in periods:
             try:
-                year, quarter = period_years(period)
+                begins = period_start(period)
             except ValueError as exc:
                 raise InputError(str(exc)) from exc
             # Nothing can be counted for a period that has not begun: even a zero return
             # would state that nothing happened in it.
-            begins = dt.datetime(year, 1 if quarter is None else 3 * quarter - 2, 1, tzinfo=dt.UTC)
             if begins > now:
                 raise InputError(
                     f"period {period}: begins {begins:%Y-%m-%d}, after now "

@@ -93,6 +93,7 @@ class ReasonCode(StrEnum):
     PROTECTION_FAILED = "protection_failed"
     HISTORY_DISCLOSURE = "history_disclosure"
     OUTSIDE_WINDOW = "outside_window"
+    PERIOD_NOT_BEGUN = "period_not_begun"
     # the transparency log, its checkpoints and receipts
     MALFORMED_CHECKPOINT = "malformed_checkpoint"
     WRONG_ORIGIN = "wrong_origin"

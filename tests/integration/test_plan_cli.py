@@ -32,6 +32,8 @@ def test_a_run_writes_what_it_can_and_the_plan_says_why_not(tmp_path: Path) -> N
 
     first = summarize("2024-Q1", tmp_path / "q1.json")
     assert first.returncode == 0, first.stderr
+    # A new ledger is said aloud: a mistyped --ledger would protect against nothing.
+    assert f"note: no ledger at {tmp_path / 'ledger'}: started a new one" in first.stderr
     signed = vanfed(
         *("sign", str(tmp_path / "q1.json"), "--key", str(tmp_path / "node")),
         *("--ledger", str(tmp_path / "ledger"), "--out", str(tmp_path / "q1.dsse.json")),
@@ -39,6 +41,27 @@ def test_a_run_writes_what_it_can_and_the_plan_says_why_not(tmp_path: Path) -> N
         env=PASS,
     )
     assert signed.returncode == 0, signed.stderr
+    assert "no ledger" not in signed.stderr
+    # A revision made without the registry is refused by sign with it (the calendar).
+    r2 = vanfed(
+        "summarize",
+        str(ex.path),
+        *common[:-2],
+        "--period",
+        "2024-Q1",
+        "--out",
+        str(tmp_path / "q1r2.json"),
+    )
+    assert r2.returncode == 0, r2.stderr
+    late = vanfed(
+        *("sign", str(tmp_path / "q1r2.json"), "--key", str(tmp_path / "node")),
+        *("--ledger", str(tmp_path / "ledger"), "--out", str(tmp_path / "q1r2.dsse.json")),
+        *("--registry", str(tmp_path / "registry.json"), "--accept-quality"),
+        env=PASS,
+    )
+    assert late.returncode == 1, late.stderr  # a refusal, as for summarize
+    assert "2024-Q1 is final (its last window)" in late.stderr
+    assert not (tmp_path / "q1r2.dsse.json").exists()
     # Q1 is published once (the calendar); Q2 is new: the run writes Q2 and exits 1.
     run = summarize("2024-Q1,2024-Q2", tmp_path / "out")
     assert run.returncode == 1, run.stderr

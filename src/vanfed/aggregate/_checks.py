@@ -47,7 +47,7 @@ from vanfed.anonymize._order import node_order
 from vanfed.anonymize._tables import published_bounded
 from vanfed.errors import InputError, ProtectionError, ReasonCode
 from vanfed.schema import Codebook, Policy, RevisionCalendar, Summary
-from vanfed.schema._calendar import instant
+from vanfed.schema._calendar import instant, period_start
 
 __all__ = ["DOOR_REASONS", "Refusal", "check_history", "check_summary", "check_window"]
 
@@ -61,6 +61,7 @@ DOOR_REASONS = (
     ReasonCode.PROTECTION_FAILED,
     ReasonCode.HISTORY_DISCLOSURE,
     ReasonCode.OUTSIDE_WINDOW,
+    ReasonCode.PERIOD_NOT_BEGUN,
 )
 
 
@@ -114,6 +115,12 @@ def check_summary(summary: Summary, codebook: Codebook, policy: Policy) -> None:
         Refusal: the first check that fails, with its reason code.
     """
     _caps(summary, policy)
+    if instant(summary.created_at) < period_start(summary.period):
+        raise Refusal(
+            ReasonCode.PERIOD_NOT_BEGUN,
+            f"{summary.country} {summary.period}: counted at {summary.created_at}, before the "
+            f"period begins ({period_start(summary.period):%Y-%m-%d})",
+        )
     _filters(summary, codebook)
     try:
         b = published_bounded(

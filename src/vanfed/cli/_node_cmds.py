@@ -139,6 +139,7 @@ def summarize(
     settings = protection_settings(k, s, protect_zeros, policy, suppression, time_limit, loss)
     if ckm and protection_report is not None:
         raise InputError("--protection-report: --method ckm suppresses nothing; leave it out")
+    fresh = new_ledger(ledger)
     node = Node(
         country,
         ledger=ledger,
@@ -150,13 +151,9 @@ def summarize(
         **_ckm_options(method, registry, ckm_max_noise, ckm_variance, ckm_js),
     )
     protections: list[Protected] = []
+    _check_outputs(periods, out_path, input_path, mapping, rejects)  # before any reading
     parent = supersedes
-    if len(periods) == 1:  # checked before the export is read; ranges are refused later
-        require_output(out_path, input_path, mapping, rejects)
-    elif out_path.exists() and not out_path.is_dir():
-        raise InputError(
-            f"--out {out_path}: is a file; several periods are written into a folder, name one"
-        )
+    if len(periods) == 1:  # ranges with a revision are refused by the run
         parent = node.supersedes_digest(period=periods[0], revision=revision, supersedes=supersedes)
     m = load_mapping(mapping)
     with Progress(console=console, transient=True) as progress:
@@ -203,6 +200,8 @@ def summarize(
                 "protection": summary.protection.to_json_obj(),
             }
         )
+    if fresh and written:
+        note_new_ledger(ledger, country)
     if as_json:
         print_json(
             {
@@ -285,18 +284,26 @@ def sign(
     key: Annotated[Path, typer.Option(help="Private key PREFIX")],
     out_path: Annotated[Path, typer.Option("--out")],
     ledger: LedgerOption = Path("vanfed-ledger"),
+    registry: Annotated[
+        Path | None,
+        typer.Option(help="The registry: its policy's revision calendar (refused outside it)"),
+    ] = None,
     accept_quality: AcceptQuality = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Sign a summary into a DSSE envelope and keep it in the ledger (refused if the
-    ledger's publications would expose it, or if a field is unknown for every record
-    unless --accept-quality)."""
+    ledger's publications would expose it, if the registry's revision calendar does not
+    allow it, or if a field is unknown for every record unless --accept-quality)."""
     require_output(out_path, summary_path)
     summary = load_summary(summary_path)
     issues = _gate(summary, None, DEFAULT_MAX_REJECT_RATE, accept_quality)
-    node = Node(summary.country, ledger=ledger)
+    calendar = None if registry is None else load_registry(registry).policy.revisions
+    fresh = new_ledger(ledger)
+    node = Node(summary.country, ledger=ledger, calendar=calendar)
     envelope = node.sign(summary, signing_key(key))
     atomic_write(out_path, envelope)
+    if fresh:
+        note_new_ledger(ledger, summary.country)
     emit(
         as_json,
         {
@@ -308,6 +315,37 @@ def sign(
             "accepted_quality_issues": issues,
         },
         f"signed {summary.country} {summary.period} r{summary.revision} -> {out_path}",
+    )
+
+
+def _check_outputs(
+    periods: list[str], out_path: Path, input_path: Path, mapping: Path, rejects: Path | None
+) -> None:
+    """Refuse, before the export is read, outputs that would replace an input or that
+    cannot be written: one file per period, or a folder for several."""
+    if len(periods) == 1:
+        require_output(out_path, input_path, mapping, rejects)
+    elif out_path.exists() and not out_path.is_dir():
+        raise InputError(
+            f"--out {out_path}: is a file; several periods are written into a folder, name one"
+        )
+
+
+def new_ledger(ledger: Path) -> bool:
+    """Whether ``ledger`` is yet to be started (refused when it is not a folder)."""
+    if ledger.exists() and not ledger.is_dir():
+        raise InputError(f"--ledger {ledger}: not a folder; name the node's ledger folder")
+    return not ledger.exists()
+
+
+def note_new_ledger(ledger: Path, country: str) -> None:
+    """Say on stderr that a new ledger was started: a mistyped --ledger (or a command run
+    from another folder) would otherwise protect against nothing published before."""
+    console.print(
+        f"note: no ledger at {ledger}: started a new one, so nothing {country} published "
+        "before was taken into account (give --ledger DIR or VANFED_LEDGER if it has "
+        "published from elsewhere)",
+        markup=False,
     )
 
 

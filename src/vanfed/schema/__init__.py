@@ -1,7 +1,7 @@
 """The vocabulary: codebook, mapping, data quality and the wire models."""
 
 from vanfed.schema._aliases import Admin1Aliases, load_admin1_aliases
-from vanfed.schema._calendar import RevisionCalendar, period_end
+from vanfed.schema._calendar import RevisionCalendar, period_end, period_start
 from vanfed.schema._codebook import (
     TOTAL,
     UNKNOWN,
@@ -76,6 +76,7 @@ __all__ = [
     "load_summary",
     "log_folder",
     "period_end",
+    "period_start",
     "period_years",
     "quality_issues",
     "read_mapping",

@@ -24,7 +24,7 @@ from pydantic import Field, field_validator
 from vanfed.schema._base import Model
 from vanfed.schema._summary import period_years
 
-__all__ = ["RevisionCalendar", "instant", "period_end"]
+__all__ = ["RevisionCalendar", "instant", "period_end", "period_start"]
 
 Offsets = tuple[int, ...]
 
@@ -39,15 +39,24 @@ def instant(stamp: str) -> dt.datetime:
     return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
 
 
+def period_start(period: str) -> dt.datetime:
+    """The first instant of a period (UTC midnight of its first day).
+
+    Raises:
+        ValueError: not a period.
+    """
+    year, quarter = period_years(period)
+    return dt.datetime(year, 1 if quarter is None else 3 * quarter - 2, 1, tzinfo=dt.UTC)
+
+
 def period_end(period: str) -> dt.datetime:
     """The first instant after a period (UTC midnight of the next quarter or year).
 
     Raises:
         ValueError: not a period.
     """
-    year, quarter = period_years(period)
-    first = dt.date(year, 1, 1) if quarter is None else dt.date(year, 3 * quarter - 2, 1)
-    end = _months_later(first, 12 if quarter is None else 3)
+    _, quarter = period_years(period)
+    end = _months_later(period_start(period).date(), 12 if quarter is None else 3)
     return dt.datetime(end.year, end.month, end.day, tzinfo=dt.UTC)
 
 

@@ -246,7 +246,7 @@ def expand_periods(spec: str) -> list[str]:
             y0, q0 = period_years(first)
             y1, q1 = period_years(last or first)
         except ValueError as exc:
-            raise InputError(f"period {spec!r}: {exc}") from exc
+            raise InputError(str(exc) if part == spec else f"in {spec!r}: {exc}") from exc
         if (q0 is None) != (q1 is None) or (y1, q1 or 0) < (y0, q0 or 0):
             raise InputError(f"period {part!r}: not a forward range of one kind of period")
         if q0 is None:

@@ -147,3 +147,17 @@ def test_file_drop_imports_files_folders_and_zip_bundles(trust: Trust, tmp_path:
     assert junk is not None and junk.reasons == ("malformed_envelope",)
     assert inbox.log.tree.size == 2
     inbox.close()
+
+
+def test_a_summary_counted_before_its_period_begins_is_refused(
+    trust: Trust, tmp_path: Path
+) -> None:
+    inbox = open_inbox(trust, tmp_path)
+    early = envelope(trust, "KHM", "2027")  # counted 2026-11-22: 2027 has not begun
+    with pytest.raises(Rejected) as exc:
+        inbox.accept(early)
+    assert exc.value.reasons == ("period_not_begun",) and http_status("period_not_begun") == 422
+    assert "before the period begins (2027-01-01)" in str(exc.value)
+    assert inbox.log.tree.size == 0  # nothing logged
+    inbox.accept(envelope(trust, "KHM", "2026-Q4"))  # begun 2026-10-01: counted
+    inbox.close()
