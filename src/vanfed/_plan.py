@@ -72,7 +72,7 @@ class PeriodPlan(Model):
 
     period: str
     revision: int
-    status: Literal["safe", "refused"]
+    status: Literal["safe", "refused", "final"]  # final: its calendar's last window is used
     reason: str | None = None
     message: str = ""
     published_share: float | None = None  # of the truly non-zero cells, shown with a number
@@ -172,8 +172,17 @@ def _total(tables: Sequence[PublishedTable]) -> Literal["published", "hidden", "
 def _refused(
     node: Node, records: CodedRecords, refused: Refused, now: dt.datetime, run: Sequence[str]
 ) -> PeriodPlan:
-    step, alternatives = next_step(node, records, refused, now=now, exhaustive=True, run=run)
     err = refused.error
+    if err.reason == ReasonCode.OUTSIDE_WINDOW and _final(node, refused.period, now):
+        return PeriodPlan(
+            period=refused.period,
+            revision=refused.revision - 1,
+            status="final",
+            reason=refused.reason,
+            message=f"{refused.period} r{refused.revision - 1}: final (published in its "
+            "calendar's last window); nothing more is published for it",
+        )
+    step, alternatives = next_step(node, records, refused, now=now, exhaustive=True, run=run)
     fields: dict[str, object] = {}
     if isinstance(err, NoSafePublication):
         lo, hi = err.widest
@@ -312,14 +321,23 @@ def _wait(node: Node, refused: Refused, now: dt.datetime) -> Alternative:
     return Alternative(kind="wait", description=f"summarize {period} again later")
 
 
+def _final(node: Node, period: str, now: dt.datetime) -> bool:
+    """Whether a period refused by the calendar is final: no window of it opens later."""
+    cal = node.calendar
+    if cal is None:
+        return False
+    window = cal.window(period, now)
+    return window is not None and window + 1 >= len(cal.offsets(period))
+
+
 def _window(node: Node, records: CodedRecords, refused: Refused, now: dt.datetime) -> str:
     cal, period = node.calendar, refused.period
     if cal is None:  # a window refusal needs a calendar; kept total for type checkers
         return f"publish {period} later"
+    if _final(node, period, now):
+        return f"none: {period} is final (its last window holds a publication)"
     window = cal.window(period, now)
     nxt = 0 if window is None else window + 1
-    if nxt >= len(cal.offsets(period)):
-        return f"none: {period} is final (its last window holds a publication)"
     opens = cal.opens(period, nxt)
     if node.method == "ckm":  # a dry run would keep new record keys
         return f"publish {period} in the window opening {opens:%Y-%m-%d}"

@@ -72,9 +72,13 @@ def test_a_run_writes_what_it_can_and_the_plan_says_why_not(tmp_path: Path) -> N
     plan = vanfed("plan", str(ex.path), *common[:4], *common[5:], "--json")
     assert plan.returncode == 0, plan.stderr
     periods = {p["period"]: p for p in json.loads(plan.stdout)["periods"]}
-    assert periods["2024-Q1"]["status"] == "refused"
-    assert periods["2024-Q1"]["reason"] == "outside_window"
-    assert "final" in periods["2024-Q1"]["next_step"]
+    # Q1 used its only window: final, not a refusal with nothing to do.
+    q1 = periods["2024-Q1"]
+    assert (q1["status"], q1["revision"], q1["reason"]) == ("final", 1, "outside_window")
+    assert q1["next_step"] is None
+    text = vanfed("plan", str(ex.path), *common[:4], *common[5:], "--period", "2024-Q1")
+    assert text.returncode == 0, text.stderr
+    assert "2024-Q1 r1: final (published in its calendar's last window)" in text.stdout
     assert periods["2024"]["status"] == "safe" and periods["2024"]["revision"] == 1
     assert 0 < periods["2024"]["published_share"] <= 1
     assert not list((tmp_path / "ledger" / "envelopes").glob("*"))[1:]  # the plan wrote nothing

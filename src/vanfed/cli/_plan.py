@@ -80,7 +80,7 @@ def plan(
 
 
 def _line(p: PeriodPlan) -> str:
-    if p.zero_return:
+    if p.zero_return or p.status == "final":
         return p.message
     if p.status == "safe":
         share = "" if p.published_share is None else f", {p.published_share:.0%} of cells shown"
