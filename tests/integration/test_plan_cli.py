@@ -155,3 +155,31 @@ def test_summarize_json_stays_json_and_a_run_needs_a_folder(tmp_path: Path) -> N
     assert "protection report (heuristic; local, do not send)" in made.stderr
     run = vanfed(*common, "--period", "2024-Q1,2024-Q2", "--out", str(tmp_path / "s.json"))
     assert "is a file; several periods are written into a folder" in one_line_error(run)
+
+
+def test_summarize_says_when_a_revision_hides_its_total(tmp_path: Path) -> None:
+    ex = write_export("KHM", tmp_path / "ex", years=range(2024, 2025), seed=11)
+    rows = ex.path.read_bytes().split(b"\r\n")
+    early = tmp_path / "early.csv"  # three records arrive late
+    early.write_bytes(b"\r\n".join(rows[:1] + rows[4:]))  # (the bad rows are last)
+    made = vanfed(
+        "keygen", "--role", "node", "--country", "KHM", "--out", str(tmp_path / "n"), env=PASS
+    )
+    assert made.returncode == 0, made.stderr
+    common = ["--mapping", str(ex.mapping_path), "--country", "KHM", "--period", "2024"]
+    common += ["--ledger", str(tmp_path / "ledger"), "--accept-quality"]
+    r1 = vanfed("summarize", str(early), *common, "--out", str(tmp_path / "r1.json"))
+    assert r1.returncode == 0, r1.stderr
+    assert "total hidden" not in r1.stdout  # a first publication shows its total
+    signed = vanfed(
+        *("sign", str(tmp_path / "r1.json"), "--key", str(tmp_path / "n")),
+        *("--ledger", str(tmp_path / "ledger"), "--out", str(tmp_path / "r1.dsse.json")),
+        "--accept-quality",
+        env=PASS,
+    )
+    assert signed.returncode == 0, signed.stderr
+    r2 = vanfed("summarize", str(ex.path), *common, "--out", str(tmp_path / "r2.json"))
+    assert r2.returncode == 0, r2.stderr
+    within = json.loads((tmp_path / "r2.json").read_text())["protection"]["total_within"]
+    assert "2024 r2: audit passed" in r2.stdout
+    assert f"total hidden in [{within['low']}, {within['high']}]" in r2.stdout

@@ -241,10 +241,13 @@ def _print_written(summaries: list[Summary], written: list[dict[str, Any]], k: i
                 markup=False,
             )
             continue
+        within = summary.protection.total_within
+        hidden = "" if within is None else f", total hidden in [{within.low}, {within.high}]"
         out.print(
             f"{summary.period} r{summary.revision}: audit passed with the ledger history "
             f"(k={k}, s={summary.protection.s}); {len(summary.tables)} tables, "
-            f"{a.published_cells} cells published, {a.suppressed_cells} suppressed -> {target}"
+            f"{a.published_cells} cells published, {a.suppressed_cells} suppressed{hidden} "
+            f"-> {target}"
         )
 
 
