@@ -31,6 +31,7 @@ from vanfed.anonymize import (
 from vanfed.errors import InputError, ProtectionError, ReasonCode
 from vanfed.ingest import CodedRecords, ingest
 from vanfed.schema import (
+    DEFAULT_MAX_REJECT_RATE,
     SUMMARY_TYPE,
     CkmParams,
     CkmRecord,
@@ -278,12 +279,14 @@ class Node:
         *,
         now: dt.datetime,
         periods: Sequence[str] | None = None,
+        max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
     ) -> Plan:
         """What publishing each period now would give, and the next safe step of each one
         that would be refused (see :mod:`vanfed._plan`). Writes nothing.
 
         Args:
             periods: default every period in the ledger and every year of the export.
+            max_reject_rate: the quality gate's share of rejected rows (as summarize).
 
         Raises:
             InputError: a bad period.
@@ -292,7 +295,7 @@ class Node:
         if self.method == "ckm":
             raise InputError("plan: the cell key method is not planned yet; use suppression")
         chosen = list(periods) if periods is not None else default_periods(self, records)
-        return plan(self, records, periods=chosen, now=now)
+        return plan(self, records, periods=chosen, now=now, max_reject_rate=max_reject_rate)
 
     def _run(
         self,

@@ -30,7 +30,14 @@ from vanfed.anonymize import Protected, TableSpec, select_period
 from vanfed.anonymize._no_safe import NoSafePublication
 from vanfed.errors import InputError, ReasonCode
 from vanfed.ingest import CodedRecords
-from vanfed.schema import PublishedTable, RevisionCalendar, TotalWithin, period_years
+from vanfed.schema import (
+    DEFAULT_MAX_REJECT_RATE,
+    PublishedTable,
+    RevisionCalendar,
+    TotalWithin,
+    period_years,
+    quality_issues,
+)
 from vanfed.schema._base import Model
 
 __all__ = ["Alternative", "PeriodPlan", "Plan", "next_step", "plan"]
@@ -77,6 +84,7 @@ class PeriodPlan(Model):
     message: str = ""
     published_share: float | None = None  # of the truly non-zero cells, shown with a number
     zero_return: bool = False  # no records in the period: summarize needs --zero-return
+    quality_gate: tuple[str, ...] = ()  # what summarize stops at unless accepted
     total: Literal["published", "hidden", "none"] | None = None
     total_within: TotalWithin | None = None
     cell: dict[str, str] | None = None  # the blocked cell, when refused by the history
@@ -109,8 +117,16 @@ def default_periods(node: Node, records: CodedRecords) -> list[str]:
     return sorted(years | {e.summary.period for e in ledger})
 
 
-def plan(node: Node, records: CodedRecords, *, periods: Sequence[str], now: dt.datetime) -> Plan:
-    """Dry-run ``summarize`` of ``periods`` and say, per period, what it would give."""
+def plan(
+    node: Node,
+    records: CodedRecords,
+    *,
+    periods: Sequence[str],
+    now: dt.datetime,
+    max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
+) -> Plan:
+    """Dry-run ``summarize`` of ``periods`` and say, per period, what it would give (and
+    the quality gate's issues, which ``summarize`` stops at unless they are accepted)."""
     made: list[Protected] = []
     run = node.dry_run(records, periods, now, on_protected=made.append)
     out = []
@@ -128,6 +144,9 @@ def plan(node: Node, records: CodedRecords, *, periods: Sequence[str], now: dt.d
                 if empty is None
                 else f"{head} only as a zero return (summarize --zero-return): {empty}",
                 zero_return=empty is not None,
+                quality_gate=tuple(
+                    quality_issues(summary, records.quality, max_reject_rate=max_reject_rate)
+                ),
                 published_share=None if protected is None else _share(protected),
                 total=_total(summary.tables),
                 total_within=summary.protection.total_within,

@@ -80,6 +80,14 @@ def test_a_run_writes_what_it_can_and_the_plan_says_why_not(tmp_path: Path) -> N
     assert text.returncode == 0, text.stderr
     assert "2024-Q1 r1: final (published in its calendar's last window)" in text.stdout
     assert periods["2024"]["status"] == "safe" and periods["2024"]["revision"] == 1
+    # The synthetic export rejects more than 5 % of its rows: summarize would stop there.
+    assert any("rows were rejected" in i for i in periods["2024"]["quality_gate"])
+    year = [*common[:4], *common[5:], "--period", "2024"]
+    stops = vanfed("plan", str(ex.path), *year)
+    assert "2024 r1: safe now" in stops.stdout
+    assert "summarize stops at the quality gate unless --accept-quality: (1)" in stops.stdout
+    accepted = vanfed("plan", str(ex.path), *year, "--accept-quality")
+    assert "2024 r1: safe now" in accepted.stdout and "quality gate" not in accepted.stdout
     assert 0 < periods["2024"]["published_share"] <= 1
     assert not list((tmp_path / "ledger" / "envelopes").glob("*"))[1:]  # the plan wrote nothing
 

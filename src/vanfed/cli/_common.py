@@ -19,6 +19,13 @@ from vanfed.signing import KeyPair, load_private, passphrase_from_env
 console = Console(stderr=True, highlight=False, soft_wrap=True)  # nor on stderr
 out = Console(highlight=False, soft_wrap=True)  # a path is never broken over lines
 
+MaxRejectRate = Annotated[
+    float, typer.Option(help="Share of rejected rows above which to refuse (0.05 = 5 %)")
+]
+AcceptQuality = Annotated[
+    bool, typer.Option(help="Accept the quality gate's issues (listed in the output)")
+]
+
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)

@@ -14,6 +14,8 @@ from vanfed._node import METHODS, Node
 from vanfed._run import Run
 from vanfed.anonymize import Protected
 from vanfed.cli._common import (
+    AcceptQuality,
+    MaxRejectRate,
     console,
     emit,
     load_registry,
@@ -42,14 +44,6 @@ from vanfed.signing import (
     envelope_digest,
     verification_result,
 )
-
-MaxRejectRate = Annotated[
-    float, typer.Option(help="Share of rejected rows above which to refuse (0.05 = 5 %)")
-]
-AcceptQuality = Annotated[
-    bool, typer.Option(help="Accept the quality gate's issues (listed in the output)")
-]
-
 
 LedgerOption = Annotated[
     Path,

@@ -10,10 +10,10 @@ import typer
 from vanfed._node import Node
 from vanfed._plan import PeriodPlan
 from vanfed.anonymize import DEFAULT_TABLES, TableSpec
-from vanfed.cli._common import console, emit, load_registry, now
+from vanfed.cli._common import AcceptQuality, MaxRejectRate, console, emit, load_registry, now
 from vanfed.cli._protection import protection_settings
 from vanfed.errors import InputError
-from vanfed.schema import expand_periods, load_mapping
+from vanfed.schema import DEFAULT_MAX_REJECT_RATE, expand_periods, load_mapping
 
 __all__ = ["register", "tables_without"]
 
@@ -50,6 +50,8 @@ def plan(
     drop_table: Annotated[
         list[str] | None, typer.Option(help="Leave a default table out (repeat)")
     ] = None,
+    max_reject_rate: MaxRejectRate = DEFAULT_MAX_REJECT_RATE,
+    accept_quality: AcceptQuality = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Say, for each period, whether publishing now is safe, why not, how many more
@@ -75,11 +77,14 @@ def plan(
     )
     records = node.ingest(input_path, load_mapping(mapping))
     periods = None if period is None else expand_periods(period)
-    result = node.plan(records, now=now(), periods=periods)
-    emit(as_json, result.to_json_obj(), *[_line(p) for p in result.periods])
+    if not 0 <= max_reject_rate <= 1:
+        raise InputError(f"--max-reject-rate {max_reject_rate}: must be a share between 0 and 1")
+    result = node.plan(records, now=now(), periods=periods, max_reject_rate=max_reject_rate)
+    lines = [_line(p, accept_quality) for p in result.periods]
+    emit(as_json, result.to_json_obj(), *lines)
 
 
-def _line(p: PeriodPlan) -> str:
+def _line(p: PeriodPlan, accept_quality: bool = False) -> str:
     if p.zero_return or p.status == "final":
         return p.message
     if p.status == "safe":
@@ -87,7 +92,11 @@ def _line(p: PeriodPlan) -> str:
         total = f", total {p.total}" + (
             f" in [{p.total_within.low}, {p.total_within.high}]" if p.total_within else ""
         )
-        return f"{p.period} r{p.revision}: safe now{share}{total}"
+        gate = ""
+        if p.quality_gate and not accept_quality:
+            listed = "; ".join(f"({i}) {text}" for i, text in enumerate(p.quality_gate, 1))
+            gate = f"; summarize stops at the quality gate unless --accept-quality: {listed}"
+        return f"{p.period} r{p.revision}: safe now{share}{total}{gate}"
     text = f"{p.period} r{p.revision}: refused ({p.reason}): {p.message}"
     if p.records_needed:
         text += f"; the cell needs up to {p.records_needed} more records"
