@@ -8,6 +8,7 @@ without inputs."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import threading
@@ -159,6 +160,19 @@ def test_file_drop_through_the_running_service(
         assert any(s["country"] == c for s in digest)
         mine = receipts / f"{verify_receipt_digest(env)}.receipt.dsse.json"
         verify_receipt(mine.read_bytes(), trust.registry, envelope=env, now=NOW)
+    # Again with --json: the same items, now repeats, as one JSON object on stdout.
+    again = vanfed("inbox", "import", str(bundle), "--to", service.url, *args, "--json")
+    assert again.returncode == 1, again.stderr
+    report = json.loads(again.stdout)
+    status = {row["source"]: row["status"] for row in report["items"]}
+    assert status == {
+        "drop.zip!BRN.dsse.json": "already_accepted",
+        "drop.zip!MYS.dsse.json": "already_accepted",
+        "drop.zip!junk.dsse.json": "rejected",
+    }
+    assert report["rejected"] == 1
+    junk = next(r for r in report["items"] if r["status"] == "rejected")
+    assert junk["reasons"] == ["malformed_envelope"]
 
 
 def verify_receipt_digest(env: bytes) -> str:

@@ -249,9 +249,11 @@ def inbox_import(
     origin: OriginOpt = ORIGIN,
     receipts: Annotated[Path | None, typer.Option(help="Write receipts here")] = None,
     ca_cert: CaCert = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """File drop: the same verification, idempotency and log as HTTP submissions. With
-    --to, through the running service (which holds the inbox's log); else in process."""
+    --to, through the running service (which holds the inbox's log); else in process.
+    Exit 1 if any item is rejected (the others are accepted)."""
     if (inbox is None) == (to is None):
         raise InputError("give --inbox (service stopped) or --to URL (service running)")
     items: list[Imported] = []
@@ -270,24 +272,39 @@ def inbox_import(
                 items += import_path(box, p)
         finally:
             box.close()
-    _report_imported(items, receipts)
+    _report_imported(items, receipts, as_json)
 
 
-def _report_imported(items: list[Imported], receipts: Path | None) -> None:
-    """One line per item; a receipt file for each accepted one; exit 1 if any refused."""
-    rejected = 0
+def _report_imported(items: list[Imported], receipts: Path | None, as_json: bool) -> None:
+    """One line (or JSON object) per item; a receipt file for each accepted one; exit 1 if
+    any was refused."""
+    rejected, rows, lines = 0, [], []
     for item in items:
         if item.accepted is not None:
             a = item.accepted
             where = f" as log entry {a.index}" if a.index >= 0 else ""
             state = "accepted" if a.new else "already accepted"
-            out.print(f"{item.source}: {state}{where}", markup=False)
+            lines.append(f"{item.source}: {state}{where}")
+            row: dict[str, object] = {"source": item.source, "status": state.replace(" ", "_")}
+            row |= {"digest": a.digest, "index": a.index if a.index >= 0 else None}
             if receipts is not None:
-                atomic_write(receipts / f"{a.digest[7:]}.receipt.dsse.json", a.receipt)
+                target = receipts / f"{a.digest[7:]}.receipt.dsse.json"
+                atomic_write(target, a.receipt)
+                row["receipt"] = str(target)
+            rows.append(row)
         else:
             rejected += 1
             r = item.rejected
-            out.print(f"{item.source}: rejected: {r.reasons[0] if r else '?'}: {r}", markup=False)
+            lines.append(f"{item.source}: rejected: {r.reasons[0] if r else '?'}: {r}")
+            rows.append(
+                {
+                    "source": item.source,
+                    "status": "rejected",
+                    "reasons": list(r.reasons) if r else [],
+                    "message": str(r) if r else "",
+                }
+            )
+    emit(as_json, {"items": rows, "rejected": rejected}, *lines)
     if rejected:
         raise VerificationError(f"{rejected} of {len(items)} item(s) rejected")
 
