@@ -28,7 +28,7 @@ from vanfed._ledger import Ledger
 from vanfed._run import Refused, Run
 from vanfed.anonymize import Protected, TableSpec, select_period
 from vanfed.anonymize._no_safe import NoSafePublication
-from vanfed.errors import InputError, ReasonCode
+from vanfed.errors import NEXT, InputError, ReasonCode
 from vanfed.ingest import CodedRecords
 from vanfed.schema import (
     DEFAULT_MAX_REJECT_RATE,
@@ -216,7 +216,7 @@ def _refused(
         revision=refused.revision,
         status="refused",
         reason=refused.reason,
-        message=str(err).split(". Next: ")[0],
+        message=str(err).partition(NEXT)[0],
         next_step=step,
         alternatives=tuple(alternatives),
         **fields,

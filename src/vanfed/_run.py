@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
-from vanfed.errors import ProtectionError
+from vanfed.errors import NEXT, ProtectionError
 from vanfed.schema import Summary
 
 __all__ = ["Refused", "Run"]
@@ -33,12 +33,14 @@ class Refused:
         return self.error.reason
 
     def to_json_obj(self) -> dict[str, object]:
-        """The refusal as JSON (``--json`` output)."""
+        """The refusal as JSON (``--json`` output): the message, and its next step apart
+        (``next_step``, as in ``vanfed plan --json``; null when none was computed)."""
         return {
             "period": self.period,
             "revision": self.revision,
             "reason": self.reason,
-            "message": str(self.error),
+            "message": str(self.error).partition(NEXT)[0],
+            "next_step": self.error.next_step,
         }
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "NEXT",
     "AuditError",
     "DuplicateKeyError",
     "InputError",
@@ -40,6 +41,9 @@ __all__ = [
     "VanfedError",
     "VerificationError",
 ]
+
+
+NEXT = ". Next: "  # how a refusal's message names its next step (ProtectionError)
 
 
 class ReasonCode(StrEnum):
@@ -196,7 +200,7 @@ class ProtectionError(VanfedError):
     def add_next_step(self, step: str) -> None:
         """Name the next safe step (appended to the message as ``… Next: step``)."""
         self.next_step = step
-        self.args = (f"{self.args[0]}. Next: {step}",)
+        self.args = (f"{self.args[0]}{NEXT}{step}",)
 
 
 class VerificationError(VanfedError):

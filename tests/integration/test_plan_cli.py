@@ -69,6 +69,15 @@ def test_a_run_writes_what_it_can_and_the_plan_says_why_not(tmp_path: Path) -> N
     assert not (tmp_path / "out" / "khm-2024-Q1-r2.json").exists()
     assert "2024-Q1 r2: refused (outside_window)" in run.stdout
     assert "1 of 2 periods refused (2024-Q1); 1 written" in run.stderr
+    # --json: each refusal's next step apart from its message, as in plan --json.
+    js = vanfed(
+        "summarize", str(ex.path), *common, "--period", "2024-Q1,2024-Q3",
+        "--out", str(tmp_path / "out3"), "--json",
+    )  # fmt: skip
+    assert js.returncode == 1, js.stderr
+    (q1_refused,) = json.loads(js.stdout)["refused"]
+    assert q1_refused["reason"] == "outside_window" and "Next:" not in q1_refused["message"]
+    assert "final" in q1_refused["next_step"]
     plan = vanfed("plan", str(ex.path), *common[:4], *common[5:], "--json")
     assert plan.returncode == 0, plan.stderr
     periods = {p["period"]: p for p in json.loads(plan.stdout)["periods"]}

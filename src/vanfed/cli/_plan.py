@@ -12,7 +12,7 @@ from vanfed._plan import PeriodPlan
 from vanfed.anonymize import DEFAULT_TABLES, TableSpec
 from vanfed.cli._common import AcceptQuality, MaxRejectRate, console, emit, load_registry, now
 from vanfed.cli._protection import protection_settings
-from vanfed.errors import InputError
+from vanfed.errors import NEXT, InputError
 from vanfed.schema import DEFAULT_MAX_REJECT_RATE, expand_periods, load_mapping
 
 __all__ = ["register", "tables_without"]
@@ -101,7 +101,7 @@ def _line(p: PeriodPlan, accept_quality: bool = False) -> str:
     if p.records_needed:
         text += f"; the cell needs up to {p.records_needed} more records"
     tried = "; ".join(a.description for a in p.alternatives if a.safe is not None)
-    return text + f". Next: {p.next_step}" + (f" [tried: {tried}]" if tried else "")
+    return text + f"{NEXT}{p.next_step}" + (f" [tried: {tried}]" if tried else "")
 
 
 def register(app: typer.Typer) -> None:
