@@ -113,6 +113,21 @@ def test_a_round_from_the_command_line(fed: Path, tmp_path: Path) -> None:
     )
     assert code == 0, out + err
     assert "secure round" in out
+    # KHM loses its ledger: the rebuild takes back its summaries and charges the round it
+    # contributed to, so it will not draw a second noise for that round.
+    rebuilt = tmp_path / "khm-rebuilt"
+    code, out, err = vanfed(
+        "ledger", "rebuild", "--country", "KHM", "--registry", str(fed / "registry.dsse.json"),
+        "--from-inbox", str(fed / "inbox"), "--ledger", str(rebuilt),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "1 secure rounds it contributed to, 1 newly charged" in out
+    assert (rebuilt / "secure-rounds" / f"{round_id}.announcement.dsse.json").exists()
+    code, _, err = contribute(
+        fed, "KHM", ann, "--ledger", str(rebuilt), "--out", str(tmp_path / "again.json")
+    )
+    assert code == 1 and "a second noise draw would average the first down" in err, err
+    assert not (tmp_path / "again.json").exists()
 
 
 def test_an_aborted_round_is_run_again_with_the_rest(fed: Path, tmp_path: Path) -> None:

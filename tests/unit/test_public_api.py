@@ -41,6 +41,7 @@ PUBLIC = {
         "announcement_problems",
         "apply_round",
         "cell_variances",
+        "charge_from_log",
         "choose_round",
         "contribute",
         "epsilon",

@@ -18,7 +18,12 @@ Bernoulli(exp(−γ)) sampling of Canonne, Kamath and Steinke (NeurIPS 2020).
 """
 
 from vanfed.secure._budget import PrivacyLedger, Spent, spent, spent_epsilon
-from vanfed.secure._contribute import contribute, round_counts, verified_announcement
+from vanfed.secure._contribute import (
+    charge_from_log,
+    contribute,
+    round_counts,
+    verified_announcement,
+)
 from vanfed.secure._noise import announced_epsilon, cell_variances, epsilon, round_rdp, skellam
 from vanfed.secure._post import Estimate, estimate, estimate_variance
 from vanfed.secure._regional import apply_round, choose_round, released_variance, secure_tables
@@ -43,6 +48,7 @@ __all__ = [
     "announcement_problems",
     "apply_round",
     "cell_variances",
+    "charge_from_log",
     "choose_round",
     "contribute",
     "epsilon",

@@ -130,6 +130,30 @@ class PrivacyLedger:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def charged(self, round_id: str) -> bool:
+        """Whether a round is charged (its announcement kept), with or without the
+        contribution that went with it."""
+        return self._paths(round_id)[0].exists()
+
+    def remember(self, announcement: bytes) -> bool:
+        """Charge a round this node contributed to but whose record it lost (a ledger
+        rebuilt from the coordinator's log): its announcement only. The node then never
+        contributes to that round again (see :func:`vanfed.secure.contribute`). Returns
+        whether the round was new here.
+
+        Raises:
+            InputError: not a round announcement.
+        """
+        env = Envelope.from_bytes(announcement)
+        if env.payload_type != ANNOUNCEMENT_PROFILE.payload_type:
+            raise InputError("privacy ledger: not a round announcement envelope")
+        round_id = parse_payload(env.payload, RoundAnnouncement).round_id
+        if self.charged(round_id):
+            return False
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(self._paths(round_id)[0], announcement)
+        return True
+
     def keep(self, announcement: bytes, contribution: bytes) -> str:
         """Charge a round: keep its announcement, then the contribution; its digest."""
         env = Envelope.from_bytes(contribution)

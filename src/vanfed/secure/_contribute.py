@@ -57,7 +57,7 @@ from vanfed.signing import (
     verify,
 )
 
-__all__ = ["contribute", "round_counts"]
+__all__ = ["charge_from_log", "contribute", "round_counts"]
 
 
 def _refuse(message: str, reason: str) -> ProtectionError:
@@ -182,6 +182,14 @@ def contribute(
         again = privacy.contribution(ann.round_id)
         if again is not None:
             return again
+        if privacy.charged(ann.round_id):  # rebuilt from the log, or cut short: no 2nd draw
+            raise _refuse(
+                f"{label}: this round is charged in {country}'s privacy ledger without the "
+                "contribution that went with it (rebuilt from the coordinator's log, or cut "
+                "short); a second noise draw would average the first down: not contributed "
+                "again (ask for a new round)",
+                ReasonCode.CONFLICTING_CONTRIBUTION,
+            )
         if timestamp(now) > ann.deadline:
             raise _refuse(f"{label}: the deadline was {ann.deadline}", ReasonCode.AFTER_DEADLINE)
         latest = ledger.latest(country, ann.period)
@@ -201,6 +209,36 @@ def contribute(
         )  # fmt: skip
         privacy.keep(announcement, envelope)
     return envelope
+
+
+def charge_from_log(
+    announcements: Sequence[bytes],
+    *,
+    registry: TrustRegistry,
+    country: str,
+    ledger: Ledger,
+    now: dt.datetime,
+) -> int:
+    """Charge a rebuilt privacy ledger with the rounds the coordinator's log says this
+    country contributed to; how many were new here.
+
+    Each announcement must be signed by the registry's coordinator key and name the
+    country. A coordinator can only leave rounds out (the budget is then a lower bound:
+    keep the ledger backed up) or add rounds (which spends budget, never privacy).
+
+    Raises:
+        VerificationError: an announcement is not the coordinator's.
+        InputError: an announcement does not name ``country``.
+    """
+    privacy = PrivacyLedger(ledger.folder / SECURE_FOLDER)
+    new = 0
+    with privacy.locked():
+        for data in announcements:
+            ann = verify(data, registry, now=now, profile=ANNOUNCEMENT_PROFILE)
+            if ann.participant(country) is None:
+                raise InputError(f"round {ann.round_id[:12]}…: {country} is not a participant")
+            new += privacy.remember(data)
+    return new
 
 
 def _check_budget(

@@ -218,3 +218,49 @@ def test_a_round_table_filtered_on_a_national_dimension_is_refused(
     )
     with pytest.raises(InputError, match="filter admin1 = 'KH-1' is not regional"):
         announce(trust, fresh, seed="filtered", tables=[table])
+
+
+def test_a_lost_privacy_ledger_is_charged_again_from_the_log(
+    trust: Trust, published: dict[str, Member]
+) -> None:
+    """A node that lost its privacy ledger takes back, from the coordinator's log, every
+    round it contributed to: the budget is what it was, and it never draws a second noise
+    for a round it already sent (the coordinator would average the two)."""
+    import shutil
+
+    from vanfed.errors import InputError
+    from vanfed.secure import PrivacyLedger, charge_from_log
+    from vanfed.secure._budget import SECURE_FOLDER
+
+    m = published["KHM"]
+    anns = [announce(trust, published, seed=f"lost{i}") for i in range(2)]
+    for i, ann in enumerate(anns):
+        send(trust, m, ann, f"l{i}")
+    folder = m.ledger.folder / SECURE_FOLDER
+    policy = trust.registry.policy.secure
+    assert policy is not None
+    before = PrivacyLedger(folder).spent("2024", policy.delta)
+    assert before.rounds == 2
+    shutil.rmtree(folder)  # the disk is lost; the publication ledger was rebuilt apart
+    assert PrivacyLedger(folder).spent("2024", policy.delta).rounds == 0
+    kw = {"registry": trust.registry, "country": "KHM", "ledger": m.ledger, "now": NOW}
+    assert charge_from_log(anns, **kw) == 2
+    assert charge_from_log(anns, **kw) == 0  # idempotent
+    assert PrivacyLedger(folder).spent("2024", policy.delta) == before
+    with pytest.raises(ProtectionError) as again:
+        send(trust, m, anns[0], "another draw")
+    assert again.value.reason == ReasonCode.CONFLICTING_CONTRIBUTION
+    assert "a second noise draw would average the first down" in str(again.value)
+    send(trust, m, announce(trust, published, seed="lost-new"), "n")  # a new round is fine
+    others = {c: published[c] for c in ("LAO", "MMR", "THA")}
+    with pytest.raises(InputError, match="KHM is not a participant"):
+        charge_from_log([announce(trust, others, seed="not-khm")], **kw)
+    from vanfed.signing import Envelope, sign_envelope
+
+    forged = sign_envelope(
+        Envelope.from_bytes(anns[0]).payload,
+        ANNOUNCEMENT_PROFILE.payload_type,
+        [trust.nodes["LAO"]],
+    ).to_bytes()
+    with pytest.raises(VerificationError):
+        charge_from_log([forged], **kw)
