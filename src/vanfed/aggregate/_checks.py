@@ -115,11 +115,12 @@ def check_summary(summary: Summary, codebook: Codebook, policy: Policy) -> None:
         Refusal: the first check that fails, with its reason code.
     """
     _caps(summary, policy)
-    if instant(summary.created_at) < period_start(summary.period):
+    begins = period_start(summary.period)
+    if instant(summary.created_at) < begins:
         raise Refusal(
             ReasonCode.PERIOD_NOT_BEGUN,
             f"{summary.country} {summary.period}: counted at {summary.created_at}, before the "
-            f"period begins ({period_start(summary.period):%Y-%m-%d})",
+            f"period begins ({begins:%Y-%m-%d})",
         )
     _filters(summary, codebook)
     try:

@@ -51,6 +51,19 @@ def signing_key(prefix: Path) -> KeyPair:
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout")]
 
 
+def new_ledger(ledger: Path) -> bool:
+    """Whether ``ledger`` is yet to be started (refused when it is not a folder)."""
+    if ledger.exists() and not ledger.is_dir():
+        raise InputError(f"--ledger {ledger}: not a folder; name the node's ledger folder")
+    return not ledger.exists()
+
+
+def check_reject_rate(rate: float) -> None:
+    """Refuse a --max-reject-rate that is not a share."""
+    if not 0 <= rate <= 1:
+        raise InputError(f"--max-reject-rate {rate}: must be a share between 0 and 1")
+
+
 def emit(as_json: bool, obj: Any, *lines: str) -> None:
     """The result as JSON (``--json``) or as lines for a person."""
     if as_json:

@@ -16,9 +16,11 @@ from vanfed.anonymize import Protected
 from vanfed.cli._common import (
     AcceptQuality,
     MaxRejectRate,
+    check_reject_rate,
     console,
     emit,
     load_registry,
+    new_ledger,
     now,
     out,
     print_json,
@@ -328,13 +330,6 @@ def _check_outputs(
         )
 
 
-def new_ledger(ledger: Path) -> bool:
-    """Whether ``ledger`` is yet to be started (refused when it is not a folder)."""
-    if ledger.exists() and not ledger.is_dir():
-        raise InputError(f"--ledger {ledger}: not a folder; name the node's ledger folder")
-    return not ledger.exists()
-
-
 def note_new_ledger(ledger: Path, country: str) -> None:
     """Say on stderr that a new ledger was started: a mistyped --ledger (or a command run
     from another folder) would otherwise protect against nothing published before."""
@@ -350,8 +345,7 @@ def _gate(
     summary: Summary, quality: DataQuality | None, max_rate: float, accept: bool
 ) -> list[str]:
     """The summary's quality issues; refuses (exit 2) unless the user accepted them."""
-    if not 0 <= max_rate <= 1:
-        raise InputError(f"--max-reject-rate {max_rate}: must be a share between 0 and 1")
+    check_reject_rate(max_rate)
     issues = quality_issues(summary, quality, max_reject_rate=max_rate)
     if issues and not accept:
         listed = "; ".join(f"({i}) {text}" for i, text in enumerate(issues, 1))

@@ -10,7 +10,16 @@ import typer
 from vanfed._node import Node
 from vanfed._plan import PeriodPlan
 from vanfed.anonymize import DEFAULT_TABLES, TableSpec
-from vanfed.cli._common import AcceptQuality, MaxRejectRate, console, emit, load_registry, now
+from vanfed.cli._common import (
+    AcceptQuality,
+    MaxRejectRate,
+    check_reject_rate,
+    console,
+    emit,
+    load_registry,
+    new_ledger,
+    now,
+)
 from vanfed.cli._protection import protection_settings
 from vanfed.errors import NEXT, InputError
 from vanfed.schema import DEFAULT_MAX_REJECT_RATE, expand_periods, load_mapping
@@ -60,9 +69,9 @@ def plan(
     settings = protection_settings(k, s, False, policy, "heuristic", 60.0, "value")
     # The plan writes nothing, not even the pinned trust root's advance to a newer registry.
     calendar = None if registry is None else load_registry(registry, advance=False).policy.revisions
-    if ledger.exists() and not ledger.is_dir():
-        raise InputError(f"--ledger {ledger}: not a folder; name the node's ledger folder")
-    if not ledger.exists():  # a first publication: plan it without creating the ledger
+    check_reject_rate(max_reject_rate)
+    first = new_ledger(ledger)
+    if first:  # a first publication: plan it without creating the ledger
         console.print(
             f"plan: no ledger at {ledger}: every period planned as a first publication "
             "(give --ledger DIR if the country has published before)",
@@ -70,15 +79,13 @@ def plan(
         )
     node = Node(
         country,
-        ledger=ledger if ledger.exists() else None,
+        ledger=None if first else ledger,
         settings=settings,
         calendar=calendar,
         tables=tables_without(drop_table),
     )
     records = node.ingest(input_path, load_mapping(mapping))
     periods = None if period is None else expand_periods(period)
-    if not 0 <= max_reject_rate <= 1:
-        raise InputError(f"--max-reject-rate {max_reject_rate}: must be a share between 0 and 1")
     result = node.plan(records, now=now(), periods=periods, max_reject_rate=max_reject_rate)
     lines = [_line(p, accept_quality) for p in result.periods]
     emit(as_json, result.to_json_obj(), *lines)
